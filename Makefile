@@ -1,0 +1,8 @@
+# The README's two commands. Both set everything up on a fresh machine.
+.PHONY: run test
+
+run:  ## set up, then run the main job
+	scripts/dev.sh run
+
+test:  ## set up, then lint, type-check and pass the whole test suite (real components included)
+	scripts/dev.sh test

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The README's two commands, as one script with timed phases:
+#   scripts/dev.sh run    set up, then run the main job (the demo, until the exporter lands)
+#   scripts/dev.sh test   set up, then lint, type-check and run the whole test suite
+# "Set up" = a project venv with the package and its dev tools, and the real kube-apiserver +
+# etcd binaries built from Go modules (cached in ~/.cache/kubevents/testbin, ~5 min cold).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV="${KUBEVENTS_VENV:-.venv}"
+T0=$(date +%s)
+
+phase() {
+  local name=$1; shift
+  local start=$(date +%s)
+  echo "==> ${name}"
+  "$@"
+  local rc=$?
+  echo "<== ${name}: $(( $(date +%s) - start ))s"
+  return $rc
+}
+
+setup_python() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+  fi
+  # Reinstall only when the dependency list changed.
+  local stamp="$VENV/.kubevents-installed"
+  local want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    echo "$want" > "$stamp"
+  fi
+}
+
+build_cluster() {
+  "$VENV/bin/python" -c 'from kubevents.testenv import ensure_binaries; b = ensure_binaries(); print(b)'
+}
+
+lint() {
+  "$VENV/bin/ruff" check .
+  "$VENV/bin/ruff" format --check .
+  "$VENV/bin/mypy"
+}
+
+tests() {
+  "$VENV/bin/pytest" -q -p no:cacheprovider "$@"
+}
+
+case "${1:-}" in
+  run)
+    phase "python setup" setup_python
+    phase "kube-apiserver + etcd (Go build, cached)" build_cluster
+    phase "demo" "$VENV/bin/kubevents" demo
+    ;;
+  test)
+    shift
+    phase "python setup" setup_python
+    phase "kube-apiserver + etcd (Go build, cached)" build_cluster
+    phase "ruff + mypy --strict" lint
+    phase "pytest" tests "$@"
+    ;;
+  *)
+    echo "usage: $0 run|test [pytest args]" >&2
+    exit 2
+    ;;
+esac
+echo "total: $(( $(date +%s) - T0 ))s"

@@ -1,0 +1,77 @@
+"""Errors of the Kubernetes API, shaped so the recorder's retry policy can switch on them.
+
+client-go decides retries by the concrete error type: every ``StatusError`` (any code) is
+final, a ``RequestConstructionError`` is final, while an ``UnexpectedObjectError`` and any
+transport error are retried. kubevents keeps the same classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "GoneError",
+    "KubeError",
+    "RequestConstructionError",
+    "StatusError",
+    "TransportError",
+    "UnexpectedObjectError",
+]
+
+
+class KubeError(Exception):
+    """Base of every error from talking to the Kubernetes API."""
+
+
+class StatusError(KubeError):
+    """The API server answered with a ``Status`` failure (HTTP status ``code``)."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str = "",
+        message: str = "",
+        *,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details or {}
+        super().__init__(f"{code} {reason}: {message}" if reason else f"{code}: {message}")
+
+    @property
+    def causes(self) -> list[dict[str, Any]]:
+        causes = self.details.get("causes") or []
+        return list(causes)
+
+    def has_cause(self, cause_type: str) -> bool:
+        return any(cause.get("reason") == cause_type for cause in self.causes)
+
+    @classmethod
+    def from_status(cls, status: dict[str, Any], http_code: int = 0) -> StatusError:
+        """Build from a ``metav1.Status`` object (as returned in a body or a watch ERROR)."""
+        code = status.get("code") or http_code
+        error_cls: type[StatusError] = GoneError if code == 410 else StatusError
+        return error_cls(
+            int(code),
+            str(status.get("reason") or ""),
+            str(status.get("message") or ""),
+            details=status.get("details") if isinstance(status.get("details"), dict) else None,
+        )
+
+
+class GoneError(StatusError):
+    """410 Gone / Expired: the requested resourceVersion is older than etcd keeps; re-list."""
+
+
+class RequestConstructionError(KubeError):
+    """The request could not be built (bad arguments); retrying cannot help."""
+
+
+class UnexpectedObjectError(KubeError):
+    """The server answered with something that is not the expected object."""
+
+
+class TransportError(KubeError):
+    """The request did not complete: connection refused or reset, TLS failure, timeout."""

@@ -1,0 +1,184 @@
+"""A watch stream decoded with msgspec, one JSON line at a time.
+
+The stream tracks the last resourceVersion it saw (objects and bookmarks) so a caller can
+resume; an ``ERROR`` line becomes a ``StatusError`` (``GoneError`` for 410); a line that does
+not decode is logged, counted and skipped, keeping its resourceVersion when it can be read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import aiohttp
+import msgspec
+
+from kubevents.errors import StatusError, TransportError
+
+__all__ = [
+    "ADDED",
+    "BOOKMARK",
+    "DELETED",
+    "ERROR",
+    "INITIAL_EVENTS_END_ANNOTATION",
+    "MODIFIED",
+    "WatchEvent",
+    "WatchStream",
+]
+
+log = logging.getLogger(__name__)
+
+ADDED = "ADDED"
+MODIFIED = "MODIFIED"
+DELETED = "DELETED"
+BOOKMARK = "BOOKMARK"
+ERROR = "ERROR"
+INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
+
+_T = TypeVar("_T")
+
+
+class _Envelope(msgspec.Struct):
+    type: str
+    object: msgspec.Raw
+
+
+class _Meta(msgspec.Struct):
+    resourceVersion: str = ""  # noqa: N815 - wire name
+    annotations: dict[str, str] | None = None
+
+
+class _Partial(msgspec.Struct):
+    metadata: _Meta = msgspec.field(default_factory=_Meta)
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+_partial_decoder = msgspec.json.Decoder(_Partial)
+_status_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent(Generic[_T]):
+    """One watch notification.
+
+    ``object`` is the decoded object (``None`` for a ``BOOKMARK``); ``raw`` is the object's
+    exact JSON bytes from the server, for sinks that store it unchanged.
+    """
+
+    type: str
+    object: _T | None
+    resource_version: str
+    raw: bytes
+    annotations: dict[str, str] | None = None
+
+    @property
+    def is_initial_events_end(self) -> bool:
+        return bool(self.annotations and self.annotations.get(INITIAL_EVENTS_END_ANNOTATION))
+
+
+class WatchStream(Generic[_T]):
+    """Async iterator over a server watch; ``async with`` closes the connection."""
+
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        decoder: msgspec.json.Decoder[_T],
+        resource_version: str,
+    ) -> None:
+        self._response = response
+        self._decoder = decoder
+        self.resource_version = resource_version
+        self.malformed = 0
+        self.received = 0
+        self._buffer = b""
+
+    async def __aenter__(self) -> WatchStream[_T]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._response.close()
+
+    def __aiter__(self) -> AsyncIterator[WatchEvent[_T]]:
+        return self._events()
+
+    async def _lines(self) -> AsyncIterator[bytes]:
+        content = self._response.content
+        while True:
+            try:
+                chunk = await content.readany()
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise TransportError(f"watch stream broken: {type(exc).__name__}: {exc}") from exc
+            if not chunk:
+                if self._buffer.strip():
+                    # A torn last line: the connection ended mid-object.
+                    self._count_malformed(self._buffer, "truncated line at end of stream")
+                self._buffer = b""
+                return
+            data = self._buffer + chunk if self._buffer else chunk
+            start = 0
+            while (end := data.find(b"\n", start)) >= 0:
+                if end > start:
+                    yield data[start:end]
+                start = end + 1
+            self._buffer = data[start:]
+
+    async def _events(self) -> AsyncIterator[WatchEvent[_T]]:
+        try:
+            async for line in self._lines():
+                event = self._decode(line)
+                if event is not None:
+                    yield event
+        finally:
+            self.close()
+
+    def _decode(self, line: bytes) -> WatchEvent[_T] | None:
+        try:
+            envelope = _envelope_decoder.decode(line)
+        except msgspec.MsgspecError as exc:
+            self._count_malformed(line, f"bad watch envelope: {exc}")
+            return None
+        raw = bytes(envelope.object)
+        if envelope.type == ERROR:
+            try:
+                status = _status_decoder.decode(raw)
+            except msgspec.MsgspecError:
+                status = {"code": 500, "message": raw[:200].decode("utf-8", "replace")}
+            raise StatusError.from_status(status)
+        if envelope.type == BOOKMARK:
+            meta = self._partial(raw)
+            if meta is None:
+                self._count_malformed(line, "bad bookmark")
+                return None
+            if meta.resourceVersion:
+                self.resource_version = meta.resourceVersion
+            return WatchEvent(BOOKMARK, None, meta.resourceVersion, raw, meta.annotations)
+        try:
+            obj = self._decoder.decode(raw)
+        except (msgspec.MsgspecError, ValueError, TypeError) as exc:
+            meta = self._partial(raw)
+            if meta is not None and meta.resourceVersion:
+                # Skipping the object must not rewind a later resume to before it.
+                self.resource_version = meta.resourceVersion
+            self._count_malformed(line, f"bad {envelope.type} object: {exc}")
+            return None
+        rv = getattr(getattr(obj, "metadata", None), "resource_version", "") or ""
+        if rv:
+            self.resource_version = rv
+        self.received += 1
+        return WatchEvent(envelope.type, obj, rv, raw)
+
+    @staticmethod
+    def _partial(raw: bytes) -> _Meta | None:
+        try:
+            return _partial_decoder.decode(raw).metadata
+        except msgspec.MsgspecError:
+            return None
+
+    def _count_malformed(self, line: bytes, why: str) -> None:
+        self.malformed += 1
+        log.warning("skipping malformed watch line (%s): %.200r", why, line)

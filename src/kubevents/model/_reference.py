@@ -1,0 +1,106 @@
+"""``get_reference``: build an ``ObjectReference`` for anything a controller holds.
+
+Mirrors client-go's ``tools/reference.GetReference``: an ``ObjectReference`` is returned as-is;
+otherwise kind/apiVersion come from the object itself, or, when a typed client object carries
+none (list items do not), from a small scheme of well-known Kubernetes types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kubevents.model._meta import ObjectReference
+
+__all__ = ["get_reference", "register_kind"]
+
+# Python client class name -> (apiVersion, kind), like the Go scheme's type registry.
+_SCHEME: dict[str, tuple[str, str]] = {}
+
+
+def register_kind(class_name: str, api_version: str, kind: str) -> None:
+    """Teach ``get_reference`` the group/version/kind of a typed class without TypeMeta."""
+    _SCHEME[class_name] = (api_version, kind)
+
+
+for _version, _kinds in {
+    "v1": (
+        "Binding ConfigMap Endpoints Event LimitRange Namespace Node PersistentVolume "
+        "PersistentVolumeClaim Pod PodTemplate ReplicationController ResourceQuota Secret "
+        "Service ServiceAccount"
+    ),
+    "apps/v1": "ControllerRevision DaemonSet Deployment ReplicaSet StatefulSet",
+    "batch/v1": "CronJob Job",
+    "autoscaling/v2": "HorizontalPodAutoscaler",
+    "policy/v1": "PodDisruptionBudget",
+    "networking.k8s.io/v1": "Ingress IngressClass NetworkPolicy",
+    "coordination.k8s.io/v1": "Lease",
+    "storage.k8s.io/v1": "CSIDriver CSINode StorageClass VolumeAttachment",
+    "rbac.authorization.k8s.io/v1": "ClusterRole ClusterRoleBinding Role RoleBinding",
+    "apiextensions.k8s.io/v1": "CustomResourceDefinition",
+    "discovery.k8s.io/v1": "EndpointSlice",
+    "events.k8s.io/v1": "Event",
+}.items():
+    _prefix = "V1" if _version.endswith("v1") else "V2"
+    for _kind in _kinds.split():
+        # events.k8s.io's Event is EventsV1Event in the Python client; core's is CoreV1Event.
+        if _kind == "Event":
+            register_kind(
+                "EventsV1Event" if "events" in _version else "CoreV1Event", _version, _kind
+            )
+        else:
+            register_kind(_prefix + _kind, _version, _kind)
+
+
+def _field(source: Any, *names: str) -> str:
+    """First non-empty string among attribute/key ``names`` of a mapping or object."""
+    for name in names:
+        value = source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
+        if value:
+            return str(value)
+    return ""
+
+
+def get_reference(obj: Any) -> ObjectReference:
+    """Return an ``ObjectReference`` to ``obj``.
+
+    Accepts an ``ObjectReference`` (returned unchanged, as client-go does), a manifest dict or
+    any Mapping with ``metadata``/``apiVersion``/``kind`` (a kopf body), a Kubernetes Python
+    client model (e.g. ``V1Pod``) or any object with ``metadata``/``api_version``/``kind``.
+    Raises ``ValueError`` naming what is missing.
+    """
+    if obj is None:
+        raise ValueError("can't reference a nil object")
+    if isinstance(obj, ObjectReference):
+        return obj
+
+    if isinstance(obj, Mapping):
+        metadata = obj.get("metadata")
+        api_version = _field(obj, "apiVersion", "api_version")
+        kind = _field(obj, "kind")
+    else:
+        metadata = getattr(obj, "metadata", None)
+        api_version = _field(obj, "api_version", "apiVersion")
+        kind = _field(obj, "kind")
+        if not (api_version and kind) and type(obj).__name__ in _SCHEME:
+            api_version, kind = _SCHEME[type(obj).__name__]
+
+    if metadata is None:
+        raise ValueError(
+            f"cannot reference {type(obj).__name__}: it has no metadata "
+            "(expected an ObjectReference, a manifest with 'metadata', or a Kubernetes object)"
+        )
+    missing = [name for name, value in (("apiVersion", api_version), ("kind", kind)) if not value]
+    if missing:
+        raise ValueError(
+            f"cannot reference {type(obj).__name__}: {' and '.join(missing)} missing "
+            "(set them on the object, or register_kind() its class)"
+        )
+    return ObjectReference(
+        kind=kind,
+        api_version=api_version,
+        name=_field(metadata, "name"),
+        namespace=_field(metadata, "namespace"),
+        uid=_field(metadata, "uid"),
+        resource_version=_field(metadata, "resourceVersion", "resource_version"),
+    )

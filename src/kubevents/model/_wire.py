@@ -1,0 +1,148 @@
+"""Kubernetes wire scalars: ``metav1.Time``, ``metav1.MicroTime`` and ``FieldsV1``.
+
+Both are ordinary timezone-aware UTC datetimes in Python. They differ only on the wire:
+``Time`` prints whole seconds (the fraction is truncated, as Go does), ``MicroTime`` prints
+exactly six fractional digits. Go's zero time prints as ``null``; kubevents uses ``None`` for it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "FieldsV1",
+    "MicroTime",
+    "Time",
+    "builtins_hook",
+    "dec_hook",
+    "enc_hook",
+    "parse_rfc3339",
+]
+
+# Go's zero time.Time marshals as null; a value that decodes to it is "no time".
+_GO_ZERO = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def parse_rfc3339(value: str) -> datetime:
+    """Parse an RFC 3339 timestamp (any fraction length, ``Z`` or an offset) into aware UTC."""
+    try:
+        parsed = msgspec.convert(value, datetime)
+    except msgspec.ValidationError:
+        raise ValueError(f"invalid RFC 3339 time {value!r}") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"RFC 3339 time without a timezone: {value!r}")
+    return parsed.astimezone(UTC)
+
+
+class Time(datetime):
+    """``metav1.Time``: UTC; whole seconds on the wire (a fraction is kept in memory only)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, value: datetime) -> Time:
+        """Convert an aware datetime to a ``Time`` in UTC."""
+        if value.tzinfo is None:
+            raise ValueError("Kubernetes times must be timezone-aware (naive datetime given)")
+        if isinstance(value, cls) and value.tzinfo is UTC:
+            return value
+        utc = value.astimezone(UTC)
+        return cls(
+            utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
+            utc.microsecond, tzinfo=UTC,
+        )  # fmt: skip
+
+    @classmethod
+    def parse(cls, value: str) -> Time:
+        return cls.of(parse_rfc3339(value))
+
+    def wire(self) -> str:
+        """The JSON string form: ``2006-01-02T15:04:05Z``."""
+        utc = self.astimezone(UTC)
+        return (
+            f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+            f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
+        )
+
+
+class MicroTime(datetime):
+    """``metav1.MicroTime``: UTC with exactly six fractional digits on the wire."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, value: datetime) -> MicroTime:
+        """Convert an aware datetime to a ``MicroTime`` in UTC."""
+        if value.tzinfo is None:
+            raise ValueError("Kubernetes times must be timezone-aware (naive datetime given)")
+        if isinstance(value, cls) and value.tzinfo is UTC:
+            return value
+        utc = value.astimezone(UTC)
+        return cls(
+            utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
+            utc.microsecond, tzinfo=UTC,
+        )  # fmt: skip
+
+    @classmethod
+    def parse(cls, value: str) -> MicroTime:
+        return cls.of(parse_rfc3339(value))
+
+    def wire(self) -> str:
+        """The JSON string form: ``2006-01-02T15:04:05.000000Z``."""
+        utc = self.astimezone(UTC)
+        return (
+            f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+            f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}Z"
+        )
+
+
+class FieldsV1:
+    """Managed-fields set, kept as the server's exact JSON bytes (its key order is its own)."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FieldsV1) and other.raw == self.raw
+
+    def __hash__(self) -> int:
+        return hash(self.raw)
+
+    def __repr__(self) -> str:
+        return f"FieldsV1({self.raw!r})"
+
+
+def enc_hook(obj: Any) -> Any:
+    """msgspec JSON encode hook for the wire types of the model."""
+    if isinstance(obj, Time | MicroTime):
+        return None if obj == _GO_ZERO else obj.wire()
+    if isinstance(obj, FieldsV1):
+        return msgspec.Raw(obj.raw)
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
+def builtins_hook(obj: Any) -> Any:
+    """Like ``enc_hook``, for conversion to plain Python values (dicts, strings)."""
+    if isinstance(obj, FieldsV1):
+        return msgspec.json.decode(obj.raw)
+    return enc_hook(obj)
+
+
+def dec_hook(typ: type, obj: Any) -> Any:
+    """msgspec decode hook: strings (or datetimes) into ``Time`` / ``MicroTime``."""
+    if typ is Time or typ is MicroTime:
+        if isinstance(obj, str):
+            return typ.parse(obj)
+        if isinstance(obj, datetime):
+            return typ.of(obj)
+        raise TypeError(f"expected an RFC 3339 string, got {type(obj).__name__}")
+    if typ is FieldsV1:
+        if not isinstance(obj, dict):
+            raise TypeError(f"expected an object, got {type(obj).__name__}")
+        return FieldsV1(msgspec.json.encode(obj))
+    raise NotImplementedError(f"cannot decode {typ!r}")

@@ -1,0 +1,186 @@
+"""Locating, and if needed building, the kube-apiserver and etcd binaries.
+
+The binaries come from the wrapper Go module at ``testenv/kube`` (go.mod/go.sum only), so the
+exact upstream versions are pinned by go.sum and nothing is downloaded outside Go's own module
+machinery. A cold build takes 10-20 minutes; afterwards the binaries are cached per version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+KUBE_VERSION = "v1.34.4"
+#: Informational: the etcd version is whatever the wrapper go.mod pins (the one k8s pins).
+ETCD_VERSION = "v3.6.4"
+
+_ENV_TESTBIN = "KUBEVENTS_TESTBIN"
+_ENV_GO_MODULE = "KUBEVENTS_TESTENV_GO"
+_HEARTBEAT_SECONDS = 60.0
+_ERROR_TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class Binaries:
+    kube_apiserver: Path
+    etcd: Path
+
+
+def _log(message: str) -> None:
+    print(f"kubevents.testenv: {message}", file=sys.stderr, flush=True)
+
+
+def cache_dir(version: str = KUBE_VERSION) -> Path:
+    """Directory holding the binaries for ``version`` (``$KUBEVENTS_TESTBIN`` wins)."""
+    override = os.environ.get(_ENV_TESTBIN)
+    if override:
+        return Path(override).expanduser().resolve()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kubevents" / "testbin" / version
+
+
+def find_go_module() -> Path:
+    """The wrapper module directory (the one containing ``go.mod``)."""
+    override = os.environ.get(_ENV_GO_MODULE)
+    if override:
+        path = Path(override).expanduser().resolve()
+        if path.name == "go.mod":
+            path = path.parent
+        if not (path / "go.mod").is_file():
+            raise RuntimeError(f"${_ENV_GO_MODULE}={override!r} does not contain a go.mod")
+        return path
+    # The package is installed editable from the repo, so the module sits next to src/.
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "testenv" / "kube"
+        if (candidate / "go.mod").is_file():
+            return candidate
+    raise RuntimeError(
+        "cannot find the testenv/kube Go module (go.mod) above "
+        f"{Path(__file__).resolve()}; set ${_ENV_GO_MODULE} to its directory"
+    )
+
+
+def _pinned_kube_version(module: Path) -> str | None:
+    text = (module / "go.mod").read_text()
+    match = re.search(r"^\s*(?:require\s+)?k8s\.io/kubernetes\s+(v\S+)", text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _binaries_in(directory: Path) -> Binaries:
+    return Binaries(kube_apiserver=directory / "kube-apiserver", etcd=directory / "etcd")
+
+
+@contextlib.contextmanager
+def _build_lock(directory: Path) -> Iterator[None]:
+    with open(directory / ".build.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _log(f"another process is building into {directory}; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _go_build(go: str, module: Path, package: str, output: Path, ldflags: str) -> None:
+    # A temp name in the same directory makes the final rename atomic: an interrupted build
+    # never leaves something at ``output`` that looks like a usable binary.
+    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    log_path = output.with_name(f".{output.name}.build.log")
+    cmd = [go, "build", "-o", str(tmp), "-ldflags", ldflags, package]
+    env = dict(os.environ, CGO_ENABLED="0")
+    _log(f"building {output.name} from {package} (cold builds take 10-20 minutes) ...")
+    started = time.monotonic()
+    try:
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, cwd=module, env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                while True:
+                    try:
+                        rc = proc.wait(timeout=_HEARTBEAT_SECONDS)
+                        break
+                    except subprocess.TimeoutExpired:
+                        _log(f"  still building {output.name}: {time.monotonic() - started:.0f}s")
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+        if rc != 0:
+            tail = log_path.read_text(errors="replace").splitlines()[-_ERROR_TAIL_LINES:]
+            raise RuntimeError(
+                f"`{' '.join(cmd)}` failed with exit code {rc} (in {module}; full log: "
+                f"{log_path}):\n" + "\n".join(tail)
+            )
+        if not _is_executable(tmp):
+            raise RuntimeError(f"`go build` reported success but produced no binary at {tmp}")
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log_path.unlink(missing_ok=True)
+    _log(f"built {output} in {time.monotonic() - started:.0f}s")
+
+
+def ensure_binaries(version: str = KUBE_VERSION) -> Binaries:
+    """Return the kube-apiserver and etcd binaries for ``version``, building them if missing.
+
+    Raises RuntimeError (never skips) if they are missing and cannot be built, so a test run
+    without Go fails loudly instead of silently testing nothing.
+    """
+    directory = cache_dir(version)
+    binaries = _binaries_in(directory)
+    if _is_executable(binaries.kube_apiserver) and _is_executable(binaries.etcd):
+        return binaries
+
+    if os.environ.get(_ENV_TESTBIN):
+        # An explicit directory is a promise that the binaries are there; building into it
+        # could silently mislabel the version.
+        raise RuntimeError(
+            f"${_ENV_TESTBIN}={directory} does not contain executable kube-apiserver and etcd"
+        )
+    go = shutil.which("go") or (
+        "/usr/local/go/bin/go" if _is_executable(Path("/usr/local/go/bin/go")) else None
+    )
+    if go is None:
+        raise RuntimeError(
+            f"kube-apiserver/etcd {version} are not in {directory} and `go` is not on PATH "
+            "to build them; install Go or point $KUBEVENTS_TESTBIN at prebuilt binaries"
+        )
+    module = find_go_module()
+    pinned = _pinned_kube_version(module)
+    if pinned != version:
+        raise RuntimeError(
+            f"{module}/go.mod pins k8s.io/kubernetes {pinned}, cannot build {version} from it"
+        )
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with _build_lock(directory):
+        # Re-check under the lock: another process may have finished the build meanwhile.
+        if not _is_executable(binaries.kube_apiserver):
+            minor = version.lstrip("v").split(".")[1]
+            ldflags = (
+                "-s -w"
+                f" -X k8s.io/component-base/version.gitVersion={version}"
+                " -X k8s.io/component-base/version.gitMajor=1"
+                f" -X k8s.io/component-base/version.gitMinor={minor}"
+            )
+            _go_build(
+                go, module, "k8s.io/kubernetes/cmd/kube-apiserver", binaries.kube_apiserver, ldflags
+            )
+        if not _is_executable(binaries.etcd):
+            _go_build(go, module, "go.etcd.io/etcd/server/v3", binaries.etcd, "-s -w")
+    return binaries

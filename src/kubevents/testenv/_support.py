@@ -1,0 +1,139 @@
+"""Process, HTTP and file helpers for the local cluster (stdlib only)."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+LOG_TAIL_LINES = 30
+
+# Processes of every cluster still running, so that an interpreter exit without stop()
+# (a crashed or interrupted test run) does not leave orphans behind.
+live_processes: set[subprocess.Popen[bytes]] = set()
+
+
+def kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    if proc.poll() is None:
+        kill_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc, signal.SIGKILL)
+            proc.wait()
+    live_processes.discard(proc)
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for proc in list(live_processes):
+        terminate(proc, timeout=5.0)
+
+
+def free_ports(count: int) -> list[int]:
+    # Hold every socket open until all are chosen so the kernel cannot hand out a duplicate.
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"<cannot read {path}: {exc}>"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    token: str | None = None,
+    body: Any = None,
+    context: ssl.SSLContext | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, bytes]:
+    """One request; HTTP error statuses are returned, connection errors are raised."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as response:
+            return int(response.status), bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def kubeconfig_yaml(
+    cluster_name: str, server: str, ca_file: Path, context: str, user: str, token: str
+) -> str:
+    # JSON string literals are valid YAML scalars, which keeps odd paths safely quoted.
+    def q(value: str) -> str:
+        return json.dumps(value)
+
+    return (
+        "apiVersion: v1\n"
+        "kind: Config\n"
+        "clusters:\n"
+        f"- name: {q(cluster_name)}\n"
+        "  cluster:\n"
+        f"    server: {q(server)}\n"
+        f"    certificate-authority: {q(str(ca_file))}\n"
+        "users:\n"
+        f"- name: {q(user)}\n"
+        "  user:\n"
+        f"    token: {q(token)}\n"
+        "contexts:\n"
+        f"- name: {q(context)}\n"
+        "  context:\n"
+        f"    cluster: {q(cluster_name)}\n"
+        f"    user: {q(user)}\n"
+        "    namespace: default\n"
+        f"current-context: {q(context)}\n"
+    )
+
+
+def limited_rbac(user: str, verbs: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """ClusterRole and ClusterRoleBinding granting ``user`` only ``verbs`` on Events."""
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": user},
+        "rules": [
+            {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": list(verbs)}
+        ],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": user},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+    return role, binding
