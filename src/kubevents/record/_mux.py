@@ -1,0 +1,395 @@
+"""apimachinery's ``watch.Broadcaster`` (``pkg/watch/mux.go``), asyncio-native.
+
+One distributor task on the broadcaster's event loop takes items off a bounded incoming queue in
+FIFO order and hands each to every watcher's own bounded channel. Producers may live on any
+thread: ``action_or_drop`` takes a short lock, appends, and only wakes the distributor (one
+``call_soon_threadsafe``) when it is idle.
+
+Go's ``blockQueue`` trick (control functions pushed through the incoming queue) is kept, so a
+new watcher never sees events queued before it and sees every event after; but nothing here
+blocks a caller: control items bypass the capacity, and ``watch``/``stop``/``shutdown_nowait``
+return at once because the ordering alone gives Go's guarantees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, Generic, NamedTuple, TypeVar
+
+from kubevents.record._channel import Channel, ChannelClosedError, wake_waiter
+
+__all__ = [
+    "INCOMING_QUEUE_LENGTH",
+    "Broadcaster",
+    "BroadcasterStoppedError",
+    "ChannelClosedError",
+    "FullChannelBehavior",
+    "MuxEvent",
+    "Watcher",
+]
+
+T = TypeVar("T")
+
+# apimachinery's incomingQueueLength: the incoming buffer of NewBroadcaster. (The event
+# recorder uses NewLongQueueBroadcaster, whose incoming buffer is the watcher queue length.)
+INCOMING_QUEUE_LENGTH = 25
+
+# Let watcher tasks run between long runs of distribution: they share this thread, whereas Go's
+# loop goroutine runs in parallel with its watchers.
+_YIELD_EVERY = 64
+
+
+class FullChannelBehavior(enum.Enum):
+    WAIT_IF_CHANNEL_FULL = 0
+    DROP_IF_CHANNEL_FULL = 1
+
+
+class BroadcasterStoppedError(RuntimeError):
+    """The broadcaster was shut down (Go: "broadcaster already stopped")."""
+
+    def __init__(self) -> None:
+        super().__init__("broadcaster already stopped")
+
+
+class MuxEvent(NamedTuple, Generic[T]):
+    """``watch.Event``: an action type (``ADDED``, ...) and the object."""
+
+    type: str
+    object: T
+
+
+class _Control:
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], bool | None]) -> None:
+        # fn returns True to end the distributor loop (shutdown).
+        self.fn = fn
+
+
+class Watcher(Generic[T]):
+    """One watcher of a ``Broadcaster``: read it with ``await recv()`` or ``async for``."""
+
+    def __init__(self, mux: Broadcaster[T], watcher_id: int, capacity: int) -> None:
+        self.id = watcher_id
+        self._mux = mux
+        self._channel: Channel[MuxEvent[T]] = Channel(capacity, mux.loop)
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+        self.dropped = 0
+        """Events not delivered to this watcher because its channel was full."""
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def _is_stopped(self) -> bool:
+        return self._stopped
+
+    @property
+    def closed(self) -> bool:
+        """True once the channel is closed (it may still hold items to read)."""
+        return self._channel.closed
+
+    def __len__(self) -> int:
+        """Items waiting in this watcher's channel."""
+        return len(self._channel)
+
+    def buffered(self) -> list[MuxEvent[T]]:
+        """A snapshot of the items waiting in this watcher's channel."""
+        return self._channel.snapshot()
+
+    def force_send(self, event: MuxEvent[T]) -> None:
+        """Append to the channel ignoring its capacity: for control markers. On the loop only."""
+        self._channel.force_put(event)
+
+    async def recv(self) -> MuxEvent[T]:
+        """The next event; ``ChannelClosedError`` once the watcher is closed and drained."""
+        return await self._channel.get()
+
+    def recv_nowait(self) -> MuxEvent[T]:
+        """The next buffered event; ``IndexError`` if none, ``ChannelClosedError`` if closed."""
+        return self._channel.get_nowait()
+
+    async def __aiter__(self) -> AsyncIterator[MuxEvent[T]]:
+        while True:
+            try:
+                yield await self._channel.get()
+            except ChannelClosedError:
+                return
+
+    def stop(self) -> None:
+        """Stop receiving new events; the channel closes after what is already buffered.
+
+        Idempotent, thread-safe, never blocks; harmless after the broadcaster's shutdown.
+        """
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        # A distributor waiting for room in this channel must notice the stop.
+        self._mux._call_on_loop(self._channel.wake_putters)
+        self._mux._remove(self)
+
+
+class Broadcaster(Generic[T]):
+    """Distributes every event to every watcher, in order; see the module docstring.
+
+    Must be created inside a running event loop, which it then uses.
+    """
+
+    def __init__(
+        self,
+        queue_length: int,
+        full_channel_behavior: FullChannelBehavior,
+        *,
+        incoming_queue_length: int = INCOMING_QUEUE_LENGTH,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._queue_length = queue_length
+        self._behavior = full_channel_behavior
+        self._capacity = incoming_queue_length
+        self._lock = threading.Lock()
+        self._incoming: deque[MuxEvent[T] | _Control] = deque()
+        # Events in _incoming: the capacity limits these only, as control items never wait
+        # in Go's queue (their senders block until they run).
+        self._queued = 0
+        self._stopped = False
+        self._idle = False
+        self._wakeup = asyncio.Event()
+        self._room_waiters: deque[asyncio.Future[None]] = deque()
+        self._watchers: dict[int, Watcher[T]] = {}
+        self._next_id = 0
+        # Counters, only changed under _lock.
+        self.accepted = 0
+        self.dropped_full = 0
+        self.rejected_stopped = 0
+        self._task = self.loop.create_task(self._run(), name="kubevents-mux")
+
+    @classmethod
+    def long_queue(
+        cls, queue_length: int, full_channel_behavior: FullChannelBehavior
+    ) -> Broadcaster[T]:
+        """``NewLongQueueBroadcaster``: the incoming queue is as long as each watcher's."""
+        return cls(queue_length, full_channel_behavior, incoming_queue_length=queue_length)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    @property
+    def queued(self) -> int:
+        """Events in the incoming queue, not yet distributed."""
+        return self._queued
+
+    def watchers(self) -> list[Watcher[T]]:
+        return list(self._watchers.values())
+
+    # -- producers (any thread) ---------------------------------------------------------------
+
+    def action_or_drop(self, action: str, obj: T) -> bool:
+        """Queue an event without waiting: False if the incoming queue is full.
+
+        Raises ``BroadcasterStoppedError`` after shutdown. Thread-safe.
+        """
+        with self._lock:
+            if self._stopped:
+                self.rejected_stopped += 1
+                raise BroadcasterStoppedError
+            if self._queued >= self._capacity:
+                self.dropped_full += 1
+                return False
+            self._incoming.append(MuxEvent(action, obj))
+            self._queued += 1
+            self.accepted += 1
+            wake = self._idle
+            self._idle = False
+        if wake and not self._wake_distributor():
+            with self._lock:
+                self.accepted -= 1
+                self.rejected_stopped += 1
+            raise BroadcasterStoppedError
+        return True
+
+    async def action(self, action: str, obj: T) -> None:
+        """Queue an event, waiting for room (Go's blocking ``Action``). On the loop only."""
+        while True:
+            with self._lock:
+                if self._stopped:
+                    self.rejected_stopped += 1
+                    raise BroadcasterStoppedError
+                if self._queued < self._capacity:
+                    self._incoming.append(MuxEvent(action, obj))
+                    self._queued += 1
+                    self.accepted += 1
+                    wake = self._idle
+                    self._idle = False
+                    break
+            waiter = self.loop.create_future()
+            self._room_waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if not waiter.done():
+                    self._room_waiters.remove(waiter)
+        if wake:
+            self._wake_distributor()
+
+    def watch(self) -> Watcher[T]:
+        """A new watcher that gets every event queued after this call, and none before."""
+        return self.watch_with_prefix(())
+
+    def watch_with_prefix(self, events: Iterable[MuxEvent[T]]) -> Watcher[T]:
+        """Like ``watch``, with ``events`` delivered first (the channel is made big enough)."""
+        prefix = list(events)
+        with self._lock:
+            if self._stopped:
+                raise BroadcasterStoppedError
+            watcher = Watcher(self, self._next_id, max(self._queue_length, len(prefix) + 1))
+            self._next_id += 1
+
+        def add() -> None:
+            for event in prefix:
+                watcher._channel.force_put(event)
+            self._watchers[watcher.id] = watcher
+
+        self._enqueue_control(add)
+        return watcher
+
+    def run_in_order(self, fn: Callable[[], None]) -> bool:
+        """Run ``fn`` on the distributor once everything queued so far has been distributed.
+
+        False (and ``fn`` never runs) if the broadcaster is stopped.
+        """
+        try:
+            self._enqueue_control(fn)
+        except BroadcasterStoppedError:
+            return False
+        return True
+
+    def shutdown_nowait(self) -> None:
+        """Refuse new events and watchers; distribute what is queued, then close every watcher.
+
+        Thread-safe and idempotent. ``await wait_closed()`` (or ``await shutdown()``) to wait.
+        """
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            self._incoming.append(_Control(lambda: True))
+            wake = self._idle
+            self._idle = False
+        if wake:
+            self._wake_distributor()
+
+    async def shutdown(self) -> None:
+        """Go's ``Shutdown``: returns once every queued event is in the watchers' channels."""
+        self.shutdown_nowait()
+        await self.wait_closed()
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._task)
+
+    @property
+    def closed(self) -> bool:
+        """True once the distributor has finished (after shutdown)."""
+        return self._task.done()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _enqueue_control(self, fn: Callable[[], bool | None]) -> None:
+        with self._lock:
+            if self._stopped:
+                raise BroadcasterStoppedError
+            # Control items bypass the capacity: Go blocks on a full queue here, we never do.
+            self._incoming.append(_Control(fn))
+            wake = self._idle
+            self._idle = False
+        if wake:
+            self._wake_distributor()
+
+    def _remove(self, watcher: Watcher[T]) -> None:
+        def remove() -> None:
+            if self._watchers.pop(watcher.id, None) is not None:
+                watcher._channel.close()
+
+        # After shutdown the distributor closes (or has closed) every channel itself.
+        self.run_in_order(remove)
+
+    def _on_loop_thread(self) -> bool:
+        return threading.get_ident() == self._loop_thread
+
+    def _call_on_loop(self, fn: Callable[[], Any]) -> None:
+        if self._on_loop_thread():
+            fn()
+            return
+        # A closed loop runs nothing that could be waiting.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(fn)
+
+    def _wake_distributor(self) -> bool:
+        if self._on_loop_thread():
+            self._wakeup.set()
+            return True
+        try:
+            self.loop.call_soon_threadsafe(self._wakeup.set)
+        except RuntimeError:
+            # The loop is closed, so nothing will ever distribute again: behave as stopped.
+            with self._lock:
+                self._stopped = True
+            return False
+        return True
+
+    async def _run(self) -> None:
+        distributed = 0
+        try:
+            while True:
+                with self._lock:
+                    item = self._incoming.popleft() if self._incoming else None
+                    if isinstance(item, MuxEvent):
+                        self._queued -= 1
+                    if item is None:
+                        self._idle = True
+                if item is None:
+                    await self._wakeup.wait()
+                    self._wakeup.clear()
+                    continue
+                if self._room_waiters:
+                    wake_waiter(self._room_waiters.popleft())
+                if isinstance(item, _Control):
+                    if item.fn():
+                        break
+                    continue
+                await self._distribute(item)
+                distributed += 1
+                if distributed % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+        finally:
+            self._close_all()
+
+    async def _distribute(self, event: MuxEvent[T]) -> None:
+        if self._behavior is FullChannelBehavior.DROP_IF_CHANNEL_FULL:
+            for watcher in self._watchers.values():
+                if watcher._stopped:
+                    continue
+                if not watcher._channel.try_put(event):
+                    watcher.dropped += 1
+            return
+        # Snapshot: a watcher's removal (a control item) cannot run while we are here, but
+        # stop() flags and wakes us, so a stopped watcher never blocks the others.
+        for watcher in list(self._watchers.values()):
+            await watcher._channel.put(event, watcher._is_stopped)
+
+    def _close_all(self) -> None:
+        with self._lock:
+            self._stopped = True
+        for watcher in self._watchers.values():
+            watcher._channel.close()
+        self._watchers = {}
+        while self._room_waiters:
+            wake_waiter(self._room_waiters.popleft())
