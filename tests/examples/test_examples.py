@@ -90,3 +90,28 @@ async def test_kopf_handler_without_kopf(
         ("demo-empty", "Forgotten"): 1,
     }
     assert {e.reporting_controller for e in events} == {"kopf-example"}
+
+
+async def test_events_v1_controller(
+    local_cluster: LocalCluster, admin: KubeClient, namespace: str
+) -> None:
+    summary = await run_example(
+        "events_v1_controller.py", local_cluster, "--namespace", namespace,
+        "--objects", "3", "--resyncs", "4",
+    )  # fmt: skip
+    # Per object: a create and a series patch; the 3rd and 4th occurrences are only counted,
+    # then written by the heartbeat run before shutdown.
+    assert summary == {
+        "api": "events.k8s.io/v1", "recorded": 12, "written": 6, "series": 6,
+        "refreshed": 3, "rejected": 0, "dropped": 0,
+    }  # fmt: skip
+    events = (await admin.events_v1.list(namespace)).items
+    by_object = {
+        e.regarding.name: (e.reason, e.action, e.series.count if e.series else 1) for e in events
+    }
+    assert by_object == {
+        "settings-0": ("NoData", "Syncing", 4),
+        "settings-1": ("Synced", "Syncing", 4),
+        "settings-2": ("Synced", "Syncing", 4),
+    }
+    assert {e.reporting_controller for e in events} == {"kubevents.io/events-v1-example"}

@@ -1,0 +1,111 @@
+"""Record events.k8s.io/v1 Events exactly as client-go's ``tools/events`` does.
+
+    async with await KubeClient.connect() as kube:
+        async with EventBroadcaster(KubeEventSink(kube)) as broadcaster:
+            broadcaster.start_recording_to_sink()
+            recorder = broadcaster.new_recorder("example.com/my-controller")
+            recorder.eventf(pod, None, "Warning", "FailedMount", "Mounting", "volume %s", "data")
+
+Repeats of an event (same type, action, reason, reporting controller/instance, regarding and
+related) become an EventSeries, written by client-go's rules. ``new_event_broadcaster_adapter``
+picks this API or the legacy core/v1 recorder (``kubevents.record``) by what the server serves.
+See ``docs/recorder.md``.
+"""
+
+from kubevents.events._adapter import (
+    EVENTS_V1_GROUP_VERSION,
+    EventBroadcasterAdapter,
+    EventRecorderAdapter,
+    new_event_broadcaster_adapter,
+)
+from kubevents.events._broadcaster import (
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    INCOMING_QUEUE_LENGTH,
+    MAX_QUEUED_EVENTS,
+    SERIES_OUTCOME,
+    EventBroadcaster,
+    structured_fields,
+)
+from kubevents.events._fake import FakeRecorder
+from kubevents.events._fieldselector import (
+    FieldSelector,
+    GroupVersion,
+    GroupVersionKind,
+    get_field_selector,
+)
+from kubevents.events._recorder import EventRecorder, Recorder, make_event
+from kubevents.events._series import (
+    FINISH_TIME,
+    INITIAL_SERIES_COUNT,
+    REFRESH_TIME,
+    EventKey,
+    EventSeriesCache,
+    finish_series,
+    get_key,
+    refresh_existing_event_series,
+)
+from kubevents.events._sink import (
+    DEFAULT_SLEEP_DURATION,
+    MAX_TRIES_PER_EVENT,
+    RETRY_JITTER_FACTOR,
+    EventSink,
+    KubeEventSink,
+    attempt_recording,
+    create_patch_bytes_for_series,
+    jitter,
+    record_event,
+)
+from kubevents.events._watch import EventHandler, Watch
+from kubevents.model import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
+from kubevents.record import (
+    BroadcasterStats,
+    BroadcasterStoppedError,
+    RecordOutcome,
+    ShutdownReport,
+)
+
+__all__ = [
+    "DEFAULT_SHUTDOWN_TIMEOUT",
+    "DEFAULT_SLEEP_DURATION",
+    "EVENTS_V1_GROUP_VERSION",
+    "EVENT_TYPE_NORMAL",
+    "EVENT_TYPE_WARNING",
+    "FINISH_TIME",
+    "INCOMING_QUEUE_LENGTH",
+    "INITIAL_SERIES_COUNT",
+    "MAX_QUEUED_EVENTS",
+    "MAX_TRIES_PER_EVENT",
+    "REFRESH_TIME",
+    "RETRY_JITTER_FACTOR",
+    "SERIES_OUTCOME",
+    "BroadcasterStats",
+    "BroadcasterStoppedError",
+    "EventBroadcaster",
+    "EventBroadcasterAdapter",
+    "EventHandler",
+    "EventKey",
+    "EventRecorder",
+    "EventRecorderAdapter",
+    "EventSeriesCache",
+    "EventSink",
+    "FakeRecorder",
+    "FieldSelector",
+    "GroupVersion",
+    "GroupVersionKind",
+    "KubeEventSink",
+    "RecordOutcome",
+    "Recorder",
+    "ShutdownReport",
+    "Watch",
+    "attempt_recording",
+    "create_patch_bytes_for_series",
+    "finish_series",
+    "get_field_selector",
+    "get_key",
+    "jitter",
+    "make_event",
+    "new_event_broadcaster_adapter",
+    "record_event",
+    "refresh_existing_event_series",
+    "structured_fields",
+]

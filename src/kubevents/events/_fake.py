@@ -1,0 +1,76 @@
+"""``FakeRecorder``: client-go ``tools/events``' ``FakeRecorder`` for controllers' unit tests."""
+
+from __future__ import annotations
+
+import logging
+import queue
+from typing import Any
+
+from kubevents.record._fake import _type_meta
+from kubevents.record._logging import sprintf
+
+__all__ = ["FakeRecorder"]
+
+
+class FakeRecorder:
+    """Records ``"Type Reason Note"`` strings into the queue ``events``.
+
+    As client-go v0.36.3: action and related are not shown, and type and reason are part of
+    the format string. ``verbose=True`` is client-go master's ``Verbose``:
+    ``"Type Reason Action Note"`` then ``" {kind=K,apiVersion=G/V}"`` for regarding and for
+    related when they have a kind or apiVersion of their own.
+
+    Like Go's buffered channel, ``events`` holds ``buffer_size`` strings and a record call
+    blocks while it is full; ``buffer_size=None`` discards everything (Go's nil channel) and
+    ``0`` means unbounded (Python's queue convention). Thread-safe; validates nothing.
+    """
+
+    def __init__(self, buffer_size: int | None = 100, *, verbose: bool = False) -> None:
+        self.events: queue.Queue[str] | None = (
+            queue.Queue(buffer_size) if buffer_size is not None else None
+        )
+        self.verbose = verbose
+
+    def eventf(
+        self,
+        regarding: Any,
+        related: Any,
+        type: str,
+        reason: str,
+        action: str,
+        note: str,
+        *args: Any,
+    ) -> None:
+        if self.events is None:
+            return
+        if self.verbose:
+            line = (
+                f"{type} {reason} {action} {sprintf(note, args)}"
+                f"{_object_string(regarding)}{_object_string(related)}"
+            )
+        else:
+            line = sprintf(f"{type} {reason} {note}", args)
+        self.events.put(line)
+
+    def with_logger(self, logger: logging.Logger) -> FakeRecorder:
+        return self
+
+    def drain(self) -> list[str]:
+        """Every string recorded so far (and not yet read), oldest first."""
+        out: list[str] = []
+        if self.events is None:
+            return out
+        while True:
+            try:
+                out.append(self.events.get_nowait())
+            except queue.Empty:
+                return out
+
+
+def _object_string(obj: Any) -> str:
+    if obj is None:
+        return ""
+    kind, group_version = _type_meta(obj)
+    if not kind and not group_version:
+        return ""
+    return f" {{kind={kind},apiVersion={group_version}}}"
