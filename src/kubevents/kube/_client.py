@@ -308,6 +308,18 @@ class KubeClient:
             raise
         return True
 
+    async def ensure_namespace(self, name: str) -> bool:
+        """Create namespace ``name`` unless it exists; True if this call created it."""
+        try:
+            await self._transport.request(
+                "POST", "/api/v1/namespaces", body={"metadata": {"name": name}}
+            )
+        except StatusError as exc:
+            if exc.code == 409:
+                return False
+            raise
+        return True
+
     async def server_version(self) -> dict[str, Any]:
         data = await self._transport.request("GET", "/version")
         result: dict[str, Any] = msgspec.json.decode(data)

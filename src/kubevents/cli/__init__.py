@@ -1,0 +1,26 @@
+"""The ``kubevents`` command line."""
+
+from __future__ import annotations
+
+import click
+
+from kubevents import __version__
+from kubevents.cli._cluster import cluster
+from kubevents.cli._demo import demo
+from kubevents.cli._export import export
+from kubevents.cli._query import query, stats
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kubevents")
+def main() -> None:
+    """Kubernetes Events for Python: record them like client-go, keep every one of them."""
+
+
+main.add_command(demo)
+main.add_command(export)
+main.add_command(query)
+main.add_command(stats)
+main.add_command(cluster)

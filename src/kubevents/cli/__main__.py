@@ -1,0 +1,5 @@
+"""``python -m kubevents.cli`` is the ``kubevents`` command."""
+
+from kubevents.cli import main
+
+main()

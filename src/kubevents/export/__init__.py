@@ -1,0 +1,51 @@
+"""The exporter: list-watch every Event, ship each occurrence to sinks, lose and repeat nothing."""
+
+from kubevents.export._acklog import AckLog
+from kubevents.export._config import (
+    BufferConfig,
+    ConfigError,
+    ExportConfig,
+    JSONLSinkConfig,
+    SinkConfig,
+    SQLiteSinkConfig,
+    WebhookSinkConfig,
+    load_export_config,
+    parse_duration,
+)
+from kubevents.export._metrics import ExportMetrics
+from kubevents.export._occurrence import Occurrence, occurrence_count, occurrence_time
+from kubevents.export._pipeline import BatchSettings, Pipeline
+from kubevents.export._rules import Rule, RuleSet, compile_rules
+from kubevents.export._service import Exporter, build_sink
+from kubevents.export._state import Checkpoint, EventTracker, load_checkpoint, save_checkpoint
+from kubevents.export._watcher import EventWatcher, WatchSettings
+
+__all__ = [
+    "AckLog",
+    "BatchSettings",
+    "BufferConfig",
+    "Checkpoint",
+    "ConfigError",
+    "EventTracker",
+    "EventWatcher",
+    "ExportConfig",
+    "ExportMetrics",
+    "Exporter",
+    "JSONLSinkConfig",
+    "Occurrence",
+    "Pipeline",
+    "Rule",
+    "RuleSet",
+    "SQLiteSinkConfig",
+    "SinkConfig",
+    "WatchSettings",
+    "WebhookSinkConfig",
+    "build_sink",
+    "compile_rules",
+    "load_checkpoint",
+    "load_export_config",
+    "occurrence_count",
+    "occurrence_time",
+    "parse_duration",
+    "save_checkpoint",
+]

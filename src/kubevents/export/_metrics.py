@@ -1,0 +1,91 @@
+"""Prometheus metrics of the exporter. Labels are bounded: sink names and fixed reasons only."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from kubevents import __version__
+
+__all__ = ["ExportMetrics"]
+
+_PREFIX = "kubevents_"
+_BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class ExportMetrics:
+    """One registry per exporter, so tests (and embedders) can run several side by side."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        Info(_PREFIX + "build", "kubevents build information", registry=r).info(
+            {"version": __version__}
+        )
+        self.received = Counter(
+            _PREFIX + "events_received_total",
+            "Event notifications received from the API (list items and watch events)",
+            ["source"], registry=r,
+        )  # fmt: skip
+        self.occurrences = Counter(
+            _PREFIX + "occurrences_total",
+            "Occurrences dispatched to the sinks (new uid:count pairs)",
+            registry=r,
+        )
+        self.duplicates = Counter(
+            _PREFIX + "duplicates_skipped_total",
+            "Notifications skipped because that uid:count was already exported",
+            registry=r,
+        )
+        self.filtered = Counter(
+            _PREFIX + "events_filtered_total", "Occurrences dropped by a rule", ["rule"], registry=r
+        )
+        self.malformed = Counter(
+            _PREFIX + "malformed_objects_total",
+            "Objects from the API that could not be decoded (logged and skipped)",
+            registry=r,
+        )
+        self.count_gaps = Counter(
+            _PREFIX + "count_gap_occurrences_total",
+            "Occurrences the exporter never saw (count jumped across a gap, e.g. 3 -> 7 adds 3)",
+            registry=r,
+        )
+        self.exported = Counter(
+            _PREFIX + "exported_total", "Occurrences stored by a sink", ["sink"], registry=r
+        )
+        self.sink_errors = Counter(
+            _PREFIX + "sink_errors_total", "Failed sink writes", ["sink", "reason"], registry=r
+        )
+        self.rejected = Counter(
+            _PREFIX + "dead_letters_total",
+            "Occurrences a sink rejected for good (sent to the dead-letter target)",
+            ["sink"], registry=r,
+        )  # fmt: skip
+        self.batch_seconds = Histogram(
+            _PREFIX + "batch_write_seconds", "Duration of successful batch writes", ["sink"],
+            buckets=_BATCH_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.queue_depth = Gauge(
+            _PREFIX + "queue_depth", "Occurrences queued in front of a sink", ["sink"], registry=r
+        )
+        self.export_lag = Gauge(
+            _PREFIX + "export_lag_seconds",
+            "Seconds between the last stored occurrence's time and its storage",
+            ["sink"], registry=r,
+        )  # fmt: skip
+        self.watch_restarts = Counter(
+            _PREFIX + "watch_restarts_total", "Watches (re)opened", ["reason"], registry=r
+        )
+        self.relists = Counter(
+            _PREFIX + "relists_total", "Full LISTs of Events", ["reason"], registry=r
+        )
+        self.last_success = Gauge(
+            _PREFIX + "last_export_success_timestamp_seconds",
+            "Unix time of the last successful write, per sink",
+            ["sink"], registry=r,
+        )  # fmt: skip
+        self.checkpoints = Counter(
+            _PREFIX + "checkpoint_saves_total", "Checkpoints written", registry=r
+        )
+        self.tracked_events = Gauge(
+            _PREFIX + "tracked_events", "Events whose exported count is remembered", registry=r
+        )

@@ -1,0 +1,301 @@
+"""``Exporter``: wires config, cluster, sinks, pipeline, watcher, checkpoint and endpoints.
+
+Shutdown (SIGTERM/SIGINT, or ``stop`` set): stop reading the watch, flush what is queued
+within the deadline, save the checkpoint for what every sink acknowledged, exit 0. Anything
+not acknowledged by then is simply not checkpointed, so the next start exports it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from kubevents.errors import KubeError, StatusError
+from kubevents.export._acklog import AckLog
+from kubevents.export._config import (
+    ConfigError,
+    ExportConfig,
+    JSONLSinkConfig,
+    SinkConfig,
+    SQLiteSinkConfig,
+    WebhookSinkConfig,
+    parse_duration,
+)
+from kubevents.export._metrics import ExportMetrics
+from kubevents.export._pipeline import BatchSettings, DeadLetterHandler, Pipeline
+from kubevents.export._rules import compile_rules
+from kubevents.export._server import HealthReport, MetricsServer
+from kubevents.export._state import EventTracker, load_checkpoint, save_checkpoint
+from kubevents.export._watcher import EventWatcher, WatchSettings
+from kubevents.export.sinks import Sink, SinkError
+from kubevents.kube import ConfigError as KubeConfigError
+from kubevents.kube import KubeClient
+
+__all__ = ["Exporter", "build_sink"]
+
+log = logging.getLogger(__name__)
+
+PRUNE_INTERVAL = 300.0
+
+
+def build_sink(config: SinkConfig) -> Sink:
+    """Instantiate a sink from its configuration."""
+    from kubevents.export.sinks._jsonl import JSONLSink
+    from kubevents.export.sinks._sqlite import SQLiteSink
+    from kubevents.export.sinks._webhook import WebhookSink
+
+    if isinstance(config, SQLiteSinkConfig):
+        return SQLiteSink(
+            Path(config.path).expanduser(), retention_days=config.retention_days, name=config.name,
+            synchronous=config.synchronous,
+        )  # fmt: skip
+    if isinstance(config, JSONLSinkConfig):
+        path = None if config.path == "-" else Path(config.path).expanduser()
+        return JSONLSink(path, name=config.name, max_bytes=config.max_bytes, backups=config.backups)
+    assert isinstance(config, WebhookSinkConfig)
+    return WebhookSink(
+        config.url, name=config.name, headers=config.headers,
+        timeout=parse_duration(config.timeout, "timeout"),
+        ca_file=Path(config.ca_file) if config.ca_file else None,
+        client_cert=Path(config.client_cert) if config.client_cert else None,
+        client_key=Path(config.client_key) if config.client_key else None,
+        insecure_skip_verify=config.insecure_skip_verify, batch_format=config.format,
+        gzip=config.gzip, check_on_start=config.check_on_start,
+    )  # fmt: skip
+
+
+def _dead_letter(config: ExportConfig) -> DeadLetterHandler | None:
+    if config.dead_letter is None:
+        return None
+    from kubevents.export.sinks._jsonl import DeadLetterFile
+
+    return DeadLetterFile(Path(config.dead_letter).expanduser())
+
+
+class Exporter:
+    """The export service. ``await exporter.run(stop)`` returns the process exit code."""
+
+    def __init__(
+        self,
+        config: ExportConfig,
+        *,
+        client: KubeClient | None = None,
+        sinks: Sequence[Sink] | None = None,
+        metrics: ExportMetrics | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics or ExportMetrics()
+        self._client = client
+        self._own_client = client is None
+        self._sinks = list(sinks) if sinks is not None else None
+        self._progress = progress
+        self.pipeline: Pipeline | None = None
+        self.watcher: EventWatcher | None = None
+        self.server: MetricsServer | None = None
+        self._tracker: EventTracker | None = None
+        self._saved_rv: str | None = None
+        self._started = asyncio.Event()
+
+    async def wait_started(self) -> None:
+        await self._started.wait()
+
+    async def _connect(self) -> KubeClient:
+        c = self.config
+        try:
+            client = await KubeClient.connect(c.kubeconfig, c.context, in_cluster=c.in_cluster)
+        except KubeConfigError as exc:
+            raise ConfigError(f"kubeconfig: {exc}") from None
+        try:
+            # One cheap LIST proves the cluster is reachable, the identity may list Events and
+            # the selectors parse; a 400 here is a bad selector.
+            await client.events.list(
+                c.namespace, field_selector=c.field_selector, label_selector=c.label_selector,
+                limit=1,
+            )  # fmt: skip
+        except StatusError as exc:
+            await client.close()
+            if exc.code == 400:
+                which = "field_selector" if "field" in exc.message.lower() else "label_selector"
+                raise ConfigError(f"{which}: rejected by the API server: {exc.message}") from None
+            raise ConfigError(f"cluster {client.cluster.host}: {exc}") from None
+        except KubeError as exc:
+            await client.close()
+            raise ConfigError(f"cluster {client.cluster.host} is not reachable: {exc}") from None
+        return client
+
+    async def _start_sinks(self) -> list[Sink]:
+        sinks = self._sinks
+        configs: list[SinkConfig] = []
+        if sinks is None:
+            configs = list(self.config.effective_sinks())
+            sinks = [build_sink(cfg) for cfg in configs]
+        started: list[Sink] = []
+        for i, sink in enumerate(sinks):
+            try:
+                await sink.start()
+            except SinkError as exc:
+                for s in started:
+                    await s.close()
+                raise ConfigError(f"sinks[{i}] ({sink.name}): {exc}") from None
+            started.append(sink)
+        return started
+
+    def health(self) -> HealthReport:
+        problems: list[str] = []
+        c = self.config
+        watcher, pipeline = self.watcher, self.pipeline
+        details: dict[str, object] = {}
+        if watcher is None or pipeline is None:
+            return HealthReport(False, False, ("starting",), details)
+        stall_after = parse_duration(c.health.stall_after, "health.stall_after")
+        idle = time.monotonic() - watcher.last_progress
+        if idle > stall_after:
+            problems.append(f"watch stalled: no event and no re-watch for {idle:.0f}s")
+        failing = pipeline.failing_for()
+        if failing > parse_duration(c.health.sink_failing_after, "health.sink_failing_after"):
+            problems.append(f"a sink has been failing for {failing:.0f}s")
+        details.update(
+            watching=watcher.watching, synced=watcher.synced,
+            resource_version=watcher.resource_version, checkpoint=pipeline.acklog.resource_version,
+            queue_depth=pipeline.queue_depth(), acknowledged=pipeline.acknowledged,
+        )  # fmt: skip
+        return HealthReport(not problems, watcher.synced, tuple(problems), details)
+
+    def _save(self) -> None:
+        assert self._tracker is not None and self.pipeline is not None
+        rv = self.pipeline.acklog.resource_version
+        snapshot = self._tracker.snapshot(self.config.cluster_name, rv)
+        save_checkpoint(self.config.checkpoint_path(), snapshot)
+        self._saved_rv = rv
+        self.metrics.checkpoints.inc()
+        self.metrics.tracked_events.set(len(self._tracker))
+
+    async def _checkpoint_loop(self) -> None:
+        interval = parse_duration(self.config.checkpoint_interval, "checkpoint_interval")
+        last_prune = time.monotonic()
+        last_acked = -1
+        assert self.pipeline is not None and self._tracker is not None
+        while True:
+            await asyncio.sleep(interval)
+            if time.monotonic() - last_prune > PRUNE_INTERVAL:
+                self._tracker.prune()
+                last_prune = time.monotonic()
+            acked = self.pipeline.acknowledged
+            if acked != last_acked or self.pipeline.acklog.resource_version != self._saved_rv:
+                await asyncio.to_thread(self._save)
+                last_acked = acked
+
+    async def _progress_loop(self) -> None:
+        assert self.watcher is not None and self.pipeline is not None
+        watcher, pipeline = self.watcher, self.pipeline
+        while not (watcher.synced and pipeline.idle()):
+            total = watcher.initial_list_total
+            done = watcher.initial_list_done
+            of = f"/{total}" if total else ""
+            sys.stderr.write(
+                f"\rbackfill: listed {done}{of} events, stored {pipeline.acknowledged} occurrences"
+            )
+            sys.stderr.flush()
+            await asyncio.sleep(0.2)
+        sys.stderr.write(f"\rbackfill: done, {pipeline.acknowledged} occurrences stored\n")
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Export until ``stop`` is set; raises ``ConfigError`` for an unusable configuration."""
+        c = self.config
+        client = self._client or await self._connect()
+        sinks: list[Sink] = []
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            sinks = await self._start_sinks()
+            checkpoint = load_checkpoint(c.checkpoint_path())
+            if checkpoint is not None and checkpoint.cluster != c.cluster_name:
+                log.warning(
+                    "checkpoint %s belongs to cluster %r, not %r: ignoring it",
+                    c.checkpoint_path(), checkpoint.cluster, c.cluster_name,
+                )  # fmt: skip
+                checkpoint = None
+            self._tracker = EventTracker(
+                checkpoint, ttl_seconds=parse_duration(c.state_ttl, "state_ttl")
+            )
+            start_rv = checkpoint.resource_version if checkpoint else None
+            self._saved_rv = start_rv
+            b = c.buffer
+            self.pipeline = Pipeline(
+                sinks, self._tracker, AckLog(start_rv), self.metrics,
+                BatchSettings(b.queue_size, b.max_batch_size,
+                              parse_duration(b.flush_delay, "buffer.flush_delay"),
+                              b.max_concurrency),
+                dead_letter=_dead_letter(c),
+            )  # fmt: skip
+            watch_timeout = (
+                None if c.watch_timeout is None
+                else int(parse_duration(c.watch_timeout, "watch_timeout"))
+            )  # fmt: skip
+            self.watcher = EventWatcher(
+                client, self.pipeline, self.metrics, cluster=c.cluster_name,
+                settings=WatchSettings(
+                    namespace=c.namespace, field_selector=c.field_selector,
+                    label_selector=c.label_selector, page_size=c.page_size,
+                    watch_timeout=watch_timeout,
+                ),
+                drop=compile_rules(c.rules),
+            )  # fmt: skip
+            if c.listen is not None:
+                host, _, port = c.listen.rpartition(":")
+                self.server = MetricsServer(self.metrics.registry, self.health, host, int(port))
+                await self.server.start()
+            self.pipeline.start()
+            watch_task = asyncio.create_task(self.watcher.run(start_rv), name="watcher")
+            tasks = [watch_task, asyncio.create_task(self._checkpoint_loop(), name="checkpoint")]
+            if self._progress:
+                tasks.append(asyncio.create_task(self._progress_loop(), name="progress"))
+            self._started.set()
+            log.info(
+                "exporting events of cluster %r from %s to %s (resume: %s)",
+                c.cluster_name, client.cluster.host, ", ".join(s.name for s in sinks),
+                start_rv or "relist",
+            )  # fmt: skip
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait([stopper, watch_task], return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if watch_task.done() and not watch_task.cancelled() and watch_task.exception():
+                raise watch_task.exception()  # type: ignore[misc]
+            return await self._drain(tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self.pipeline is not None:
+                await self.pipeline.stop()
+            for sink in sinks:
+                with contextlib.suppress(Exception):
+                    await sink.close()
+            if self.server is not None:
+                await self.server.stop()
+            if self._own_client:
+                await client.close()
+
+    async def _drain(self, tasks: list[asyncio.Task[None]]) -> int:
+        assert self.pipeline is not None
+        deadline = parse_duration(self.config.shutdown_timeout, "shutdown_timeout")
+        started = time.monotonic()
+        tasks[0].cancel()  # the watcher: stop reading, keep what is queued
+        await asyncio.gather(tasks[0], return_exceptions=True)
+        flushed = await self.pipeline.drain(max(0.0, deadline - 1.0))
+        await self.pipeline.stop()
+        await asyncio.to_thread(self._save)
+        log.info(
+            "stopped in %.1fs: %s; checkpoint at resourceVersion %s",
+            time.monotonic() - started,
+            "everything queued was stored"
+            if flushed
+            else "deadline hit, unstored events will be re-sent",
+            self.pipeline.acklog.resource_version,
+        )  # fmt: skip
+        return 0

@@ -1,0 +1,167 @@
+"""What has been exported: per-Event counts and the resume point, persisted atomically.
+
+The tracker answers "is this (uid, count) new?" for every object the watch or a relist shows.
+It keeps two counts per uid: ``seen`` (dispatched to the sinks by this process) and ``stored``
+(acknowledged by every sink). Only ``stored`` is persisted, so after a crash anything not yet
+stored is exported again, and the stable occurrence ids make that replay harmless.
+Entries are pruned once older than the Event TTL plus a margin, which bounds the map.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+__all__ = ["Checkpoint", "Decision", "EventTracker", "load_checkpoint", "save_checkpoint"]
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
+# kube-apiserver's default --event-ttl is 1 h; keep state a while longer so a late relist of an
+# Event that is about to expire still dedups.
+DEFAULT_STATE_TTL_SECONDS = 3 * 3600.0
+
+
+class Checkpoint(msgspec.Struct, kw_only=True):
+    format: int = CHECKPOINT_FORMAT
+    cluster: str = ""
+    resource_version: str | None = msgspec.field(default=None, name="resourceVersion")
+    # uid -> [highest count stored by every sink, unix time last seen]
+    events: dict[str, tuple[int, float]] = msgspec.field(default_factory=dict)
+    saved_at: float = msgspec.field(default=0.0, name="savedAt")
+
+
+_decoder = msgspec.json.Decoder(Checkpoint)
+
+
+def load_checkpoint(path: Path) -> Checkpoint | None:
+    """Read a checkpoint; a missing file is None, a corrupt one is logged and ignored."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        checkpoint = _decoder.decode(data)
+    except msgspec.MsgspecError as exc:
+        # Ignoring it costs a relist and replays that stable ids absorb; refusing to start
+        # would cost the history.
+        log.error("ignoring unreadable checkpoint %s: %s", path, exc)
+        return None
+    if checkpoint.format != CHECKPOINT_FORMAT:
+        log.error("ignoring checkpoint %s of unknown format %s", path, checkpoint.format)
+        return None
+    return checkpoint
+
+
+def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Write atomically: a crash leaves either the old or the new file, never a torn one."""
+    checkpoint.saved_at = time.time()
+    data = msgspec.json.encode(checkpoint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether to export; ``missed`` counts occurrences the server never showed us."""
+
+    export: bool
+    missed: int = 0
+
+
+_SKIP = Decision(False)
+_NEW = Decision(True)
+
+
+class _Entry:
+    __slots__ = ("last_seen", "seen", "stored")
+
+    def __init__(self, stored: int, last_seen: float) -> None:
+        self.seen = stored
+        self.stored = stored
+        self.last_seen = last_seen
+
+
+class EventTracker:
+    def __init__(
+        self,
+        checkpoint: Checkpoint | None = None,
+        *,
+        ttl_seconds: float = DEFAULT_STATE_TTL_SECONDS,
+    ) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._ttl = ttl_seconds
+        if checkpoint is not None:
+            for uid, (stored, last_seen) in checkpoint.events.items():
+                self._entries[uid] = _Entry(stored, last_seen)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def decide(self, uid: str, count: int, now: float | None = None) -> Decision:
+        """Mark (uid, count) as dispatched if it is new; say how many counts were skipped."""
+        now = time.time() if now is None else now
+        entry = self._entries.get(uid)
+        if entry is None:
+            self._entries[uid] = entry = _Entry(0, now)
+            entry.seen = count
+            return _NEW
+        entry.last_seen = now
+        if count <= entry.seen:
+            return _SKIP
+        missed = count - entry.seen - 1 if entry.seen > 0 else 0
+        entry.seen = count
+        return Decision(True, missed) if missed else _NEW
+
+    def stored(self, uid: str, count: int) -> None:
+        """Every sink has stored (uid, count)."""
+        entry = self._entries.get(uid)
+        if entry is None:
+            self._entries[uid] = entry = _Entry(count, time.time())
+        elif count > entry.stored:
+            entry.stored = count
+
+    def forget_unstored(self) -> None:
+        """Drop in-flight state (e.g. when a pipeline is abandoned): they will be re-sent."""
+        for entry in self._entries.values():
+            entry.seen = entry.stored
+
+    def prune(self, now: float | None = None) -> int:
+        now = time.time() if now is None else now
+        cutoff = now - self._ttl
+        # Entries still in flight are kept: pruning them would re-export on the next relist.
+        old = [
+            uid for uid, e in self._entries.items() if e.last_seen < cutoff and e.seen == e.stored
+        ]
+        for uid in old:
+            del self._entries[uid]
+        return len(old)
+
+    def snapshot(self, cluster: str, resource_version: str | None) -> Checkpoint:
+        return Checkpoint(
+            cluster=cluster,
+            resource_version=resource_version,
+            events={
+                uid: (e.stored, e.last_seen) for uid, e in self._entries.items() if e.stored > 0
+            },
+        )

@@ -1,0 +1,30 @@
+"""Sinks: where occurrences go. Each sink is a config, an encoder and a writer."""
+
+from kubevents.export._document import (
+    ExportDocument,
+    encode_array,
+    encode_document,
+    encode_lines,
+    occurrence_document,
+)
+from kubevents.export.sinks._base import Rejected, Sink, SinkError, WriteResult
+from kubevents.export.sinks._jsonl import DeadLetterFile, JSONLSink
+from kubevents.export.sinks._sqlite import SQLiteSink
+from kubevents.export.sinks._webhook import WebhookError, WebhookSink
+
+__all__ = [
+    "DeadLetterFile",
+    "ExportDocument",
+    "JSONLSink",
+    "Rejected",
+    "SQLiteSink",
+    "Sink",
+    "SinkError",
+    "WebhookError",
+    "WebhookSink",
+    "WriteResult",
+    "encode_array",
+    "encode_document",
+    "encode_lines",
+    "occurrence_document",
+]

@@ -1,0 +1,429 @@
+"""Read the SQLite store that ``kubevents export`` writes (the default sink).
+
+The store is opened read-only (``mode=ro``): in WAL mode a reader never blocks the exporter and
+only ever sees whole batches. Each read is a short transaction, so a reader never pins the WAL
+either. An ``EventStore`` belongs to the thread that opened it.
+
+    with EventStore("kubevents.db") as store:
+        for occ in store.query(QueryFilter(namespace="shop", type="Warning", limit=20)):
+            print(occ.time, occ.reason, occ.involved_object["name"], occ.message)
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from kubevents.export._occurrence import Occurrence
+from kubevents.export.sinks._sqlite import from_micros, schema_problem, to_micros
+from kubevents.model import Event, parse_rfc3339
+
+__all__ = [
+    "DB_PATH_ENV",
+    "DEFAULT_DB_PATH",
+    "EventStore",
+    "NamespaceCount",
+    "ObjectCount",
+    "QueryFilter",
+    "ReasonCount",
+    "Stats",
+    "StoreError",
+    "StoredOccurrence",
+    "default_db_path",
+]
+
+DEFAULT_DB_PATH = "kubevents.db"
+DB_PATH_ENV = "KUBEVENTS_DB"
+
+_FOLLOW_CHUNK = 1_000
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SELECT = (
+    "SELECT seq, id, uid, count, time, namespace, name, involved_kind, involved_name, "
+    "involved_namespace, involved_uid, involved_api_version, field_path, type, reason, message, "
+    "source_component, source_host, reporting_controller, reporting_instance, cluster, "
+    "resource_version, first_timestamp, last_timestamp, event, inserted_at FROM occurrences"
+)
+
+
+def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``$KUBEVENTS_DB`` if set, else ``./kubevents.db``: the exporter's and the CLI's default."""
+    env = os.environ if environ is None else environ
+    return Path(env.get(DB_PATH_ENV) or DEFAULT_DB_PATH).expanduser()
+
+
+class StoreError(Exception):
+    """The store cannot be read: missing, not a kubevents store, too new, or broken."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryFilter:
+    """What to read. ``None`` fields do not filter; all given fields must match.
+
+    ``involved_kind``, ``reason`` and ``type`` compare case-insensitively; ``source`` matches
+    ``source.component`` or ``reportingController``; ``text`` is a case-insensitive substring of
+    the message. The window is ``since <= time < until`` on the occurrence's time. ``limit``
+    keeps the newest rows; results always run oldest to newest, as ``kubectl events`` prints.
+    """
+
+    namespace: str | None = None
+    involved_kind: str | None = None
+    involved_name: str | None = None
+    reason: str | None = None
+    type: str | None = None
+    source: str | None = None
+    cluster: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        for field in ("since", "until"):
+            value = getattr(self, field)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"QueryFilter.{field} must be timezone-aware")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError("QueryFilter.limit must be at least 1")
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The SQL condition and its parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("namespace", self.namespace),
+            ("involved_kind", self.involved_kind),
+            ("involved_name", self.involved_name),
+            ("reason", self.reason),
+            ("type", self.type),
+            ("cluster", self.cluster),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.source is not None:
+            clauses.append("(source_component = ? OR reporting_controller = ?)")
+            params += [self.source, self.source]
+        if self.since is not None:
+            clauses.append("time >= ?")
+            params.append(to_micros(self.since))
+        if self.until is not None:
+            clauses.append("time < ?")
+            params.append(to_micros(self.until))
+        if self.text:
+            clauses.append("kv_icontains(message, ?)")
+            params.append(self.text.casefold())
+        return " AND ".join(clauses) or "1", params
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredOccurrence:
+    """One stored occurrence. ``seq`` is its arrival order in this store (never reused).
+
+    ``involved_object`` has the keys ``kind namespace name uid apiVersion fieldPath`` and
+    ``source`` the keys ``component host`` (values may be ``""``). ``event`` is the Event as the
+    API server sent it, parsed on first access.
+    """
+
+    seq: int
+    id: str
+    uid: str
+    count: int
+    time: datetime
+    namespace: str
+    name: str
+    involved_object: dict[str, str]
+    type: str
+    reason: str
+    message: str
+    source: dict[str, str]
+    reporting_controller: str
+    reporting_instance: str
+    cluster: str
+    resource_version: str
+    first_timestamp: datetime | None
+    last_timestamp: datetime | None
+    inserted_at: datetime
+    event_json: str
+
+    @cached_property
+    def event(self) -> Event:
+        return Event.from_json(self.event_json)
+
+    def occurrence(self) -> Occurrence:
+        """The ``Occurrence`` that was stored (for the export document of ``-o json``)."""
+        return Occurrence(
+            id=self.id, uid=self.uid, count=self.count, time=self.time, event=self.event,
+            raw=self.event_json.encode(), cluster=self.cluster,
+            resource_version=self.resource_version,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonCount:
+    reason: str
+    count: int
+    warnings: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectCount:
+    kind: str
+    namespace: str
+    name: str
+    count: int
+    warnings: int
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceCount:
+    namespace: str
+    count: int
+    warnings: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Occurrences in ``[window_start, window_end)`` (``None``: unbounded), and the top N."""
+
+    window_start: datetime | None
+    window_end: datetime | None
+    total: int
+    warnings: int
+    first: datetime | None
+    last: datetime | None
+    reasons: list[ReasonCount]
+    objects: list[ObjectCount]
+    namespaces: list[NamespaceCount]
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else parse_rfc3339(value)
+
+
+def _stored(row: tuple[Any, ...]) -> StoredOccurrence:
+    (seq, id_, uid, count, when, namespace, name, kind, obj_name, obj_namespace, obj_uid,
+     api_version, field_path, type_, reason, message, component, host, controller, instance,
+     cluster, resource_version, first, last, event, inserted_at) = row  # fmt: skip
+    return StoredOccurrence(
+        seq=seq, id=id_, uid=uid, count=count, time=from_micros(when), namespace=namespace,
+        name=name,
+        involved_object={
+            "kind": kind, "namespace": obj_namespace, "name": obj_name, "uid": obj_uid,
+            "apiVersion": api_version, "fieldPath": field_path,
+        },
+        type=type_, reason=reason, message=message,
+        source={"component": component, "host": host},
+        reporting_controller=controller, reporting_instance=instance, cluster=cluster,
+        resource_version=resource_version, first_timestamp=_time(first),
+        last_timestamp=_time(last), inserted_at=from_micros(inserted_at), event_json=event,
+    )  # fmt: skip
+
+
+def _icontains(message: str | None, needle: str | None) -> bool:
+    # Python's casefold, not SQLite's ASCII-only lower(): "ÜBER" matches "über".
+    return message is not None and needle is not None and needle in message.casefold()
+
+
+class EventStore:
+    """A read-only view of the store at ``path``; raises ``StoreError`` if it is not one."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+        self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        if not path.exists():
+            raise StoreError(
+                f"no kubevents store at {path} (run `kubevents export` first, "
+                f"or point --db / ${DB_PATH_ENV} at its database)"
+            )
+        if path.is_dir():
+            raise StoreError(f"{path} is a directory, not a kubevents store")
+        try:
+            with path.open("rb") as f:
+                header = f.read(len(_SQLITE_MAGIC))
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if header != _SQLITE_MAGIC:
+            raise StoreError(f"{path} is not a kubevents store (not a SQLite database)")
+        try:
+            conn = sqlite3.connect(
+                path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None, timeout=10
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {path}: {exc}") from None
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            conn.create_function("kv_icontains", 2, _icontains, deterministic=True)
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot read {path}: {exc}") from None
+        problem = schema_problem(app_id, version)
+        if problem is not None:
+            conn.close()
+            raise StoreError(f"{path} {problem}")
+        return conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _read(self, statements: list[tuple[str, list[Any]]]) -> list[list[tuple[Any, ...]]]:
+        """Run SELECTs in one read transaction: one consistent snapshot, released at once."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")
+            try:
+                return [conn.execute(sql, params).fetchall() for sql, params in statements]
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read {self.path}: {exc}") from None
+
+    def _query_sql(self, flt: QueryFilter) -> tuple[str, list[Any]]:
+        where, params = flt.where()
+        if flt.limit is None:
+            return f"{_SELECT} WHERE {where} ORDER BY time, seq", params
+        newest = f"{_SELECT} WHERE {where} ORDER BY time DESC, seq DESC LIMIT ?"
+        return f"SELECT * FROM ({newest}) ORDER BY time, seq", [*params, flt.limit]
+
+    def query(self, flt: QueryFilter | None = None) -> list[StoredOccurrence]:
+        """Matching occurrences, oldest to newest (the newest ``limit`` if one is set)."""
+        [rows] = self._read([self._query_sql(flt or QueryFilter())])
+        return [_stored(r) for r in rows]
+
+    def count(self, flt: QueryFilter | None = None) -> int:
+        """How many occurrences match (all of them without a filter); ``limit`` is ignored."""
+        where, params = (flt or QueryFilter()).where()
+        [rows] = self._read([(f"SELECT count(*) FROM occurrences WHERE {where}", params)])
+        return int(rows[0][0])
+
+    def last_seq(self) -> int:
+        """The ``seq`` of the newest arrival (0 for an empty store)."""
+        [rows] = self._read([("SELECT coalesce(max(seq), 0) FROM occurrences", [])])
+        return int(rows[0][0])
+
+    def follow(
+        self,
+        flt: QueryFilter | None = None,
+        poll_interval: float = 1.0,
+        *,
+        backlog: bool = False,
+        after: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[StoredOccurrence]:
+        """Yield matching occurrences as they arrive (by ``seq``), until ``stop`` is set.
+
+        Starts after ``after`` if given, else at the current end of the store; with ``backlog``
+        it first yields what ``query(flt)`` returns, from the same snapshot, so nothing falls
+        between the two. ``flt.limit`` bounds the backlog only. Arrival order is not time order:
+        a backfill can add older occurrences.
+        """
+        for batch in self.follow_batches(
+            flt, poll_interval, backlog=backlog, after=after, stop=stop
+        ):
+            yield from batch
+
+    def follow_batches(
+        self,
+        flt: QueryFilter | None = None,
+        poll_interval: float = 1.0,
+        *,
+        backlog: bool = False,
+        after: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[list[StoredOccurrence]]:
+        """``follow``, one list per read: the backlog first (even empty), then each new arrival."""
+        if poll_interval <= 0:
+            raise ValueError("poll_interval must be positive")
+        flt = flt or QueryFilter()
+        head_sql: tuple[str, list[Any]] = ("SELECT coalesce(max(seq), 0) FROM occurrences", [])
+        if after is not None:
+            cursor = after
+        elif backlog:
+            head, rows = self._read([head_sql, self._query_sql(flt)])
+            cursor = int(head[0][0])
+            yield [_stored(r) for r in rows]
+        else:
+            cursor = self.last_seq()
+        where, params = flt.where()
+        new_sql = f"{_SELECT} WHERE seq > ? AND seq <= ? AND {where} ORDER BY seq LIMIT ?"
+        while stop is None or not stop.is_set():
+            [head] = self._read([head_sql])
+            end = int(head[0][0])
+            full = False
+            if end > cursor:
+                [rows] = self._read([(new_sql, [cursor, end, *params, _FOLLOW_CHUNK])])
+                full = len(rows) == _FOLLOW_CHUNK
+                # Past the rows that did not match too, so the next poll does not rescan them.
+                cursor = rows[-1][0] if full else end
+                if rows:
+                    yield [_stored(r) for r in rows]
+            if full:
+                continue
+            if stop is not None:
+                stop.wait(poll_interval)
+            else:
+                time.sleep(poll_interval)
+
+    def stats(
+        self,
+        window_start: datetime | None = None,
+        window_end: datetime | None = None,
+        *,
+        top: int = 10,
+        namespace: str | None = None,
+    ) -> Stats:
+        """Totals and the ``top`` reasons, involved objects and namespaces of a window."""
+        if top < 1:
+            raise ValueError("top must be at least 1")
+        where, params = QueryFilter(
+            namespace=namespace, since=window_start, until=window_end
+        ).where()
+        warn = "sum(type = 'Warning')"
+
+        def grouped(columns: str) -> tuple[str, list[Any]]:
+            return (
+                f"SELECT {columns}, count(*) AS n, {warn} FROM occurrences WHERE {where} "
+                f"GROUP BY {columns} ORDER BY n DESC, {columns} LIMIT ?",
+                [*params, top],
+            )
+
+        totals, reasons, objects, namespaces = self._read([
+            (f"SELECT count(*), coalesce({warn}, 0), min(time), max(time) "
+             f"FROM occurrences WHERE {where}", params),
+            grouped("reason"),
+            grouped("involved_kind, involved_namespace, involved_name"),
+            grouped("namespace"),
+        ])  # fmt: skip
+        total, warnings, first, last = totals[0]
+        return Stats(
+            window_start=window_start,
+            window_end=window_end,
+            total=total,
+            warnings=warnings,
+            first=None if first is None else from_micros(first),
+            last=None if last is None else from_micros(last),
+            reasons=[ReasonCount(*r) for r in reasons],
+            objects=[ObjectCount(*r) for r in objects],
+            namespaces=[NamespaceCount(*r) for r in namespaces],
+        )

@@ -1,0 +1,103 @@
+"""Helpers for the exporter's end-to-end tests on the real local cluster."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kubevents.kube import KubeClient
+from kubevents.testenv import LocalCluster
+from support import eventually
+
+KUBEVENTS = [sys.executable, "-m", "kubevents.cli"]
+
+
+def stored_ids(db: Path) -> list[str]:
+    """Every stored occurrence id (duplicates would show up twice)."""
+    if not db.exists():
+        return []
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        try:
+            return [row[0] for row in conn.execute("SELECT id FROM occurrences")]
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # the exporter is still creating the schema
+                return []
+            raise
+
+
+async def server_counts(client: KubeClient, namespace: str) -> dict[str, int]:
+    """uid -> current count of every Event in ``namespace``."""
+    counts: dict[str, int] = {}
+    async for page in client.events.list_pages(namespace, limit=500):
+        for event in page.items:
+            counts[event.uid] = event.count or 1
+    return counts
+
+
+async def wait_for(condition: Callable[[], bool], what: str, within: float = 180) -> None:
+    """Poll a condition on an external process's output, with a deadline."""
+    await eventually(condition, what, within=within, interval=0.2)
+
+
+class ExporterProcess:
+    """``kubevents export`` as a child process, as a user runs it."""
+
+    def __init__(self, cluster: LocalCluster, workdir: Path, namespace: str, *extra: str) -> None:
+        self.db = workdir / "events.db"
+        self.checkpoint = workdir / "events.checkpoint"
+        self.log = workdir / "exporter.log"
+        self.args = [
+            *KUBEVENTS, "export", "--kubeconfig", str(cluster.kubeconfig_limited),
+            "--cluster-name", "e2e", "-n", namespace, "--db", str(self.db),
+            "--checkpoint", str(self.checkpoint), "--listen", "127.0.0.1:0",
+            "--log-format", "json", "--no-progress", *extra,
+        ]  # fmt: skip
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ},
+                start_new_session=True,
+            )  # fmt: skip
+        self.starts += 1
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+
+    def terminate(self, timeout: float) -> tuple[int, float]:
+        """SIGTERM; return (exit code, seconds it took to exit)."""
+        assert self.proc is not None
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        return code, time.monotonic() - started
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")[-5000:] if self.log.exists() else ""
+
+
+@contextmanager
+def exporter_process(
+    cluster: LocalCluster, workdir: Path, namespace: str, *extra: str
+) -> Iterator[ExporterProcess]:
+    process = ExporterProcess(cluster, workdir, namespace, *extra)
+    try:
+        yield process
+    finally:
+        process.stop()

@@ -1,0 +1,289 @@
+"""The SQLite sink, on real database files."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubevents.clock import FakeClock
+from kubevents.export import Occurrence
+from kubevents.export.sinks import Sink, SinkError
+from kubevents.export.sinks._sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteSink
+from kubevents.export.store import EventStore
+
+from ..factories import make_occurrence, write_store
+
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def batch(n: int, *, start: int = 0, at: datetime = NOW, **fields: Any) -> list[Occurrence]:
+    """``n`` occurrences of distinct events (``p<i>``), all at ``at``."""
+    return [
+        make_occurrence(object_name=f"p{i}", first=at, **fields) for i in range(start, start + n)
+    ]
+
+
+@contextmanager
+def db(path: Path) -> Iterator[sqlite3.Connection]:
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        yield conn
+
+
+def ids(path: Path) -> list[str]:
+    with db(path) as conn:
+        return [r[0] for r in conn.execute("SELECT id FROM occurrences ORDER BY seq")]
+
+
+async def started(path: Path, **options: Any) -> SQLiteSink:
+    sink = SQLiteSink(path, clock=FakeClock(NOW), **options)
+    await sink.start()
+    return sink
+
+
+async def test_creates_a_versioned_wal_store_with_indexes(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "kubevents.db"
+    sink: Sink = SQLiteSink(path)
+    assert isinstance(sink, Sink) and sink.name == "sqlite"
+    await sink.start()
+    await sink.close()
+    with db(path) as conn:
+        pragma = {p: conn.execute(f"PRAGMA {p}").fetchone()[0] for p in
+                  ("journal_mode", "auto_vacuum", "application_id", "user_version")}  # fmt: skip
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(occurrences)")]
+    assert pragma == {
+        "journal_mode": "wal",
+        "auto_vacuum": 2,  # incremental
+        "application_id": APPLICATION_ID,
+        "user_version": SCHEMA_VERSION,
+    }
+    assert {
+        "occurrences_time", "occurrences_namespace_time", "occurrences_involved",
+        "occurrences_reason", "occurrences_type", "occurrences_uid_count",
+    } <= indexes  # fmt: skip
+    assert columns[:6] == ["seq", "id", "uid", "count", "time", "time_rfc3339"]
+    assert {"involved_kind", "event", "inserted_at", "reporting_controller"} <= set(columns)
+
+
+async def test_stores_every_column_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    micro = NOW + timedelta(microseconds=123_457)
+    occ = make_occurrence(series=True, count=3, first=NOW, last=micro, component="scheduler")
+    sink = await started(path)
+    assert (await sink.write([occ])).rejected == []
+    await sink.close()
+    with db(path) as conn:
+        conn.row_factory = sqlite3.Row
+        row = dict(conn.execute("SELECT * FROM occurrences").fetchone())
+    ref = occ.event.involved_object
+    assert row["id"] == f"{occ.uid}:3" and row["count"] == 3
+    # Microsecond-exact occurrence time, as integer unix microseconds and RFC 3339.
+    assert row["time"] == 1717243200_123457
+    assert row["time_rfc3339"] == "2024-06-01T12:00:00.123457Z"
+    assert (row["involved_kind"], row["involved_name"], row["involved_uid"]) == (
+        ref.kind, ref.name, ref.uid,
+    )  # fmt: skip
+    assert (row["namespace"], row["type"], row["reason"]) == ("shop", "Warning", "BackOff")
+    assert (row["reporting_controller"], row["cluster"]) == ("scheduler", "test-cluster")
+    assert row["first_timestamp"] is None and row["last_timestamp"] is None
+    assert row["event"].encode() == occ.raw  # the server's bytes, untouched
+    assert row["inserted_at"] == 1717243200_000000  # the sink's clock
+
+
+async def test_replays_are_harmless(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    sink = await started(path)
+    first = batch(5)
+    await sink.write(first)
+    await sink.write(first)  # a retried batch
+    await sink.write([*batch(3, start=3), first[0], first[0]])  # overlap and in-batch repeats
+    # A replay of an id keeps the first row (DO NOTHING), even if it differs.
+    changed = dataclasses.replace(first[1], resource_version="999")
+    await sink.write([changed])
+    await sink.close()
+    assert sorted(ids(path)) == sorted(o.id for o in batch(6))
+    with db(path) as conn:
+        rv = conn.execute("SELECT resource_version FROM occurrences WHERE id = ?", (first[1].id,))
+        assert rv.fetchone()[0] == first[1].resource_version
+
+    again = await started(path)  # a restarted exporter replays what it had not checkpointed
+    await again.write(batch(6))
+    await again.close()
+    assert len(ids(path)) == 6
+
+
+async def test_count_bumps_are_separate_occurrences(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    bumps = [make_occurrence(count=c) for c in (1, 2, 3, 7)]
+    sink = await started(path)
+    await sink.write(bumps)
+    await sink.close()
+    uid = bumps[0].uid
+    assert ids(path) == [f"{uid}:1", f"{uid}:2", f"{uid}:3", f"{uid}:7"]
+
+
+async def test_concurrent_batches_and_a_second_writer(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    one, two = await started(path), await started(path, name="other")
+    writes = [
+        sink.write(batch(200, start=start))
+        for start in range(0, 2_000, 100)  # every id is written twice, by overlapping batches
+        for sink in (one, two)
+    ]
+    results = await asyncio.gather(*writes)
+    assert all(r.rejected == [] for r in results)
+    await one.close()
+    await two.close()
+    stored = ids(path)
+    assert len(stored) == len(set(stored)) == 2_100
+
+
+async def test_retention_is_by_occurrence_time(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    old = batch(3, at=NOW - timedelta(days=40))
+    recent = batch(2, start=10, at=NOW - timedelta(days=1))
+    write_store(path, [*old, *recent], retention_days=None)  # kept: no retention
+    assert len(ids(path)) == 5
+
+    clock = FakeClock(NOW)
+    sink = SQLiteSink(path, retention_days=30, clock=clock)
+    await sink.start()  # prunes at start
+    assert sorted(ids(path)) == sorted(o.id for o in recent)
+
+    # A backfilled old occurrence is stored, then pruned by its time, not its insertion time.
+    await sink.write(batch(1, start=20, at=NOW - timedelta(days=31)))
+    assert len(ids(path)) == 3
+    clock.step(1800)  # not yet time for the next pass
+    await sink.write(batch(1, start=21))
+    assert len(ids(path)) == 4
+    clock.step(1800)
+    await sink.write(batch(1, start=22))
+    assert len(ids(path)) == 4  # the 31-day-old one is gone
+
+    # Exactly 30 days old is kept (the window is [now - retention, ...)); older is not.
+    clock.set(NOW - timedelta(days=1) + timedelta(days=30))
+    await sink.write(batch(1, start=23))
+    assert {o.id for o in recent} <= set(ids(path))
+    clock.step(3601)
+    await sink.write(batch(1, start=24))
+    assert not {o.id for o in recent} & set(ids(path))
+    await sink.close()
+
+
+async def test_retention_gives_space_back(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    big = "x" * 2_000
+    write_store(path, batch(3_000, at=NOW - timedelta(days=90), message=big), retention_days=None)
+    write_store(path, batch(10, start=5_000), retention_days=None)
+    with db(path) as conn:
+        pages_before = conn.execute("PRAGMA page_count").fetchone()[0]
+    sink = await started(path, retention_days=30)
+    await sink.close()
+    with db(path) as conn:
+        pages_after = conn.execute("PRAGMA page_count").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM occurrences").fetchone()[0] == 10
+    assert pages_after < pages_before / 10
+
+
+async def test_rejects_bad_settings_and_use_outside_its_life(tmp_path: Path) -> None:
+    with pytest.raises(SinkError) as err:
+        await SQLiteSink(tmp_path / "k.db", retention_days=0).start()
+    assert err.value.reason == "config"
+    sink = SQLiteSink(tmp_path / "k.db")
+    with pytest.raises(SinkError) as err:
+        await sink.write(batch(1))
+    assert err.value.reason == "not_started"
+    await sink.start()
+    await sink.close()
+    with pytest.raises(SinkError) as err:
+        await sink.write(batch(1))
+    assert err.value.reason == "closed"
+
+
+async def test_refuses_files_that_are_not_a_kubevents_store(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("remember the milk\n" * 20)
+    foreign = tmp_path / "other.db"
+    with db(foreign) as conn:
+        conn.execute("CREATE TABLE todo (item TEXT)")
+    newer = tmp_path / "newer.db"
+    write_store(newer, [])
+    with db(newer) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+
+    for path, reason, words in [
+        (text, "not_a_database", "not a SQLite database"),
+        (foreign, "not_a_store", "not a kubevents store"),
+        (newer, "not_a_store", "newer kubevents"),
+        (tmp_path, "is_directory", "is a directory"),
+        (text / "k.db", "not_a_directory", "cannot create directory"),
+    ]:
+        before = path.read_bytes() if path.is_file() else None
+        with pytest.raises(SinkError) as err:
+            await SQLiteSink(path).start()
+        assert (err.value.reason, words in str(err.value)) == (reason, True), path
+        if before is not None:
+            assert path.read_bytes() == before  # left untouched
+
+
+async def test_an_empty_file_becomes_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    path.touch()
+    write_store(path, batch(2))
+    assert len(ids(path)) == 2
+
+
+async def test_unwritable_directory_as_the_os_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root passes the real permission check, so this variant runs everywhere.
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: Path(p) != tmp_path / "ro" and real_access(p, mode)
+    )
+    with pytest.raises(SinkError, match="not writable") as err:
+        await SQLiteSink(tmp_path / "ro" / "k.db").start()
+    assert err.value.reason == "permission"
+    assert not (tmp_path / "ro" / "k.db").exists()
+
+
+async def test_invalid_utf8_is_rejected_not_retried(tmp_path: Path) -> None:
+    good = batch(2)
+    bad = dataclasses.replace(batch(1, start=5)[0], raw=b'{"message":"\xff"}')
+    sink = await started(tmp_path / "k.db")
+    result = await sink.write([good[0], bad, good[1]])
+    await sink.close()
+    assert [(r.occurrence.id, r.reason) for r in result.rejected] == [(bad.id, "invalid_utf8")]
+    assert sorted(ids(tmp_path / "k.db")) == sorted(o.id for o in good)
+
+
+async def test_readers_see_committed_rows_while_a_writer_transaction_is_open(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "k.db"
+    sink = await started(path, busy_timeout=0.2)
+    await sink.write(batch(3))
+    with db(path) as other, EventStore(path) as store:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("DELETE FROM occurrences")  # uncommitted
+        assert store.count() == 3  # not blocked, and no uncommitted change visible
+        # The write lock is taken: the sink gives up after busy_timeout, the pipeline retries.
+        with pytest.raises(SinkError) as err:
+            await sink.write(batch(1, start=10))
+        assert err.value.reason == "busy"
+        other.execute("ROLLBACK")
+        await sink.write(batch(1, start=10))
+        assert store.count() == 4
+        # An open reader does not hold up the writer either.
+        await sink.write(batch(1, start=11))
+        assert store.count() == 5
+    await sink.close()

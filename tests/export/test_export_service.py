@@ -1,0 +1,210 @@
+"""The export service in-process on the real cluster: bounded memory, sink outages, health."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from kubevents.cli._workload import record_flood
+from kubevents.export import ExportConfig, Exporter, Occurrence, load_export_config
+from kubevents.export.sinks import SinkError, WebhookSink, WriteResult
+from kubevents.kube import KubeClient
+from kubevents.testenv import LocalCluster
+
+from .cluster_support import server_counts, wait_for
+from .memory_sink import MemorySink
+
+pytestmark = pytest.mark.cluster
+
+OUTAGE_SECONDS = 60  # the acceptance criterion: a sink down for a full minute
+
+
+@pytest.fixture
+async def kube(local_cluster: LocalCluster) -> AsyncIterator[KubeClient]:
+    async with await KubeClient.connect(local_cluster.kubeconfig) as client:
+        yield client
+
+
+@pytest.fixture
+async def namespace(kube: KubeClient) -> str:
+    name = f"svc-{uuid.uuid4().hex[:8]}"
+    await kube.ensure_namespace(name)
+    return name
+
+
+def config(tmp_path: Path, namespace: str, **fields: object) -> ExportConfig:
+    base: dict[str, object] = {
+        "cluster_name": "svc", "namespace": namespace, "listen": "127.0.0.1:0",
+        "checkpoint": str(tmp_path / "checkpoint"), "shutdown_timeout": "10s",
+    }  # fmt: skip
+    base.update(fields)
+    return load_export_config(overrides=base, environ={})
+
+
+@contextlib.asynccontextmanager
+async def running(exporter: Exporter) -> AsyncIterator[asyncio.Event]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(exporter.run(stop))
+    started = asyncio.create_task(exporter.wait_started())
+    await asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()  # surface a start-up error
+    try:
+        yield stop
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+
+
+async def test_memory_stays_bounded_while_the_sink_is_down(
+    local_cluster: LocalCluster, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    sink = MemorySink()
+    sink.gate = asyncio.Event()  # down
+    buffer = {"queue_size": 50, "max_batch_size": 10, "max_concurrency": 1}
+    cfg = config(tmp_path, namespace, buffer=buffer)
+    exporter = Exporter(cfg, client=kube, sinks=[sink])
+    async with running(exporter):
+        await record_flood(kube, namespace, objects=400, repeats=2)
+        assert exporter.pipeline is not None and exporter.watcher is not None
+        pipeline = exporter.pipeline
+        await wait_for(lambda: pipeline.queue_depth() == 50, "the queue to fill")
+        dispatched = exporter.metrics.occurrences._value.get()
+        # Held in memory: the full queue, the batch waiting for a write slot, the batch in the
+        # sink, and the one occurrence the watcher is blocked on handing over.
+        assert dispatched <= 50 + 10 + 10 + 1
+        await asyncio.sleep(0.5)
+        assert exporter.metrics.occurrences._value.get() == dispatched  # the watch is paused
+        sink.gate.set()  # back up
+        server = await server_counts(kube, namespace)
+        finals = {f"{uid}:{count}" for uid, count in server.items()}
+        await wait_for(lambda: finals <= set(sink.stored), "everything after the outage")
+    assert sink.duplicates == 0
+    assert len(server) == 400
+
+
+class Receiver:
+    """A webhook receiver that can be taken down and brought back on the same port."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        for document in await request.json():
+            self.ids[document["id"]] = self.ids.get(document["id"], 0) + 1
+        return web.Response(status=204)
+
+    async def up(self) -> None:
+        app = web.Application()
+        app.router.add_post("/events", self.handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def down(self) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+
+async def test_a_webhook_outage_of_a_minute_loses_nothing(
+    local_cluster: LocalCluster, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    receiver = Receiver()
+    await receiver.up()
+    sink = WebhookSink(f"http://127.0.0.1:{receiver.port}/events", timeout=2)
+    cfg = config(tmp_path, namespace, buffer={"max_batch_size": 50, "flush_delay": "100ms"})
+    exporter = Exporter(cfg, client=kube, sinks=[sink])
+    async with running(exporter):
+        flood = asyncio.create_task(record_flood(kube, namespace, objects=300, repeats=4))
+        await wait_for(lambda: len(receiver.ids) > 100, "the first deliveries")
+        await receiver.down()
+        down_at = len(receiver.ids)
+        await asyncio.sleep(OUTAGE_SECONDS)
+        await receiver.up()
+        await flood
+        server = await server_counts(kube, namespace)
+        finals = {f"{uid}:{count}" for uid, count in server.items()}
+        await wait_for(lambda: finals <= set(receiver.ids), "the backlog after the outage")
+        assert exporter.metrics.sink_errors.labels("webhook", "connect")._value.get() > 0
+    assert down_at < len(receiver.ids)
+    # Every delivered id is a real (uid, count) and the final count of every Event arrived.
+    for occurrence_id in receiver.ids:
+        uid, _, count = occurrence_id.rpartition(":")
+        assert 1 <= int(count) <= server[uid]
+
+
+class FailingSink(MemorySink):
+    async def write(self, batch: Sequence[Occurrence]) -> WriteResult:
+        raise SinkError("the destination is down", reason="down")
+
+
+async def get(port: int, path: str) -> tuple[int, dict[str, object] | str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}{path}") as response,
+    ):
+        text = await response.text()
+        try:
+            return response.status, json.loads(text)
+        except ValueError:
+            return response.status, text
+
+
+async def test_health_ready_and_metrics(
+    local_cluster: LocalCluster, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    await record_flood(kube, namespace, objects=5, repeats=1)
+    sink = MemorySink()
+    exporter = Exporter(config(tmp_path, namespace), client=kube, sinks=[sink])
+    async with running(exporter):
+        assert exporter.server is not None and exporter.server.port
+        port = exporter.server.port
+        await wait_for(lambda: len(sink.stored) == 5 and exporter.health().ready, "the sync")
+        status, body = await get(port, "/readyz")
+        assert status == 200 and isinstance(body, dict) and body["synced"] is True
+        assert (await get(port, "/healthz"))[0] == 200
+        status, text = await get(port, "/metrics")
+        assert status == 200 and isinstance(text, str)
+        assert 'kubevents_exported_total{sink="memory"} 5.0' in text
+        assert "kubevents_relists_total" in text
+
+
+async def test_a_failing_sink_makes_health_fail(
+    local_cluster: LocalCluster, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    await record_flood(kube, namespace, objects=2, repeats=1)
+    cfg = config(tmp_path, namespace, health={"sink_failing_after": "300ms"})
+    exporter = Exporter(cfg, client=kube, sinks=[FailingSink()])
+    async with running(exporter):
+        assert exporter.server is not None and exporter.server.port
+        await wait_for(lambda: not exporter.health().healthy, "health to notice the sink")
+        status, body = await get(exporter.server.port, "/healthz")
+        assert status == 503 and isinstance(body, dict)
+        problems = body["problems"]
+        assert isinstance(problems, list) and any("sink" in p for p in problems)
+
+
+async def test_a_silent_watch_makes_health_fail(
+    local_cluster: LocalCluster, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    cfg = config(tmp_path, namespace, health={"stall_after": "500ms"}, watch_timeout=600)
+    exporter = Exporter(cfg, client=kube, sinks=[MemorySink()])
+    async with running(exporter):
+        await wait_for(lambda: exporter.health().ready, "the sync")
+        await wait_for(lambda: not exporter.health().healthy, "the stall to be noticed")
+        assert "stalled" in exporter.health().problems[0]
+        # Any event is progress again.
+        await record_flood(kube, namespace, objects=1, repeats=1)
+        await wait_for(lambda: exporter.health().healthy, "health to recover")

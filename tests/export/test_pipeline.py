@@ -1,0 +1,154 @@
+"""The buffered pipeline: batching, bounded concurrency, backpressure, retries, acknowledgement."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from kubevents.export import AckLog, BatchSettings, EventTracker, ExportMetrics, Pipeline
+from support import eventually
+
+from .memory_sink import MemorySink, occurrence
+
+
+def make(
+    *sinks: MemorySink, rv: str | None = "0", **settings: float
+) -> tuple[Pipeline, AckLog, EventTracker]:
+    tracker = EventTracker()
+    acklog = AckLog(rv)
+    defaults = {
+        "queue_size": 100,
+        "max_batch_size": 10,
+        "flush_delay": 0.05,
+        "max_concurrency": 2,
+        "retry_initial_delay": 0.01,
+        "retry_max_delay": 0.02,
+    }
+    defaults.update(settings)
+    pipeline = Pipeline(
+        list(sinks), tracker, acklog, ExportMetrics(),
+        BatchSettings(**defaults),  # type: ignore[arg-type]
+    )  # fmt: skip
+    pipeline.start()
+    return pipeline, acklog, tracker
+
+
+async def submit_all(pipeline: Pipeline, count: int, start_rv: int = 1) -> None:
+    for i in range(count):
+        uid = f"u{i}"
+        pipeline.tracker.decide(uid, 1)
+        await pipeline.submit(occurrence(uid), str(start_rv + i))
+
+
+async def test_batches_are_bounded_and_everything_is_stored_once() -> None:
+    sink = MemorySink()
+    pipeline, acklog, _ = make(sink)
+    await submit_all(pipeline, 35)
+    assert await pipeline.drain(10)
+    assert len(sink.stored) == 35 and sink.duplicates == 0
+    assert max(len(w) for w in sink.writes) <= 10
+    assert acklog.resource_version == "35"
+    await pipeline.stop()
+
+
+async def test_a_partial_batch_is_flushed_after_the_delay() -> None:
+    sink = MemorySink()
+    pipeline, acklog, _ = make(sink, flush_delay=0.01)
+    await submit_all(pipeline, 3)
+    await eventually(lambda: acklog.resource_version == "3", "the delayed flush")
+    assert sink.writes == [["u0:1", "u1:1", "u2:1"]]
+    await pipeline.stop()
+
+
+async def test_concurrency_is_capped() -> None:
+    sink = MemorySink()
+    sink.gate = asyncio.Event()
+    pipeline, _, _ = make(sink, max_batch_size=1, max_concurrency=3)
+    await submit_all(pipeline, 10)
+    await eventually(lambda: sink.in_flight == 3, "three writes in flight")
+    assert sink.in_flight == 3  # the other batches wait for a slot
+    sink.gate.set()
+    assert await pipeline.drain(10)
+    assert sink.max_in_flight == 3 and len(sink.stored) == 10
+    await pipeline.stop()
+
+
+async def test_backpressure_blocks_submit_when_the_queue_is_full() -> None:
+    sink = MemorySink()
+    sink.gate = asyncio.Event()  # the sink is "down"
+    pipeline, acklog, _ = make(sink, queue_size=5, max_batch_size=2, max_concurrency=1)
+    producer = asyncio.create_task(submit_all(pipeline, 50))
+    await eventually(lambda: pipeline.queue_depth() == 5, "the queue to fill")
+    await asyncio.sleep(0.05)
+    # Bounded: 5 queued + one batch of 2 in flight (+1 the batcher holds); the producer waits.
+    assert not producer.done()
+    assert pipeline.queue_depth() == 5
+    assert acklog.resource_version == "0"
+    sink.gate.set()
+    await asyncio.wait_for(producer, 10)
+    assert await pipeline.drain(10)
+    assert len(sink.stored) == 50 and acklog.resource_version == "50"
+    await pipeline.stop()
+
+
+async def test_failed_writes_are_retried_until_stored() -> None:
+    sink = MemorySink()
+    sink.fail_next = 3
+    pipeline, acklog, _ = make(sink)
+    await submit_all(pipeline, 4)
+    assert await pipeline.drain(10)
+    assert len(sink.stored) == 4 and acklog.resource_version == "4"
+    errors = pipeline.metrics.sink_errors.labels("memory", "injected")._value.get()
+    assert errors == 3
+    await pipeline.stop()
+
+
+async def test_acknowledged_only_when_every_sink_stored() -> None:
+    fast, slow = MemorySink("fast"), MemorySink("slow")
+    slow.gate = asyncio.Event()
+    pipeline, acklog, tracker = make(fast, slow)
+    await submit_all(pipeline, 3)
+    await eventually(lambda: len(fast.stored) == 3, "the fast sink")
+    assert acklog.resource_version == "0"
+    assert tracker.snapshot("c", None).events == {}
+    slow.gate.set()
+    assert await pipeline.drain(10)
+    assert acklog.resource_version == "3"
+    assert set(tracker.snapshot("c", None).events) == {"u0", "u1", "u2"}
+    await pipeline.stop()
+
+
+async def test_rejected_occurrences_go_to_the_dead_letter_handler() -> None:
+    sink = MemorySink()
+    sink.reject_ids = {"u1:1"}
+    dead: list[tuple[str, list[str]]] = []
+
+    async def dead_letter(name: str, rejected: object) -> None:
+        dead.append((name, [r.occurrence.id for r in rejected]))  # type: ignore[attr-defined]
+
+    pipeline = Pipeline(
+        [sink], EventTracker(), AckLog("0"), ExportMetrics(),
+        BatchSettings(flush_delay=0.01), dead_letter=dead_letter,
+    )  # fmt: skip
+    pipeline.start()
+    await submit_all(pipeline, 3)
+    assert await pipeline.drain(10)
+    assert dead == [("memory", ["u1:1"])]
+    assert pipeline.metrics.rejected.labels("memory")._value.get() == 1
+    await pipeline.stop()
+
+
+async def test_drain_reports_a_missed_deadline_and_leaves_it_unacknowledged() -> None:
+    sink = MemorySink()
+    sink.gate = asyncio.Event()
+    pipeline, acklog, _ = make(sink)
+    await submit_all(pipeline, 3)
+    assert not await pipeline.drain(0.1)
+    await pipeline.stop()
+    assert acklog.resource_version == "0"
+
+
+def test_a_pipeline_needs_a_sink() -> None:
+    with pytest.raises(ValueError, match="at least one sink"):
+        Pipeline([], EventTracker(), AckLog(), ExportMetrics())

@@ -1,0 +1,226 @@
+"""The list-watch loop against a scripted API: 410, expiry, malformed objects, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from kubevents.export import (
+    AckLog,
+    BatchSettings,
+    EventTracker,
+    EventWatcher,
+    ExportMetrics,
+    Pipeline,
+    WatchSettings,
+)
+from kubevents.export import _watcher as watcher_module
+from kubevents.kube import KubeClient
+from support import eventually
+
+from .fake_apiserver import FakeAPIServer, WatchScript, event_object, gone, line, serve
+from .memory_sink import MemorySink
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watcher_module, "BACKOFF_INITIAL", 0.01)
+    monkeypatch.setattr(watcher_module, "BACKOFF_MAX", 0.02)
+
+
+class Harness:
+    def __init__(self, client: KubeClient, rules: Callable[..., str | None] | None = None) -> None:
+        self.sink = MemorySink()
+        self.metrics = ExportMetrics()
+        self.pipeline = Pipeline(
+            [self.sink], EventTracker(), AckLog(None), self.metrics,
+            BatchSettings(flush_delay=0.01),
+        )  # fmt: skip
+        self.watcher = EventWatcher(
+            client, self.pipeline, self.metrics, cluster="test",
+            settings=WatchSettings(page_size=2, watch_timeout=60), drop=rules,
+        )  # fmt: skip
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Harness:
+        return await self.start(None)
+
+    async def start(self, resource_version: str | None) -> Harness:
+        self.pipeline.start()
+        self.task = asyncio.create_task(self.watcher.run(resource_version))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        await self.pipeline.stop()
+
+    async def until(self, condition: Callable[[], bool], what: str) -> None:
+        await eventually(condition, f"{what} (stored: {sorted(self.sink.stored)})")
+
+    def value(self, metric: str, *labels: str) -> float:
+        m = getattr(self.metrics, metric)
+        return float((m.labels(*labels) if labels else m)._value.get())
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[tuple[FakeAPIServer, KubeClient]]:
+    server = FakeAPIServer()
+    gen = serve(server)
+    client = await anext(gen)
+    yield server, client
+    with contextlib.suppress(StopAsyncIteration):
+        await anext(gen)
+
+
+async def test_relist_after_410_reconciles_without_gap_or_duplicate(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    server, client = api
+    before = [event_object("a", 1, 10), event_object("b", 1, 11), event_object("c", 2, 12)]
+    # While the watch was gone, "a" reached 4 and "d" appeared; "b" and "c" did not change.
+    after = [
+        event_object("a", 4, 20), event_object("b", 1, 11), event_object("c", 2, 12),
+        event_object("d", 1, 21),
+    ]  # fmt: skip
+    server.list_states = [(before, 12), (after, 21)]
+    server.watches = [
+        WatchScript([line("MODIFIED", event_object("a", 2, 13)), gone()]),
+        WatchScript(hold=True),
+    ]
+    async with Harness(client) as h:
+        await h.until(lambda: "d:1" in h.sink.stored, "the relisted new event")
+        await h.until(lambda: h.pipeline.acklog.resource_version == "21", "the checkpoint")
+    assert sorted(h.sink.stored) == ["a:1", "a:2", "a:4", "b:1", "c:2", "d:1"]
+    assert h.sink.duplicates == 0
+    assert h.value("count_gaps") == 1  # a:3 was never shown to us
+    assert h.value("relists", "gone") == 1
+    assert server.list_calls() == 2
+
+
+async def test_a_watch_that_closes_at_once_is_treated_as_expired(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    server, client = api
+    server.objects = [event_object("a", 1, 5)]
+    server.list_rv = 5
+    server.watches = [WatchScript(), WatchScript(hold=True)]  # first: empty, closes at once
+    async with Harness(client) as h:
+        await h.until(lambda: server.list_calls() == 2, "a relist")
+        await h.until(lambda: h.watcher.watching, "the second watch")
+        await h.until(lambda: "a:1" in h.sink.stored, "the listed event")
+    assert h.value("relists", "expired") == 1
+    assert list(h.sink.stored) == ["a:1"]  # the relist found nothing new
+
+
+async def test_a_clean_watch_end_resumes_from_the_last_resource_version(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    server, client = api
+    server.list_rv = 5
+    bookmark = {"kind": "Event", "apiVersion": "v1", "metadata": {"resourceVersion": "9"}}
+    server.watches = [
+        WatchScript([line("ADDED", event_object("a", 1, 7)), line("BOOKMARK", bookmark)]),
+        WatchScript(hold=True),
+    ]
+    async with Harness(client) as h:
+        await h.until(lambda: len([r for r in server.requests if r[0] == "watch"]) == 2, "rewatch")
+    watches = [q for kind, q in server.requests if kind == "watch"]
+    assert [q["resourceVersion"] for q in watches] == ["5", "9"]
+    assert watches[0]["allowWatchBookmarks"] == "true"
+    assert server.list_calls() == 1
+
+
+async def test_malformed_objects_and_deletions_are_skipped(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    server, client = api
+    server.objects = [event_object("a", 1, 5)]
+    server.raw_list_items = [json.dumps({**event_object("x", 1, 6), "count": "many"}).encode()]
+    server.list_rv = 6
+    server.watches = [
+        WatchScript([
+            b'{"type":"ADDED","object":{not json}\n',
+            line("DELETED", event_object("a", 1, 8)),
+            line("ADDED", {**event_object("y", 1, 9), "metadata": {"resourceVersion": "9"}}),
+            line("ADDED", event_object("b", 1, 10)),
+        ], hold=True),
+    ]  # fmt: skip
+    async with Harness(client) as h:
+        await h.until(lambda: "b:1" in h.sink.stored, "the valid event after the bad ones")
+        await h.until(lambda: h.pipeline.acklog.resource_version == "10", "the checkpoint")
+    assert sorted(h.sink.stored) == ["a:1", "b:1"]
+    # bad list item, bad watch line, an Event without uid
+    assert h.value("malformed") == 3
+
+
+async def test_watch_errors_back_off_and_retry_the_same_resource_version(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    server, client = api
+    server.list_rv = 5
+    server.watches = [WatchScript(http_status=500), WatchScript(http_status=503),
+                      WatchScript([line("ADDED", event_object("a", 1, 6))], hold=True)]  # fmt: skip
+    async with Harness(client) as h:
+        await h.until(lambda: "a:1" in h.sink.stored, "the event after the errors")
+    watches = [q["resourceVersion"] for kind, q in server.requests if kind == "watch"]
+    assert watches == ["5", "5", "5"]
+    assert server.list_calls() == 1
+    assert h.value("watch_restarts", "error") == 2
+
+
+async def test_rules_drop_without_blocking_the_checkpoint(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    server, client = api
+    server.objects = [event_object("a", 1, 5, namespace="kube-system"), event_object("b", 1, 6)]
+    server.list_rv = 6
+
+    def drop(event: object) -> str | None:
+        return "system" if getattr(event, "namespace", "") == "kube-system" else None
+
+    async with Harness(client, rules=drop) as h:
+        await h.until(lambda: h.pipeline.acklog.resource_version == "6", "the checkpoint")
+    assert list(h.sink.stored) == ["b:1"]
+    assert h.value("filtered", "system") == 1
+
+
+async def test_a_checkpoint_ahead_of_the_server_relists(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    # A rebuilt cluster: its revisions restarted below the saved resume point.
+    server, client = api
+    server.objects = [event_object("a", 1, 5)]
+    server.list_rv = 5
+    h = Harness(client)
+    await h.start("99999")
+    try:
+        await h.until(lambda: "a:1" in h.sink.stored, "the relisted event")
+    finally:
+        await h.__aexit__()
+    watches = [q["resourceVersion"] for kind, q in server.requests if kind == "watch"]
+    assert watches[0] == "5"
+
+
+async def test_a_valid_checkpoint_resumes_the_watch_without_listing(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    server, client = api
+    server.list_rv = 50
+    server.watches = [WatchScript([line("MODIFIED", event_object("a", 3, 51))], hold=True)]
+    h = Harness(client)
+    await h.start("40")
+    try:
+        await h.until(lambda: "a:3" in h.sink.stored, "the resumed change")
+    finally:
+        await h.__aexit__()
+    watches = [q["resourceVersion"] for kind, q in server.requests if kind == "watch"]
+    assert watches == ["40"]
+    assert server.list_calls() == 1  # only the cheap limit=1 check, no relist
+    assert h.value("relists", "checkpoint") == 0
