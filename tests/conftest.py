@@ -6,10 +6,12 @@ tests fail loudly (a green run must mean the real apiserver was exercised).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from kubevents.kube import KubeClient
 from kubevents.testenv import LocalCluster
 
 
@@ -27,3 +29,25 @@ def local_cluster_watch_cache(tmp_path_factory: pytest.TempPathFactory) -> Itera
         tmp_path_factory.mktemp("cluster-watch-cache"), watch_cache_for_events=True
     ) as cluster:
         yield cluster
+
+
+@pytest.fixture
+async def kube(local_cluster: LocalCluster) -> AsyncIterator[KubeClient]:
+    """An admin client of the default local cluster."""
+    async with await KubeClient.connect(local_cluster.kubeconfig) as client:
+        yield client
+
+
+@pytest.fixture
+async def kube_limited(local_cluster: LocalCluster) -> AsyncIterator[KubeClient]:
+    """The RBAC-limited identity: get/list/watch/create/patch/update on events only."""
+    async with await KubeClient.connect(local_cluster.kubeconfig_limited) as client:
+        yield client
+
+
+@pytest.fixture
+async def namespace(kube: KubeClient) -> str:
+    """A fresh namespace per test (without a controller manager none is ever finalised)."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    assert await kube.ensure_namespace(name)
+    return name

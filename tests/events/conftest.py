@@ -4,8 +4,7 @@ real sink, and admin / RBAC-limited clients with a fresh namespace."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +15,6 @@ from kubevents.errors import StatusError
 from kubevents.events import EventSink, KubeEventSink
 from kubevents.kube import KubeClient
 from kubevents.model import EventsV1Event
-from kubevents.testenv import LocalCluster
 
 CreateFunc = Callable[[EventsV1Event], Awaitable[EventsV1Event]]
 PatchFunc = Callable[[EventsV1Event, bytes], Awaitable[EventsV1Event]]
@@ -150,26 +148,6 @@ def series_sink() -> SeriesSink:
 @pytest.fixture
 def api_sink() -> ApiSink:
     return ApiSink()
-
-
-@pytest.fixture
-async def kube(local_cluster: LocalCluster) -> AsyncIterator[KubeClient]:
-    async with await KubeClient.connect(local_cluster.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def kube_limited(local_cluster: LocalCluster) -> AsyncIterator[KubeClient]:
-    async with await KubeClient.connect(local_cluster.kubeconfig_limited) as client:
-        yield client
-
-
-@pytest.fixture
-async def namespace(kube: KubeClient) -> str:
-    # Without a controller manager namespaces are never finalised, so each test gets a new one.
-    name = f"ev1-{uuid.uuid4().hex[:10]}"
-    await kube.ensure_namespace(name)
-    return name
 
 
 @pytest.fixture(params=["admin", "limited"])

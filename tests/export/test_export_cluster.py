@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,19 +20,6 @@ pytestmark = pytest.mark.cluster
 
 FLOOD_OBJECTS = 2000
 FLOOD_REPEATS = 10  # 20 000 occurrences
-
-
-@pytest.fixture
-async def kube(local_cluster: LocalCluster) -> AsyncIterator[KubeClient]:
-    async with await KubeClient.connect(local_cluster.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def namespace(kube: KubeClient) -> str:
-    name = f"e2e-{uuid.uuid4().hex[:8]}"
-    await kube.ensure_namespace(name)
-    return name
 
 
 def assert_exactly_once(db: Path, server: dict[str, int], shown: set[str] | None = None) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -25,19 +24,6 @@ from .memory_sink import MemorySink
 pytestmark = pytest.mark.cluster
 
 OUTAGE_SECONDS = 60  # the acceptance criterion: a sink down for a full minute
-
-
-@pytest.fixture
-async def kube(local_cluster: LocalCluster) -> AsyncIterator[KubeClient]:
-    async with await KubeClient.connect(local_cluster.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def namespace(kube: KubeClient) -> str:
-    name = f"svc-{uuid.uuid4().hex[:8]}"
-    await kube.ensure_namespace(name)
-    return name
 
 
 def config(tmp_path: Path, namespace: str, **fields: object) -> ExportConfig:

@@ -4,8 +4,7 @@ wrapper around the real API sink, and admin / RBAC-limited clients with a fresh 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +14,6 @@ import pytest
 from kubevents.kube import KubeClient
 from kubevents.model import Event
 from kubevents.record import EventSink, KubeEventSink, get_event_key
-from kubevents.testenv import LocalCluster
 
 CreateFunc = Callable[[Event], Awaitable[Event]]
 PatchFunc = Callable[[Event, bytes], Awaitable[Event]]
@@ -118,26 +116,6 @@ def fake_sink() -> FakeSink:
 def make_sink() -> type[FakeSink]:
     """The ``FakeSink`` class, for sinks with custom ``on_create`` / ``on_patch``."""
     return FakeSink
-
-
-@pytest.fixture
-async def kube(local_cluster: LocalCluster) -> AsyncIterator[KubeClient]:
-    async with await KubeClient.connect(local_cluster.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def kube_limited(local_cluster: LocalCluster) -> AsyncIterator[KubeClient]:
-    async with await KubeClient.connect(local_cluster.kubeconfig_limited) as client:
-        yield client
-
-
-@pytest.fixture
-async def namespace(kube: KubeClient) -> str:
-    # Without a controller manager namespaces are never finalised, so each test gets a new one.
-    name = f"rec-{uuid.uuid4().hex[:10]}"
-    await kube._transport.request("POST", "/api/v1/namespaces", body={"metadata": {"name": name}})
-    return name
 
 
 @pytest.fixture(params=["admin", "limited"])

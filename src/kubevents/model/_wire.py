@@ -8,7 +8,7 @@ exactly six fractional digits. Go's zero time prints as ``null``; kubevents uses
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 
@@ -37,66 +37,57 @@ def parse_rfc3339(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-class Time(datetime):
+class _WireTime(datetime):
+    """An aware UTC datetime; subclasses decide the wire format."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, value: datetime) -> Self:
+        """Convert an aware datetime to this type, in UTC."""
+        if value.tzinfo is None:
+            raise ValueError("Kubernetes times must be timezone-aware (naive datetime given)")
+        if type(value) is cls and value.tzinfo is UTC:
+            return value
+        utc = value.astimezone(UTC)
+        return cls(
+            utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
+            utc.microsecond, tzinfo=UTC,
+        )  # fmt: skip
+
+    @classmethod
+    def parse(cls, value: str) -> Self:
+        return cls.of(parse_rfc3339(value))
+
+    def _seconds(self) -> str:
+        utc = self.astimezone(UTC)
+        return (
+            f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+            f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+        )
+
+    def wire(self) -> str:
+        raise NotImplementedError
+
+
+class Time(_WireTime):
     """``metav1.Time``: UTC; whole seconds on the wire (a fraction is kept in memory only)."""
 
     __slots__ = ()
 
-    @classmethod
-    def of(cls, value: datetime) -> Time:
-        """Convert an aware datetime to a ``Time`` in UTC."""
-        if value.tzinfo is None:
-            raise ValueError("Kubernetes times must be timezone-aware (naive datetime given)")
-        if isinstance(value, cls) and value.tzinfo is UTC:
-            return value
-        utc = value.astimezone(UTC)
-        return cls(
-            utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
-            utc.microsecond, tzinfo=UTC,
-        )  # fmt: skip
-
-    @classmethod
-    def parse(cls, value: str) -> Time:
-        return cls.of(parse_rfc3339(value))
-
     def wire(self) -> str:
         """The JSON string form: ``2006-01-02T15:04:05Z``."""
-        utc = self.astimezone(UTC)
-        return (
-            f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
-            f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
-        )
+        return self._seconds() + "Z"
 
 
-class MicroTime(datetime):
+class MicroTime(_WireTime):
     """``metav1.MicroTime``: UTC with exactly six fractional digits on the wire."""
 
     __slots__ = ()
 
-    @classmethod
-    def of(cls, value: datetime) -> MicroTime:
-        """Convert an aware datetime to a ``MicroTime`` in UTC."""
-        if value.tzinfo is None:
-            raise ValueError("Kubernetes times must be timezone-aware (naive datetime given)")
-        if isinstance(value, cls) and value.tzinfo is UTC:
-            return value
-        utc = value.astimezone(UTC)
-        return cls(
-            utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
-            utc.microsecond, tzinfo=UTC,
-        )  # fmt: skip
-
-    @classmethod
-    def parse(cls, value: str) -> MicroTime:
-        return cls.of(parse_rfc3339(value))
-
     def wire(self) -> str:
         """The JSON string form: ``2006-01-02T15:04:05.000000Z``."""
-        utc = self.astimezone(UTC)
-        return (
-            f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
-            f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}Z"
-        )
+        return f"{self._seconds()}.{self.astimezone(UTC).microsecond:06d}Z"
 
 
 class FieldsV1:
