@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from kubevents.errors import GoneError, StatusError
-from kubevents.kube import ADDED, MODIFIED, KubeClient
+from kubevents.kube import ADDED, BOOKMARK, MODIFIED, KubeClient
 from kubevents.model import (
     Event,
     EventSource,
@@ -213,3 +214,24 @@ async def test_has_api(kube: KubeClient) -> None:
     assert await kube.has_api("events.k8s.io/v1")
     assert await kube.has_api("v1")
     assert not await kube.has_api("events.k8s.io/v1beta1")
+
+
+async def test_streaming_list_ends_with_the_initial_events_bookmark(
+    local_cluster_watch_cache: LocalCluster,
+) -> None:
+    async with await KubeClient.connect(local_cluster_watch_cache.kubeconfig) as kube:
+        namespace = f"t-{uuid.uuid4().hex[:10]}"
+        await kube.ensure_namespace(namespace)
+        for i in range(3):
+            await kube.events.create(core_event(namespace, f"bm.{i}"))
+        stream = await kube.events.watch(namespace, send_initial_events=True, timeout_seconds=30)
+        async with stream:
+            seen = []
+            async for change in stream:
+                seen.append(change.type)
+                if change.type == BOOKMARK:
+                    break
+        assert seen == [ADDED, ADDED, ADDED, BOOKMARK]
+        assert change.is_initial_events_end and change.object is None
+        # The bookmark's resourceVersion is where a resumed watch continues.
+        assert stream.resource_version == change.resource_version != ""
