@@ -1,8 +1,11 @@
 # The README's two commands. Both set everything up on a fresh machine.
-.PHONY: run test
+.PHONY: run test bench
 
 run:  ## set up, then run the main job
 	scripts/dev.sh run
 
 test:  ## set up, then lint, type-check and pass the whole test suite (real components included)
 	scripts/dev.sh test
+
+bench:  ## run the benchmarks (recorder: ~2 min warm), print the ratio table, write bench/results/
+	.venv/bin/python bench/run.py

@@ -16,7 +16,7 @@ __all__ = ["EventLogger"]
 
 # The "old" side of the dedup patch has lastTimestamp = time.Unix(0, 0), which is not Go's zero
 # time and so prints as a string, never as null.
-_PATCH_OLD_LAST_TIMESTAMP = b'"1970-01-01T00:00:00Z"'
+_PATCH_OLD_LAST_TIMESTAMP = "1970-01-01T00:00:00Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,9 @@ def _dedup_patch(event: Event) -> bytes:
         patch["count"] = event.count
     last = event.last_timestamp
     last_timestamp = None if last is None else Time.of(last)
-    if go_json(last_timestamp) != _PATCH_OLD_LAST_TIMESTAMP:
+    # Compares the wire forms without a second JSON encoding: None (and Go's zero time) print
+    # as null, which always differs from the epoch string.
+    if last_timestamp is None or last_timestamp.wire() != _PATCH_OLD_LAST_TIMESTAMP:
         patch["lastTimestamp"] = last_timestamp
     if event.message:
         patch["message"] = event.message

@@ -1,0 +1,63 @@
+"""Run the benchmarks, print the ratio table, write ``bench/results/<suite>.json``.
+
+    python bench/run.py              # every suite
+    python bench/run.py recorder     # one suite
+    python bench/run.py --quick      # a quarter of the iterations (a smoke run)
+
+Each suite measures kubevents and its baselines (client-go, peers, ceilings) in the same run on
+the same machine, so the ratios are comparable; absolute numbers are not portable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
+
+# Run as a script, this file's directory is on sys.path but the repository (bench, xcheck) is
+# not.
+_REPO = str(Path(__file__).resolve().parents[1])
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+
+from bench.common import BenchContext, Suite, machine, table, write_results  # noqa: E402
+
+# name -> module with NAME and run(ctx) -> Suite. The exporter benchmarks (OpenSearch, resmo's
+# kubernetes-event-exporter, the raw bulk ceiling) join here as "exporter": "bench.exporter".
+SUITES = {
+    "recorder": "bench.recorder",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("suites", nargs="*", choices=[[], *SUITES], help="default: all")
+    parser.add_argument("--quick", action="store_true", help="a quarter of the iterations")
+    args = parser.parse_args()
+    names = args.suites or list(SUITES)
+
+    began = time.perf_counter()
+    info = machine()
+    ctx = BenchContext(quick=args.quick)
+    results: list[Suite] = []
+    try:
+        for name in names:
+            module = importlib.import_module(SUITES[name])
+            print(f"bench: {name} ...", file=sys.stderr, flush=True)
+            suite: Suite = module.run(ctx)
+            path = write_results(suite, {**info, "quick": args.quick}, quick=args.quick)
+            print(f"bench: {name}: {suite.seconds:.0f}s, wrote {path}", file=sys.stderr)
+            results.append(suite)
+    finally:
+        ctx.close()
+    print(table(results))
+    print(
+        f"\n{info['cores']} cores, {info['memory_gib']} GiB, {info['cpu']}; python "
+        f"{info['python']}, {info['go']}; total {time.perf_counter() - began:.0f}s"
+    )
+
+
+if __name__ == "__main__":
+    main()
