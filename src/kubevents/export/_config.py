@@ -19,10 +19,13 @@ from kubevents.export._rules import RuleSet, compile_rules
 from kubevents.export.store import DEFAULT_DB_PATH, default_db_path
 
 __all__ = [
+    "AwsSigV4Config",
     "BufferConfig",
     "ConfigError",
+    "ElasticsearchSinkConfig",
     "ExportConfig",
     "JSONLSinkConfig",
+    "OpenSearchSinkConfig",
     "SQLiteSinkConfig",
     "SinkConfig",
     "WebhookSinkConfig",
@@ -92,7 +95,61 @@ class WebhookSinkConfig(_Strict, tag="webhook", tag_field="type"):
     name: str = "webhook"
 
 
-SinkConfig = SQLiteSinkConfig | JSONLSinkConfig | WebhookSinkConfig
+class AwsSigV4Config(_Strict):
+    region: str
+    service: Literal["es", "aoss"] = "es"
+    profile: str | None = None
+
+
+class ElasticsearchSinkConfig(_Strict, tag="elasticsearch", tag_field="type"):
+    """Elasticsearch 7-9 / OpenSearch 1-3 (docs/sinks/elasticsearch.md lists every field)."""
+
+    hosts: list[str]
+    index: str = "kubevents"
+    mode: Literal["daily", "data_stream"] = "daily"
+    op_type: Literal["index", "create"] | None = None
+    manage_template: bool = True
+    retention_days: float | None = 30.0
+    label_mapping: Literal["auto", "flattened", "dedot"] = "auto"
+    shards: int = 1
+    replicas: int | None = None
+    template_priority: int = 200
+    max_bulk_docs: int = 500
+    max_bulk_bytes: int = 5 * 1024 * 1024
+    gzip: bool = True
+    timeout: Duration = "30s"
+    item_retries: int = 3
+    username: str | None = None
+    password: str | None = None
+    password_file: str | None = None
+    api_key: str | None = None
+    api_key_file: str | None = None
+    bearer_token: str | None = None
+    bearer_token_file: str | None = None
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    insecure_skip_verify: bool = False
+    aws: AwsSigV4Config | None = None
+    product: Literal["elasticsearch", "opensearch"] | None = None
+    version: str | None = None
+    name: str = "elasticsearch"
+
+
+class OpenSearchSinkConfig(ElasticsearchSinkConfig, tag="opensearch", tag_field="type"):
+    """``type: opensearch``: the same sink under the product's name."""
+
+    name: str = "opensearch"
+
+
+SinkConfig = (
+    SQLiteSinkConfig
+    | JSONLSinkConfig
+    | WebhookSinkConfig
+    | ElasticsearchSinkConfig
+    | OpenSearchSinkConfig
+)
 
 
 class BufferConfig(_Strict):
@@ -168,6 +225,56 @@ def _split_label_selector(selector: str) -> list[str]:
     return parts
 
 
+_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
+
+
+def _validate_search_sink(sink: ElasticsearchSinkConfig, where: str) -> None:
+    if not sink.hosts:
+        raise ConfigError(f"{where}.hosts: at least one URL is needed")
+    for host in sink.hosts:
+        if not re.match(r"^https?://[^/\s]+", host):
+            raise ConfigError(f"{where}.hosts: not an http(s) URL: {host!r}")
+    if not _INDEX_NAME.match(sink.index) or len(sink.index) > 200:
+        raise ConfigError(
+            f"{where}.index: {sink.index!r} is not a valid index name (lowercase letters, "
+            "digits, - _ . +; not starting with - _ . +)"
+        )
+    parse_duration(sink.timeout, f"{where}.timeout")
+    if sink.mode == "data_stream" and sink.op_type == "index":
+        raise ConfigError(f"{where}.op_type: data streams accept only create")
+    for field in ("max_bulk_docs", "shards", "item_retries"):
+        if getattr(sink, field) < (0 if field == "item_retries" else 1):
+            raise ConfigError(f"{where}.{field}: too small")
+    if sink.max_bulk_bytes < 1024:
+        raise ConfigError(f"{where}.max_bulk_bytes: must be at least 1024")
+    if sink.replicas is not None and sink.replicas < 0:
+        raise ConfigError(f"{where}.replicas: must not be negative")
+    if bool(sink.client_cert) != bool(sink.client_key):
+        raise ConfigError(f"{where}: client_cert and client_key go together")
+    for secret in ("password", "api_key", "bearer_token"):
+        if getattr(sink, secret) is not None and getattr(sink, secret + "_file") is not None:
+            raise ConfigError(f"{where}: give {secret} or {secret}_file, not both")
+    methods = [
+        m
+        for m, on in (
+            ("username/password", sink.username is not None),
+            ("api_key", sink.api_key is not None or sink.api_key_file is not None),
+            ("bearer_token", sink.bearer_token is not None or sink.bearer_token_file is not None),
+            ("aws", sink.aws is not None),
+        )
+        if on
+    ]
+    if len(methods) > 1:
+        raise ConfigError(f"{where}: choose one authentication method, not {' and '.join(methods)}")
+    if (sink.password is not None or sink.password_file is not None) and sink.username is None:
+        raise ConfigError(f"{where}.password: needs username")
+    if sink.version is not None:
+        if sink.product is None:
+            raise ConfigError(f"{where}.version: needs product")
+        if not re.match(r"^\d+(\.\d+){0,2}$", sink.version):
+            raise ConfigError(f"{where}.version: expected e.g. 2.19 or 8.14.1")
+
+
 def _validate(config: ExportConfig) -> None:
     if config.field_selector:
         for part in config.field_selector.split(","):
@@ -203,8 +310,10 @@ def _validate(config: ExportConfig) -> None:
             parse_duration(sink.timeout, f"sinks[{i}].timeout")
             if bool(sink.client_cert) != bool(sink.client_key):
                 raise ConfigError(f"sinks[{i}]: client_cert and client_key go together")
+        if isinstance(sink, ElasticsearchSinkConfig):
+            _validate_search_sink(sink, f"sinks[{i}]")
         if (
-            isinstance(sink, SQLiteSinkConfig)
+            isinstance(sink, SQLiteSinkConfig | ElasticsearchSinkConfig)
             and sink.retention_days is not None
             and sink.retention_days <= 0
         ):

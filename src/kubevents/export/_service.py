@@ -19,6 +19,7 @@ from kubevents.errors import KubeError, StatusError
 from kubevents.export._acklog import AckLog
 from kubevents.export._config import (
     ConfigError,
+    ElasticsearchSinkConfig,
     ExportConfig,
     JSONLSinkConfig,
     SinkConfig,
@@ -57,6 +58,8 @@ def build_sink(config: SinkConfig) -> Sink:
     if isinstance(config, JSONLSinkConfig):
         path = None if config.path == "-" else Path(config.path).expanduser()
         return JSONLSink(path, name=config.name, max_bytes=config.max_bytes, backups=config.backups)
+    if isinstance(config, ElasticsearchSinkConfig):
+        return _search_sink(config)
     assert isinstance(config, WebhookSinkConfig)
     return WebhookSink(
         config.url, name=config.name, headers=config.headers,
@@ -66,6 +69,42 @@ def build_sink(config: SinkConfig) -> Sink:
         client_key=Path(config.client_key) if config.client_key else None,
         insecure_skip_verify=config.insecure_skip_verify, batch_format=config.format,
         gzip=config.gzip, check_on_start=config.check_on_start,
+    )  # fmt: skip
+
+
+def _secret(value: str | None, file: str | None, field: str) -> str | None:
+    if file is None:
+        return value
+    try:
+        return Path(file).expanduser().read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{field}_file {file!r}: {exc.strerror or exc}") from None
+
+
+def _search_sink(config: ElasticsearchSinkConfig) -> Sink:
+    from kubevents.export.sinks._elasticsearch import ElasticsearchSink
+    from kubevents.export.sinks._es_transport import AwsSigV4, SearchAuth
+
+    def path(value: str | None) -> Path | None:
+        return Path(value).expanduser() if value else None
+
+    c = config
+    auth = SearchAuth(
+        username=c.username, password=_secret(c.password, c.password_file, "password"),
+        api_key=_secret(c.api_key, c.api_key_file, "api_key"),
+        bearer_token=_secret(c.bearer_token, c.bearer_token_file, "bearer_token"),
+        headers=c.headers, ca_file=path(c.ca_file), client_cert=path(c.client_cert),
+        client_key=path(c.client_key), insecure_skip_verify=c.insecure_skip_verify,
+        aws=AwsSigV4(c.aws.region, c.aws.service, c.aws.profile) if c.aws else None,
+    )  # fmt: skip
+    return ElasticsearchSink(
+        c.hosts, name=c.name, index=c.index, mode=c.mode, op_type=c.op_type,
+        manage_template=c.manage_template, retention_days=c.retention_days,
+        label_mapping=c.label_mapping, shards=c.shards, replicas=c.replicas,
+        template_priority=c.template_priority, max_bulk_docs=c.max_bulk_docs,
+        max_bulk_bytes=c.max_bulk_bytes, gzip=c.gzip,
+        timeout=parse_duration(c.timeout, "timeout"), item_retries=c.item_retries,
+        auth=auth, product=c.product, version=c.version,
     )  # fmt: skip
 
 

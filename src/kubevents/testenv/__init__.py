@@ -9,17 +9,32 @@ test and the harness that checks it cannot share a bug.
         print(cluster.kubeconfig)
 
 or ``python -m kubevents.testenv`` to keep one running for manual use.
+
+``SearchEngine`` / ``ensure_search_engine`` do the same for a real OpenSearch or Elasticsearch
+node resolved from Maven Central.
 """
 
 from ._build import ETCD_VERSION, KUBE_VERSION, Binaries, ensure_binaries
 from ._cluster import LIMITED_USER, LIMITED_VERBS, LocalCluster
+from ._search import (
+    DEFAULT_SEARCH_VERSIONS,
+    SearchEngine,
+    SearchRuntime,
+    ensure_search_engine,
+    shared_search_engine,
+)
 
 __all__ = [
+    "DEFAULT_SEARCH_VERSIONS",
     "ETCD_VERSION",
     "KUBE_VERSION",
     "LIMITED_USER",
     "LIMITED_VERBS",
     "Binaries",
     "LocalCluster",
+    "SearchEngine",
+    "SearchRuntime",
     "ensure_binaries",
+    "ensure_search_engine",
+    "shared_search_engine",
 ]

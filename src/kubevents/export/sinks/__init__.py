@@ -8,16 +8,21 @@ from kubevents.export._document import (
     occurrence_document,
 )
 from kubevents.export.sinks._base import Rejected, Sink, SinkError, WriteResult
+from kubevents.export.sinks._elasticsearch import ElasticsearchSink
+from kubevents.export.sinks._es_transport import AwsSigV4, SearchAuth
 from kubevents.export.sinks._jsonl import DeadLetterFile, JSONLSink
 from kubevents.export.sinks._sqlite import SQLiteSink
 from kubevents.export.sinks._webhook import WebhookError, WebhookSink
 
 __all__ = [
+    "AwsSigV4",
     "DeadLetterFile",
+    "ElasticsearchSink",
     "ExportDocument",
     "JSONLSink",
     "Rejected",
     "SQLiteSink",
+    "SearchAuth",
     "Sink",
     "SinkError",
     "WebhookError",
