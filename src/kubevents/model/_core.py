@@ -25,7 +25,7 @@ class EventSeries(Wire, gc=False):
     last_observed_time: MicroTime | None = msgspec.field(default_factory=_none)
 
 
-class Event(Wire):
+class Event(Wire, gc=False):
     """core/v1 ``Event``.
 
     Python names are snake_case; wire names are the API's. ``reporting_controller`` is

@@ -22,7 +22,7 @@ class EventsV1EventSeries(Wire, gc=False):
     last_observed_time: MicroTime | None = msgspec.field(default_factory=_none)
 
 
-class EventsV1Event(Wire):
+class EventsV1Event(Wire, gc=False):
     """events.k8s.io/v1 ``Event`` (``eventTime`` is required; ``deprecated*`` mirror core/v1)."""
 
     kind: str = ""

@@ -38,7 +38,7 @@ class EventSource(Wire, gc=False):
     host: str = ""
 
 
-class OwnerReference(Wire):
+class OwnerReference(Wire, gc=False):
     api_version: str = ""
     kind: str = ""
     name: str = ""
@@ -47,7 +47,7 @@ class OwnerReference(Wire):
     block_owner_deletion: bool | None = None
 
 
-class ManagedFieldsEntry(Wire):
+class ManagedFieldsEntry(Wire, gc=False):
     manager: str = ""
     operation: str = ""
     api_version: str = ""
@@ -58,7 +58,7 @@ class ManagedFieldsEntry(Wire):
     subresource: str = ""
 
 
-class ObjectMeta(Wire):
+class ObjectMeta(Wire, gc=False):
     """``metav1.ObjectMeta`` (every field, so server objects round-trip unchanged)."""
 
     name: str = ""
