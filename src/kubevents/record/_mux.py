@@ -19,7 +19,7 @@ import enum
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from kubevents.record._channel import Channel, ChannelClosedError, wake_waiter
 
@@ -155,7 +155,10 @@ class Broadcaster(Generic[T]):
         self._behavior = full_channel_behavior
         self._capacity = incoming_queue_length
         self._lock = threading.Lock()
-        self._incoming: deque[MuxEvent[T] | _Control] = deque()
+        # An event is two entries, its action then its object: no tuple per event, so that
+        # producers allocate nothing the cyclic GC counts (the MuxEvent is made on the loop).
+        # A control item is one ``_Control``.
+        self._incoming: deque[str | T | _Control] = deque()
         # Events in _incoming: the capacity limits these only, as control items never wait
         # in Go's queue (their senders block until they run).
         self._queued = 0
@@ -204,7 +207,8 @@ class Broadcaster(Generic[T]):
             if self._queued >= self._capacity:
                 self.dropped_full += 1
                 return False
-            self._incoming.append(MuxEvent(action, obj))
+            self._incoming.append(action)
+            self._incoming.append(obj)
             self._queued += 1
             self.accepted += 1
             wake = self._idle
@@ -224,7 +228,8 @@ class Broadcaster(Generic[T]):
                     self.rejected_stopped += 1
                     raise BroadcasterStoppedError
                 if self._queued < self._capacity:
-                    self._incoming.append(MuxEvent(action, obj))
+                    self._incoming.append(action)
+                    self._incoming.append(obj)
                     self._queued += 1
                     self.accepted += 1
                     wake = self._idle
@@ -349,23 +354,29 @@ class Broadcaster(Generic[T]):
         distributed = 0
         try:
             while True:
+                event: MuxEvent[T] | None = None
+                control: _Control | None = None
                 with self._lock:
-                    item = self._incoming.popleft() if self._incoming else None
-                    if isinstance(item, MuxEvent):
-                        self._queued -= 1
-                    if item is None:
+                    if self._incoming:
+                        item = self._incoming.popleft()
+                        if isinstance(item, _Control):
+                            control = item
+                        else:
+                            event = MuxEvent(cast(str, item), cast(T, self._incoming.popleft()))
+                            self._queued -= 1
+                    else:
                         self._idle = True
-                if item is None:
+                if event is None and control is None:
                     await self._wakeup.wait()
                     self._wakeup.clear()
                     continue
                 if self._room_waiters:
                     wake_waiter(self._room_waiters.popleft())
-                if isinstance(item, _Control):
-                    if item.fn():
+                if event is None:
+                    if control is not None and control.fn():
                         break
                     continue
-                await self._distribute(item)
+                await self._distribute(event)
                 distributed += 1
                 if distributed % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
