@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import msgspec
 import pytest
 from kubernetes.client import V1ObjectMeta, V1Pod
 
@@ -87,3 +88,25 @@ def test_cluster_scoped_object_has_no_namespace() -> None:
 def test_unreferenceable_objects_name_what_is_missing(obj: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         get_reference(obj)
+
+
+class _Name(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        MANIFEST,
+        {"api_version": "v1", "kind": "Pod", "metadata": {"name": "p", "resource_version": 7}},
+        {"apiVersion": "", "api_version": "v1", "kind": _Name("Pod"),
+         "metadata": {"name": _Name("p"), "namespace": None, "uid": 0, "resourceVersion": ""}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": KopfStyleBody({"name": "p"})},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": V1ObjectMeta(name="p", uid="u")},
+    ],
+)  # fmt: skip
+def test_plain_dict_fast_path_matches_the_mapping_path(manifest: dict[str, Any]) -> None:
+    fast, generic = get_reference(manifest), get_reference(KopfStyleBody(manifest))
+    assert fast == generic
+    for value in msgspec.structs.astuple(fast):
+        assert type(value) is str

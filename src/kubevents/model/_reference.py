@@ -52,6 +52,13 @@ for _version, _kinds in {
             register_kind(_prefix + _kind, _version, _kind)
 
 
+def _text(value: Any) -> str:
+    """A field's value as ``_field`` returns it: ``str(value)``, or "" when it is falsy."""
+    if type(value) is str:
+        return value
+    return str(value) if value else ""
+
+
 def _field(source: Any, *names: str) -> str:
     """First non-empty string among attribute/key ``names`` of a mapping or object."""
     for name in names:
@@ -59,6 +66,39 @@ def _field(source: Any, *names: str) -> str:
         if value:
             return str(value)
     return ""
+
+
+def _from_metadata(obj: Any, kind: str, api_version: str, metadata: Any) -> ObjectReference:
+    if metadata is None:
+        raise ValueError(
+            f"cannot reference {type(obj).__name__}: it has no metadata "
+            "(expected an ObjectReference, a manifest with 'metadata', or a Kubernetes object)"
+        )
+    if not (api_version and kind):
+        missing = [n for n, value in (("apiVersion", api_version), ("kind", kind)) if not value]
+        raise ValueError(
+            f"cannot reference {type(obj).__name__}: {' and '.join(missing)} missing "
+            "(set them on the object, or register_kind() its class)"
+        )
+    if type(metadata) is dict:
+        # The common case (a manifest), without the generic lookups: same values.
+        get = metadata.get
+        return ObjectReference(
+            kind=kind,
+            api_version=api_version,
+            name=_text(get("name")),
+            namespace=_text(get("namespace")),
+            uid=_text(get("uid")),
+            resource_version=_text(get("resourceVersion") or get("resource_version")),
+        )
+    return ObjectReference(
+        kind=kind,
+        api_version=api_version,
+        name=_field(metadata, "name"),
+        namespace=_field(metadata, "namespace"),
+        uid=_field(metadata, "uid"),
+        resource_version=_field(metadata, "resourceVersion", "resource_version"),
+    )
 
 
 def get_reference(obj: Any) -> ObjectReference:
@@ -69,6 +109,13 @@ def get_reference(obj: Any) -> ObjectReference:
     client model (e.g. ``V1Pod``) or any object with ``metadata``/``api_version``/``kind``.
     Raises ``ValueError`` naming what is missing.
     """
+    if type(obj) is dict:
+        # A plain manifest, the common case: exactly the Mapping branch below, faster.
+        get = obj.get
+        return _from_metadata(
+            obj, _text(get("kind")), _text(get("apiVersion") or get("api_version")),
+            get("metadata"),
+        )  # fmt: skip
     if obj is None:
         raise ValueError("can't reference a nil object")
     if isinstance(obj, ObjectReference):
@@ -84,23 +131,4 @@ def get_reference(obj: Any) -> ObjectReference:
         kind = _field(obj, "kind")
         if not (api_version and kind) and type(obj).__name__ in _SCHEME:
             api_version, kind = _SCHEME[type(obj).__name__]
-
-    if metadata is None:
-        raise ValueError(
-            f"cannot reference {type(obj).__name__}: it has no metadata "
-            "(expected an ObjectReference, a manifest with 'metadata', or a Kubernetes object)"
-        )
-    missing = [name for name, value in (("apiVersion", api_version), ("kind", kind)) if not value]
-    if missing:
-        raise ValueError(
-            f"cannot reference {type(obj).__name__}: {' and '.join(missing)} missing "
-            "(set them on the object, or register_kind() its class)"
-        )
-    return ObjectReference(
-        kind=kind,
-        api_version=api_version,
-        name=_field(metadata, "name"),
-        namespace=_field(metadata, "namespace"),
-        uid=_field(metadata, "uid"),
-        resource_version=_field(metadata, "resourceVersion", "resource_version"),
-    )
+    return _from_metadata(obj, kind, api_version, metadata)
