@@ -16,13 +16,14 @@ from kubernetes.client import V1Node, V1ObjectMeta, V1Pod
 
 from kubevents.clock import FakeClock
 from kubevents.errors import TransportError
-from kubevents.model import Event, EventSource, ObjectReference
+from kubevents.model import Event, EventSource, ObjectReference, Time
 from kubevents.record import (
     MAX_QUEUED_EVENTS,
     EventBroadcaster,
     EventRecorder,
     FakeRecorder,
 )
+from kubevents.record._recorder import _time_of_unix_nanos
 from kubevents.record._util import go_hex, go_unix_nano
 
 if TYPE_CHECKING:
@@ -508,3 +509,19 @@ def test_thread_mode_retries_with_injected_sleep() -> None:
     assert len(delays) == 3
     assert delays[1:] == [10.0, 10.0]
     assert 0 <= delays[0] < 10.0
+
+
+@pytest.mark.parametrize(
+    "nanos",
+    [0, 1, 999, 1000, 10**9 - 1, 10**9, 10**9 + 1000, 1712345678_123456789, 2**63 - 1],
+)
+def test_real_clock_time_is_the_epoch_plus_the_microseconds(nanos: int) -> None:
+    expected = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=nanos // 1000)
+    for _ in range(2):  # a fresh second, then the cached one
+        got = _time_of_unix_nanos(nanos)
+        assert type(got) is Time
+        assert got.tzinfo is UTC
+        assert (got.year, got.month, got.day, got.hour, got.minute, got.second,
+                got.microsecond) == (expected.year, expected.month, expected.day,
+                                     expected.hour, expected.minute, expected.second,
+                                     expected.microsecond)  # fmt: skip

@@ -27,8 +27,25 @@ log = logging.getLogger("kubevents.record")
 # API server only accepts them in "default" (or "").
 NAMESPACE_DEFAULT = "default"
 
-# Time + timedelta stays a Time (datetime arithmetic keeps the subclass).
-_EPOCH = Time.of(datetime(1970, 1, 1, tzinfo=UTC))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND_NS = 1_000_000_000
+# The date and time of day of the last whole second seen, (unix seconds, fields): a Time is
+# then one constructor call (arithmetic on a datetime subclass is several times slower).
+# Replaced whole, so threads always see a consistent pair.
+_last_second: tuple[int, tuple[int, int, int, int, int, int]] = (0, (1970, 1, 1, 0, 0, 0))
+
+
+def _time_of_unix_nanos(nanos: int) -> Time:
+    """The ``Time`` ``nanos`` after the epoch, truncated to microseconds."""
+    global _last_second
+    seconds, fraction = divmod(nanos, _SECOND_NS)
+    cached, fields = _last_second
+    if seconds != cached:
+        utc = _EPOCH + timedelta(seconds=seconds)
+        fields = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
+        _last_second = (seconds, fields)
+    year, month, day, hour, minute, second = fields
+    return Time(year, month, day, hour, minute, second, fraction // 1000, UTC)
 
 
 @runtime_checkable
@@ -152,7 +169,7 @@ class Recorder:
             # Nanoseconds for the name, as Go has them: microseconds alone would give two
             # events about one object in the same microsecond the same name.
             nanos = time.time_ns()
-            return _EPOCH + timedelta(microseconds=nanos // 1000), nanos
+            return _time_of_unix_nanos(nanos), nanos
         now = self._clock.now()
         return Time.of(now), go_unix_nano(now)
 

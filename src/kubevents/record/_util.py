@@ -67,6 +67,8 @@ def is_key_not_found_error(err: BaseException | None) -> bool:
 
 def go_hex(value: int) -> str:
     """Go's ``%x`` of an int64: lowercase, unpadded, a ``-`` sign for negative values."""
+    if 0 <= value <= INT64_MAX:
+        return format(value, "x")
     return format(wrap_int64(value), "x")
 
 
