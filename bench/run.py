@@ -24,10 +24,10 @@ if _REPO not in sys.path:
 
 from bench.common import BenchContext, Suite, machine, table, write_results  # noqa: E402
 
-# name -> module with NAME and run(ctx) -> Suite. The exporter benchmarks (OpenSearch, resmo's
-# kubernetes-event-exporter, the raw bulk ceiling) join here as "exporter": "bench.exporter".
+# name -> module with NAME and run(ctx) -> Suite.
 SUITES = {
     "recorder": "bench.recorder",
+    "exporter": "bench.exporter",
 }
 
 

@@ -11,22 +11,15 @@ stay exact, as offsets from the trace's start).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
-import fcntl
-import hashlib
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import msgspec
+from xcheck.gobuild import cached_go_build
 
 __all__ = [
     "GO_MODULE",
@@ -147,72 +140,9 @@ def trace_paths() -> list[Path]:
 # -- the Go program ---------------------------------------------------------------------------
 
 
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kubevents" / "xcheck"
-
-
-def _go() -> str:
-    go = shutil.which("go")
-    if go is None:
-        raise RuntimeError(
-            "`go` is not on PATH: the parity harness builds its client-go program from "
-            f"{GO_MODULE} (Go >= 1.24 needed)"
-        )
-    return go
-
-
-def _source_hash(go: str) -> str:
-    digest = hashlib.sha256()
-    version = subprocess.run([go, "env", "GOVERSION", "GOOS", "GOARCH"], capture_output=True,
-                             text=True, check=True).stdout  # fmt: skip
-    digest.update(version.encode())
-    for path in sorted(GO_MODULE.iterdir()):
-        if path.suffix == ".go" or path.name in ("go.mod", "go.sum"):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-@contextlib.contextmanager
-def _lock(directory: Path) -> Iterator[None]:
-    with open(directory / ".build.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def go_binary() -> Path:
-    """The client-go program, built on first use and cached by a hash of its sources.
-
-    Raises (never skips) when Go is missing or the build fails: a green parity test must mean
-    client-go actually ran.
-    """
-    go = _go()
-    directory = _cache_root() / _source_hash(go)
-    binary = directory / "xcheck"
-    if binary.is_file() and os.access(binary, os.X_OK):
-        return binary
-    directory.mkdir(parents=True, exist_ok=True)
-    with _lock(directory):
-        if binary.is_file():
-            return binary
-        tmp = directory / f".xcheck.tmp-{os.getpid()}"
-        env = dict(os.environ, CGO_ENABLED="0")
-        print(f"xcheck: building {binary} (go build, module cache)", file=sys.stderr, flush=True)
-        result = subprocess.run(
-            [go, "build", "-trimpath", "-o", str(tmp), "."],
-            cwd=GO_MODULE, env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            tmp.unlink(missing_ok=True)
-            raise RuntimeError(
-                f"go build in {GO_MODULE} failed ({result.returncode}):\n{result.stderr}"
-            )
-        # Renamed into place only once complete, so a killed build never looks usable.
-        tmp.rename(binary)
-    return binary
+    """The client-go program, built on first use and cached by a hash of its sources."""
+    return cached_go_build(GO_MODULE, ".", "xcheck", "xcheck")
 
 
 async def _run(args: list[str]) -> bytes:

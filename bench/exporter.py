@@ -1,0 +1,513 @@
+"""Exporter benchmarks: kubevents vs resmo's kubernetes-event-exporter vs the raw bulk ceiling.
+
+Everything real and on this machine: the local kube-apiserver + etcd, one OpenSearch node from
+Maven Central, ``kubevents export`` and resmo KEE (built from its Go module, ``bench/_kee.py``) as
+the child processes a user would run, each with its OpenSearch sink and default settings.
+
+- **backfill**: ``BACKFILL_EVENTS`` Events exist before the exporter starts; from process start
+  until every one is searchable in OpenSearch. events/s, CPU seconds per 1 000 events (the
+  process's utime + stime), peak RSS (VmHWM), the engine's CPU for the same work.
+- **flood**, on a running exporter, synced on an empty namespace, in two phases:
+  *live*: ``FLOOD_LIVE`` Events are created as fast as the generator can (48 creates in flight);
+  from the first create until the last document is searchable, and how far behind the exporter
+  was when the generator finished. The rate is capped by what the generator offers.
+  *burst*: the exporter is frozen (SIGSTOP) while ``FLOOD_BURST`` more are created, then thawed:
+  from SIGCONT until all are searchable, i.e. how fast it drains its watch when it is the
+  bottleneck.
+- **ceiling**: the very documents kubevents writes for the backfill, encoded and gzipped up
+  front, sent with ``_bulk`` at kubevents' batch size and concurrency straight into OpenSearch.
+  No exporter can beat it on this engine; kubevents / ceiling is the exporter's overhead.
+
+Documents are counted with ``_refresh`` + ``_count`` every 0.25 s, the same for all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgspec
+import yaml
+from bench._exporter_support import (
+    MeasuredProcess,
+    Progress,
+    call,
+    indexed,
+    seed_events,
+    wait_until_indexed,
+)
+from bench._kee import KEE_PACKAGE, KEE_VERSION, kee_binary
+from bench.common import BenchContext, Row, Stopwatch, Suite
+
+from kubevents.export import Occurrence
+from kubevents.export.sinks import ElasticsearchSink
+from kubevents.export.sinks._es_templates import search_document
+from kubevents.kube import KubeClient
+from kubevents.testenv import LocalCluster, SearchEngine
+from kubevents.testenv._support import free_ports
+
+NAME = "exporter"
+
+BACKFILL_EVENTS = 100_000
+FLOOD_LIVE = 20_000
+FLOOD_BURST = 30_000
+BACKFILL_NAMESPACES = 20
+# KEE writes one document per request; past these it is stopped and its rate taken from what it
+# stored by then (the table says so).
+KEE_BACKFILL_DEADLINE = 420.0
+FLOOD_DEADLINE = 300.0
+KUBEVENTS_DEADLINE = 600.0
+# kubevents' defaults (buffer.max_batch_size, buffer.max_concurrency, gzip level 1).
+CEILING_BATCH = 500
+CEILING_CONCURRENCY = 4
+CEILING_GZIP_LEVEL = 1
+
+TARGET_PEER_RATIO = 5.0
+TARGET_CEILING_RATIO = 0.8
+TARGET_BACKFILL_RSS = 150 * 2**20
+
+_ENCODER = msgspec.json.Encoder()
+
+
+# -- the three contenders ---------------------------------------------------------------------
+
+
+async def _ceiling(kubeconfig: Path, engine: SearchEngine, index: str) -> dict[str, Any]:
+    """Bulk-load kubevents' own documents for every Event of the cluster; time only the load.
+
+    A first, untimed load into another index warms the JVM up (JIT, caches), as the earlier
+    phases do for the exporters measured after it.
+    """
+    occurrences: list[Occurrence] = []
+    async with await KubeClient.connect(kubeconfig) as client:
+        async for page in client.events.list_pages(None, limit=500):
+            for event, raw in zip(page.items, page.raw_items, strict=True):
+                occurrences.append(Occurrence.of(event, raw, "bench"))
+    await _bulk_load(engine, occurrences, "bench-warmup")
+    call(f"{engine.url}/bench-warmup-*", "DELETE")
+    seconds, requests = await _bulk_load(engine, occurrences, index)
+    return {"events": len(occurrences), "seconds": seconds, "requests": requests}
+
+
+async def _bulk_load(
+    engine: SearchEngine, occurrences: list[Occurrence], index: str
+) -> tuple[float, int]:
+    sink = ElasticsearchSink([engine.url], index=index)
+    await sink.start()  # the same template as kubevents' indices
+    bodies: list[bytes] = []
+    for start in range(0, len(occurrences), CEILING_BATCH):
+        lines = []
+        for occ in occurrences[start : start + CEILING_BATCH]:
+            action = {"index": {"_index": sink.index_for(occ), "_id": occ.id}}
+            lines.append(_ENCODER.encode(action))
+            lines.append(_ENCODER.encode(search_document(occ, flat_maps=sink.flat_maps)))
+        bodies.append(gzip.compress(b"\n".join(lines) + b"\n", CEILING_GZIP_LEVEL, mtime=0))
+    await sink.close()
+
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            async with session.post(f"{engine.url}/_bulk?filter_path=errors", data=body,
+                                    headers=headers) as response:  # fmt: skip
+                answer = await response.json()
+                if response.status != 200 or answer.get("errors"):
+                    raise RuntimeError(f"ceiling _bulk failed: {response.status} {answer}")
+
+    async with aiohttp.ClientSession() as session:
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(CEILING_CONCURRENCY)))
+        call(f"{engine.url}/{index}-*/_refresh", "POST")
+        seconds = time.perf_counter() - began
+    stored = indexed(engine.url, f"{index}-*")
+    if stored != len(occurrences):
+        raise RuntimeError(f"the bulk load stored {stored} of {len(occurrences)} documents")
+    return seconds, len(bodies)
+
+
+def _kubevents(
+    cluster: LocalCluster, engine: SearchEngine, workdir: Path, index: str, namespace: str | None
+) -> tuple[MeasuredProcess, int]:
+    config = workdir / f"{index}.yaml"
+    sink = {"type": "opensearch", "hosts": [engine.url], "index": index}
+    config.write_text(
+        yaml.safe_dump({"sinks": [sink], "dead_letter": str(workdir / f"{index}.dead.jsonl")})
+    )
+    (port,) = free_ports(1)
+    args = [
+        sys.executable, "-m", "kubevents.cli", "export", "--config", str(config),
+        "--kubeconfig", str(cluster.kubeconfig), "--cluster-name", "bench",
+        "--checkpoint", str(workdir / f"{index}.checkpoint"), "--listen", f"127.0.0.1:{port}",
+        "--log-format", "json", "--log-level", "warning", "--no-progress",
+        *(["-n", namespace] if namespace else []),
+    ]  # fmt: skip
+    return MeasuredProcess(args, workdir / f"{index}.log"), port
+
+
+def _kee(
+    cluster: LocalCluster, engine: SearchEngine, workdir: Path, index: str, namespace: str | None
+) -> tuple[MeasuredProcess, int]:
+    config: dict[str, Any] = {
+        "logLevel": "warn",
+        "logFormat": "json",
+        # The default (5 s) discards every Event older than that: a backfill would store nothing.
+        "maxEventAgeSeconds": 86_400,
+        # Its fastest settings: no per-event GET of the involved object, no client throttling.
+        "omitLookup": True,
+        "kubeQPS": 1000,
+        "kubeBurst": 1000,
+        "route": {"routes": [{"match": [{"receiver": "opensearch"}]}]},
+        "receivers": [
+            {
+                "name": "opensearch",
+                # useEventID: the Event uid as _id, the closest KEE has to idempotent writes.
+                "opensearch": {"hosts": [engine.url], "index": index, "useEventID": True},
+            }
+        ],
+    }
+    if namespace:
+        config["namespace"] = namespace
+    path = workdir / f"{index}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    (port,) = free_ports(1)
+    args = [
+        str(kee_binary()), "-conf", str(path), "-kubeconfig", str(cluster.kubeconfig),
+        "-metrics-address", f"127.0.0.1:{port}",
+    ]  # fmt: skip
+    return MeasuredProcess(args, workdir / f"{index}.log"), port
+
+
+def _wait_serving(process: MeasuredProcess, url: str, within: float = 60.0) -> None:
+    """Until the process answers ``url`` (kubevents: /readyz, i.e. listed and watching)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + within
+    while True:
+        process.sample()  # raises if it died
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{process.args[0]} did not answer {url} within {within:.0f}s")
+        time.sleep(0.1)
+
+
+def _backfill(
+    name: str, process: MeasuredProcess, engine: SearchEngine, pattern: str, target: int,
+    deadline: float,
+) -> Progress:  # fmt: skip
+    process.start()
+    try:
+        return wait_until_indexed(
+            engine.url, pattern, target, began=process.started, deadline=deadline,
+            process=process, engine_pid=engine.proc.pid if engine.proc else None,
+        )  # fmt: skip
+    finally:
+        process.stop()
+
+
+def _flood(
+    cluster: LocalCluster, engine: SearchEngine, process: MeasuredProcess, ready_url: str,
+    namespace: str, pattern: str, live: int, burst: int, first: int,
+) -> dict[str, Any]:  # fmt: skip
+    """A live flood, then a burst: see the module docstring."""
+    engine_pid = engine.proc.pid if engine.proc else None
+    process.start()
+    try:
+        _wait_serving(process, ready_url)
+        # KEE has no readiness endpoint: its metrics port answers before the informer has
+        # listed. Events created before its watch starts arrive through its list instead, so
+        # nothing is missed either way; the clock starts at the first create.
+        before = process.sample()
+        generator: dict[str, float] = {}
+        began = time.perf_counter()
+
+        def generate() -> None:
+            generator["rate"] = asyncio.run(seed_events(cluster, [namespace], live, first))
+            generator["seconds"] = time.perf_counter() - began
+
+        thread = threading.Thread(target=generate, name="flood-generator")
+        thread.start()
+        try:
+            live_progress = wait_until_indexed(
+                engine.url, pattern, live, began=began, deadline=FLOOD_DEADLINE,
+                process=process, engine_pid=engine_pid,
+            )  # fmt: skip
+        finally:
+            thread.join()
+        if "rate" not in generator:
+            raise RuntimeError("the flood generator failed (see above)")
+        middle = process.sample()
+
+        # The burst: the exporter is frozen (SIGSTOP) while the Events are created, so that
+        # once thawed it drains them from its open watch as fast as it can.
+        assert process.proc is not None
+        os.kill(process.proc.pid, signal.SIGSTOP)
+        try:
+            asyncio.run(seed_events(cluster, [namespace], burst, first + live))
+        finally:
+            os.kill(process.proc.pid, signal.SIGCONT)
+        resumed = time.perf_counter()
+        burst_progress = wait_until_indexed(
+            engine.url, pattern, live + burst, began=resumed, deadline=FLOOD_DEADLINE,
+            process=process, engine_pid=engine_pid,
+        )  # fmt: skip
+    finally:
+        process.stop()
+    return {
+        "live": {
+            "events": live,
+            "stored": live_progress.done,
+            "seconds": live_progress.seconds,
+            "offered_rate": generator["rate"],
+            "generator_seconds": generator["seconds"],
+            "lag_after_last_create": live_progress.seconds - generator["seconds"],
+            "cpu_seconds": middle.cpu_seconds - before.cpu_seconds,
+            "engine_cpu_seconds": live_progress.engine_cpu_seconds,
+            "timeline": live_progress.timeline,
+        },
+        "burst": {
+            "events": burst,
+            "stored": burst_progress.done - live_progress.done,
+            "seconds": burst_progress.seconds,
+            "cpu_seconds": burst_progress.cpu_seconds - middle.cpu_seconds,
+            "engine_cpu_seconds": burst_progress.engine_cpu_seconds,
+            "timeline": burst_progress.timeline,
+        },
+        "peak_rss": burst_progress.peak_rss,
+    }
+
+
+# -- the suite --------------------------------------------------------------------------------
+
+
+def _rate(done: int, seconds: float) -> float:
+    return done / seconds if seconds > 0 else 0.0
+
+
+def _summary(progress: Progress) -> dict[str, Any]:
+    return {
+        "target": progress.target,
+        "stored": progress.done,
+        "seconds": round(progress.seconds, 2),
+        "first_doc_seconds": progress.first_doc_seconds,
+        "cpu_seconds": progress.cpu_seconds,
+        "peak_rss": progress.peak_rss,
+        "engine_cpu_seconds": progress.engine_cpu_seconds,
+        "timeline": progress.timeline,
+    }
+
+
+def run(ctx: BenchContext) -> Suite:
+    watch = Stopwatch()
+    backfill_events = BACKFILL_EVENTS // 10 if ctx.quick else BACKFILL_EVENTS
+    live, burst = (FLOOD_LIVE // 10, FLOOD_BURST // 10) if ctx.quick else (FLOOD_LIVE, FLOOD_BURST)
+    kee_deadline = KEE_BACKFILL_DEADLINE / 4 if ctx.quick else KEE_BACKFILL_DEADLINE
+    kee_binary()  # built (or found) before anything is timed
+    cluster = ctx.cluster()
+    workdir = Path(tempfile.mkdtemp(prefix="kubevents-bench-exporter-"))
+    engine = SearchEngine("opensearch", heap="2g")
+    engine.start()
+    details: dict[str, Any] = {"engine": f"{engine.product} {engine.version}",
+                               "peer": f"{KEE_PACKAGE} {KEE_VERSION}"}  # fmt: skip
+    try:
+        namespaces = [f"bench-backfill-{k:02d}" for k in range(BACKFILL_NAMESPACES)]
+        details["seed_rate"] = asyncio.run(seed_events(cluster, namespaces, backfill_events))
+        total = asyncio.run(_count_events(cluster.kubeconfig))
+        details["backfill_events"] = total
+
+        ceiling = asyncio.run(_ceiling(cluster.kubeconfig, engine, "bench-ceiling"))
+        details["ceiling"] = ceiling
+
+        proc, port = _kubevents(cluster, engine, workdir, "bench-kubevents", None)
+        kv = _backfill("kubevents", proc, engine, "bench-kubevents-*", total, KUBEVENTS_DEADLINE)
+        details["kubevents_backfill"] = _summary(kv)
+
+        proc, port = _kee(cluster, engine, workdir, "bench-kee", None)
+        kee = _backfill("kee", proc, engine, "bench-kee", total, kee_deadline)
+        details["kee_backfill"] = _summary(kee)
+
+        proc, port = _kubevents(cluster, engine, workdir, "flood-kubevents", "bench-flood-kv")
+        kv_flood = _flood(
+            cluster, engine, proc, f"http://127.0.0.1:{port}/readyz", "bench-flood-kv",
+            "flood-kubevents-*", live, burst, 10_000_000,
+        )  # fmt: skip
+        details["kubevents_flood"] = kv_flood
+        proc, port = _kee(cluster, engine, workdir, "flood-kee", "bench-flood-kee")
+        kee_flood = _flood(
+            cluster, engine, proc, f"http://127.0.0.1:{port}/metrics", "bench-flood-kee",
+            "flood-kee", live, burst, 20_000_000,
+        )  # fmt: skip
+        details["kee_flood"] = kee_flood
+    finally:
+        engine.close()
+    rows = _rows(total, ceiling, kv, kee, kv_flood, kee_flood)
+    return Suite(NAME, rows, watch.seconds, details)
+
+
+async def _count_events(kubeconfig: Path) -> int:
+    total = 0
+    async with await KubeClient.connect(kubeconfig) as client:
+        async for page in client.events.list_pages(None, limit=500):
+            total += len(page.items)
+    return total
+
+
+def _rows(
+    total: int, ceiling: dict[str, Any], kv: Progress, kee: Progress,
+    kv_flood: dict[str, Any], kee_flood: dict[str, Any],
+) -> list[Row]:  # fmt: skip
+    kee_name = f"resmo KEE {KEE_VERSION}"
+    kv_rate = _rate(kv.done, kv.seconds)
+    kee_rate = _rate(kee.done, kee.seconds)
+    ceiling_rate = _rate(ceiling["events"], ceiling["seconds"])
+    kee_partial = "" if kee.done >= total else (
+        f"; KEE stopped after {kee.seconds:.0f}s with {kee.done} of {total} stored"
+    )  # fmt: skip
+    kv_live, kee_live = kv_flood["live"], kee_flood["live"]
+    kv_burst, kee_burst = kv_flood["burst"], kee_flood["burst"]
+    kv_live_rate = _rate(kv_live["stored"], kv_live["seconds"])
+    kee_live_rate = _rate(kee_live["stored"], kee_live["seconds"])
+    kv_burst_rate = _rate(kv_burst["stored"], kv_burst["seconds"])
+    kee_burst_rate = _rate(kee_burst["stored"], kee_burst["seconds"])
+    mib = 2**20
+    rows = [
+        Row(
+            "backfill rate into OpenSearch",
+            "events/s",
+            kv_rate,
+            kee_rate,
+            kee_name,
+            kv_rate / kee_rate if kee_rate else None,
+            f"≥ {TARGET_PEER_RATIO:g}× KEE",
+            kee_rate > 0 and kv_rate / kee_rate >= TARGET_PEER_RATIO,
+            f"{total} Events listed and stored; process start to all searchable: "
+            f"{kv.seconds:.1f}s vs {kee.seconds:.1f}s{kee_partial}",
+        ),
+        Row(
+            "backfill rate vs raw _bulk ceiling",
+            "events/s",
+            kv_rate,
+            ceiling_rate,
+            "raw _bulk, same docs",
+            kv_rate / ceiling_rate,
+            f"≥ {TARGET_CEILING_RATIO:g}× ceiling",
+            kv_rate / ceiling_rate >= TARGET_CEILING_RATIO,
+            f"ceiling: {ceiling['requests']} pre-encoded gzip bulks of {CEILING_BATCH}, "
+            f"{CEILING_CONCURRENCY} in flight, {ceiling['seconds']:.1f}s",
+        ),
+        Row(
+            "backfill CPU per 1000 events",
+            "CPU s",
+            1000 * kv.cpu_seconds / max(kv.done, 1),
+            1000 * kee.cpu_seconds / max(kee.done, 1),
+            kee_name,
+            _lower_is_better(kv.cpu_seconds / max(kv.done, 1), kee.cpu_seconds / max(kee.done, 1)),
+            "",
+            None,
+            f"exporter process utime+stime incl. start-up; OpenSearch's CPU per 1000: "
+            f"{1000 * kv.engine_cpu_seconds / max(kv.done, 1):.2f} s vs "
+            f"{1000 * kee.engine_cpu_seconds / max(kee.done, 1):.2f} s",
+        ),
+        Row(
+            f"backfill peak RSS, {total // 1000}k events",
+            "MiB",
+            kv.peak_rss / mib,
+            kee.peak_rss / mib,
+            kee_name,
+            _lower_is_better(kv.peak_rss, kee.peak_rss),
+            "< 150 MiB and ≤ KEE",
+            kv.peak_rss < TARGET_BACKFILL_RSS and kv.peak_rss <= kee.peak_rss,
+            "VmHWM of the exporter process" + (kee_partial and " (KEE at its stop)"),
+        ),
+        Row(
+            "flood (live) rate into OpenSearch",
+            "events/s",
+            kv_live_rate,
+            kee_live_rate,
+            kee_name,
+            _ratio(kv_live_rate, kee_live_rate),
+            "",
+            None,
+            f"{kv_live['events']} Events created while exporting, offered at "
+            f"{kv_live['offered_rate']:.0f}/s and {kee_live['offered_rate']:.0f}/s: capped by "
+            f"the generator; behind by {kv_live['lag_after_last_create']:.1f}s vs "
+            f"{kee_live['lag_after_last_create']:.1f}s when it finished" + _partial(kee_live),
+        ),
+        Row(
+            "flood (burst) drain rate into OpenSearch",
+            "events/s",
+            kv_burst_rate,
+            kee_burst_rate,
+            kee_name,
+            _ratio(kv_burst_rate, kee_burst_rate),
+            f"≥ {TARGET_PEER_RATIO:g}× KEE",
+            _at_least(kv_burst_rate, kee_burst_rate),
+            f"{kv_burst['events']} Events waiting in the open watch; SIGCONT to all "
+            f"searchable: {kv_burst['seconds']:.1f}s vs {kee_burst['seconds']:.1f}s"
+            + _partial(kee_burst),
+        ),
+        Row(
+            "flood (burst) vs raw _bulk ceiling",
+            "events/s",
+            kv_burst_rate,
+            ceiling_rate,
+            "raw _bulk, same docs",
+            _ratio(kv_burst_rate, ceiling_rate),
+            f"≥ {TARGET_CEILING_RATIO:g}× ceiling",
+            kv_burst_rate / ceiling_rate >= TARGET_CEILING_RATIO,
+            "the ceiling of the backfill",
+        ),
+        Row(
+            "flood (burst) CPU per 1000 events",
+            "CPU s",
+            1000 * kv_burst["cpu_seconds"] / max(kv_burst["stored"], 1),
+            1000 * kee_burst["cpu_seconds"] / max(kee_burst["stored"], 1),
+            kee_name,
+            _lower_is_better(
+                kv_burst["cpu_seconds"] / max(kv_burst["stored"], 1),
+                kee_burst["cpu_seconds"] / max(kee_burst["stored"], 1),
+            ),
+            "",
+            None,
+            f"exporter process; OpenSearch's CPU per 1000: "
+            f"{1000 * kv_burst['engine_cpu_seconds'] / max(kv_burst['stored'], 1):.2f} s vs "
+            f"{1000 * kee_burst['engine_cpu_seconds'] / max(kee_burst['stored'], 1):.2f} s",
+        ),
+    ]
+    return rows
+
+
+def _ratio(kubevents: float, baseline: float) -> float | None:
+    return kubevents / baseline if baseline > 0 else None
+
+
+def _at_least(kubevents: float, baseline: float) -> bool:
+    return baseline > 0 and kubevents / baseline >= TARGET_PEER_RATIO
+
+
+def _partial(phase: dict[str, Any]) -> str:
+    if phase["stored"] >= phase["events"]:
+        return ""
+    return f"; KEE had stored {phase['stored']} of {phase['events']} at its deadline"
+
+
+def _lower_is_better(kubevents: float, baseline: float) -> float | None:
+    return baseline / kubevents if kubevents > 0 else None
