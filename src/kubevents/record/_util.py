@@ -8,6 +8,7 @@ explicitly where client-go relies on them.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -78,10 +79,22 @@ def generate_event_name(ref_name: str, unix_nano: int) -> str:
     The fallback exists because the referenced object's name need not be a valid Event name
     (kubernetes issue 127594).
     """
-    name = f"{ref_name}.{go_hex(unix_nano)}"
-    if len(name) > DNS1123_SUBDOMAIN_MAX_LENGTH or not _DNS1123_SUBDOMAIN_RE.fullmatch(name):
+    hex_part = go_hex(unix_nano)
+    name = f"{ref_name}.{hex_part}"
+    if len(name) > DNS1123_SUBDOMAIN_MAX_LENGTH or not (
+        # A non-negative hex number is a valid label, so the name is a subdomain exactly when
+        # ref_name is one; that answer is cached (event() pays for the regex once per object).
+        _is_dns1123_subdomain(ref_name)
+        if hex_part[0] != "-"
+        else _DNS1123_SUBDOMAIN_RE.fullmatch(name)
+    ):
         name = str(uuid.uuid4())
     return name
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_dns1123_subdomain(name: str) -> bool:
+    return _DNS1123_SUBDOMAIN_RE.fullmatch(name) is not None
 
 
 def wrap_int64(value: int) -> int:
