@@ -45,3 +45,17 @@ def test_source_matches_component_or_reporting_controller() -> None:
     assert decide(event(component="noisy-operator")) == "drop[0]"
     assert decide(event(component="", controller="noisy-ctrl")) == "drop[0]"
     assert decide(event(component="kubelet")) is None
+
+
+def test_globs_and_names_mix_and_empty_values_never_match() -> None:
+    decide = compile_rules(RuleSet(drop=[
+        Rule(name="any-ns", namespace="*", kind=["Node", "Pod*", "Job?"]),
+        Rule(name="src", source=["*"], message="^$"),
+    ]))  # fmt: skip
+    assert decide is not None
+    assert decide(event(kind="PodDisruptionBudget")) == "any-ns"
+    assert decide(event(kind="Jobs")) == "any-ns"
+    assert decide(event(kind="Job")) is None
+    assert decide(event(namespace="", kind="Node")) is None  # "*" never matches an empty value
+    assert decide(event(kind="Deployment", message="")) == "src"
+    assert decide(event(kind="Deployment", message="", component="", controller="")) is None
