@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -110,3 +111,13 @@ def test_plain_dict_fast_path_matches_the_mapping_path(manifest: dict[str, Any])
     assert fast == generic
     for value in msgspec.structs.astuple(fast):
         assert type(value) is str
+
+
+def test_plain_object_fields_first_non_empty_spelling_wins() -> None:
+    obj = SimpleNamespace(
+        api_version="", apiVersion="v1", kind=_Name("Pod"),
+        metadata=SimpleNamespace(name="p", uid=0, resourceVersion=None, resource_version=7),
+    )  # fmt: skip
+    ref = get_reference(obj)
+    assert ref == ObjectReference(kind="Pod", api_version="v1", name="p", resource_version="7")
+    assert all(type(value) is str for value in msgspec.structs.astuple(ref))

@@ -53,19 +53,13 @@ for _version, _kinds in {
 
 
 def _text(value: Any) -> str:
-    """A field's value as ``_field`` returns it: ``str(value)``, or "" when it is falsy."""
+    """A field's value as a string: ``str(value)``, or "" when it is falsy (None, "", 0).
+
+    Where a field has two spellings, the first non-empty one wins (``a or b``).
+    """
     if type(value) is str:
         return value
     return str(value) if value else ""
-
-
-def _field(source: Any, *names: str) -> str:
-    """First non-empty string among attribute/key ``names`` of a mapping or object."""
-    for name in names:
-        value = source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
-        if value:
-            return str(value)
-    return ""
 
 
 def _from_metadata(obj: Any, kind: str, api_version: str, metadata: Any) -> ObjectReference:
@@ -80,8 +74,7 @@ def _from_metadata(obj: Any, kind: str, api_version: str, metadata: Any) -> Obje
             f"cannot reference {type(obj).__name__}: {' and '.join(missing)} missing "
             "(set them on the object, or register_kind() its class)"
         )
-    if type(metadata) is dict:
-        # The common case (a manifest), without the generic lookups: same values.
+    if type(metadata) is dict or isinstance(metadata, Mapping):
         get = metadata.get
         return ObjectReference(
             kind=kind,
@@ -94,10 +87,13 @@ def _from_metadata(obj: Any, kind: str, api_version: str, metadata: Any) -> Obje
     return ObjectReference(
         kind=kind,
         api_version=api_version,
-        name=_field(metadata, "name"),
-        namespace=_field(metadata, "namespace"),
-        uid=_field(metadata, "uid"),
-        resource_version=_field(metadata, "resourceVersion", "resource_version"),
+        name=_text(getattr(metadata, "name", None)),
+        namespace=_text(getattr(metadata, "namespace", None)),
+        uid=_text(getattr(metadata, "uid", None)),
+        resource_version=_text(
+            getattr(metadata, "resourceVersion", None)
+            or getattr(metadata, "resource_version", None)
+        ),
     )
 
 
@@ -109,26 +105,21 @@ def get_reference(obj: Any) -> ObjectReference:
     client model (e.g. ``V1Pod``) or any object with ``metadata``/``api_version``/``kind``.
     Raises ``ValueError`` naming what is missing.
     """
-    if type(obj) is dict:
-        # A plain manifest, the common case: exactly the Mapping branch below, faster.
+    # A plain dict (a manifest) first: the common case, and the cheapest test.
+    if type(obj) is not dict:
+        if obj is None:
+            raise ValueError("can't reference a nil object")
+        if isinstance(obj, ObjectReference):
+            return obj
+    if type(obj) is dict or isinstance(obj, Mapping):
         get = obj.get
-        return _from_metadata(
-            obj, _text(get("kind")), _text(get("apiVersion") or get("api_version")),
-            get("metadata"),
-        )  # fmt: skip
-    if obj is None:
-        raise ValueError("can't reference a nil object")
-    if isinstance(obj, ObjectReference):
-        return obj
-
-    if isinstance(obj, Mapping):
-        metadata = obj.get("metadata")
-        api_version = _field(obj, "apiVersion", "api_version")
-        kind = _field(obj, "kind")
+        metadata = get("metadata")
+        api_version = _text(get("apiVersion") or get("api_version"))
+        kind = _text(get("kind"))
     else:
         metadata = getattr(obj, "metadata", None)
-        api_version = _field(obj, "api_version", "apiVersion")
-        kind = _field(obj, "kind")
+        api_version = _text(getattr(obj, "api_version", None) or getattr(obj, "apiVersion", None))
+        kind = _text(getattr(obj, "kind", None))
         if not (api_version and kind) and type(obj).__name__ in _SCHEME:
             api_version, kind = _SCHEME[type(obj).__name__]
     return _from_metadata(obj, kind, api_version, metadata)
