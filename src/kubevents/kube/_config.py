@@ -7,10 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubernetes.aio.client import Configuration
-from kubernetes.aio.config import incluster_config, kube_config
-from kubernetes.aio.config.config_exception import ConfigException
-
 __all__ = ["ClusterConfig", "ConfigError", "load_config"]
 
 _SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -59,6 +55,13 @@ async def load_config(
     else the ``kubeconfig`` path (or ``$KUBECONFIG`` / ``~/.kube/config``) with ``context``;
     else the in-cluster service account when running in a pod.
     """
+    # Imported here, not at module level: the generated client is ~70 modules and ~50 000
+    # GC-tracked objects, which every full collection of a recorder's process would scan even
+    # when the recorder never connects (the fake recorder, tests, a custom sink).
+    from kubernetes.aio.client import Configuration
+    from kubernetes.aio.config import kube_config
+    from kubernetes.aio.config.config_exception import ConfigException
+
     if url:
         conf = Configuration(host=url.rstrip("/"))
         if token:
@@ -96,6 +99,10 @@ async def load_config(
 
 
 def _load_in_cluster() -> ClusterConfig:
+    from kubernetes.aio.client import Configuration
+    from kubernetes.aio.config import incluster_config
+    from kubernetes.aio.config.config_exception import ConfigException
+
     conf = Configuration()
     try:
         incluster_config.load_incluster_config(client_configuration=conf)

@@ -13,8 +13,6 @@ from typing import Any
 
 import aiohttp
 import msgspec
-from kubernetes.aio.client import ApiClient
-from kubernetes.aio.client.exceptions import ApiException
 
 from kubevents import __version__
 from kubevents.errors import RequestConstructionError, StatusError, TransportError
@@ -68,6 +66,11 @@ class Transport:
     """One authenticated connection pool to one API server."""
 
     def __init__(self, cluster: ClusterConfig, *, user_agent: str = USER_AGENT) -> None:
+        # Lazy for the same reason as in _config: only a process that connects pays for it.
+        from kubernetes.aio.client import ApiClient
+        from kubernetes.aio.client.exceptions import ApiException
+
+        self._api_exception: type[Exception] = ApiException
         self.cluster = cluster
         self._api = ApiClient(cluster.configuration)
         self._api.user_agent = user_agent
@@ -103,7 +106,7 @@ class Transport:
             rest = await self._api.call_api(
                 method, url, header_params=headers, body=body, _request_timeout=client_timeout
             )
-        except ApiException as exc:
+        except self._api_exception as exc:
             # The library raises this only when it cannot serialise the request.
             raise RequestConstructionError(f"cannot build {method} {path}: {exc}") from exc
         except (TypeError, ValueError) as exc:
