@@ -22,16 +22,21 @@ from datetime import UTC, datetime
 import msgspec
 
 from kubevents.export._occurrence import Occurrence
+from kubevents.model import EventSeries, ObjectReference
 
 __all__ = [
     "DocumentInvolvedObject",
     "DocumentSeries",
     "DocumentSource",
     "ExportDocument",
+    "document_series",
+    "document_times",
+    "embedded",
     "encode_array",
     "encode_document",
     "encode_lines",
     "format_time",
+    "involved_object",
     "occurrence_document",
 ]
 
@@ -92,13 +97,45 @@ def format_time(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}"
-        f":{value.second:02d}.{value.microsecond:06d}Z"
-    )
+    # %-formatting: the same digits as format specs, in about half the time (every occurrence
+    # formats up to four times per sink).
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031
+        value.year, value.month, value.day, value.hour, value.minute, value.second,
+        value.microsecond,
+    )  # fmt: skip
 
 
-def _embedded(raw: bytes) -> msgspec.Raw:
+def document_times(occ: Occurrence) -> tuple[str, str | None, str | None, str | None]:
+    """``time``, ``firstTimestamp``, ``lastTimestamp`` and ``eventTime`` of ``occ``, formatted.
+
+    The occurrence time is one of the Event's times, and first and last are often the same
+    instant: each distinct instant is formatted once.
+    """
+    event = occ.event
+    first, last, at = event.first_timestamp, event.last_timestamp, event.event_time
+    first_text = format_time(first)
+    last_text = first_text if last == first else format_time(last)
+    at_text = format_time(at)
+    when = occ.time
+    if when is last:
+        time_text = last_text
+    elif when is at:
+        time_text = at_text
+    elif when is first:
+        time_text = first_text
+    else:
+        time_text = format_time(when)
+    return time_text or "", first_text, last_text, at_text
+
+
+def involved_object(ref: ObjectReference) -> DocumentInvolvedObject:
+    return DocumentInvolvedObject(
+        kind=ref.kind, namespace=ref.namespace, name=ref.name, uid=ref.uid,
+        apiVersion=ref.api_version, fieldPath=ref.field_path,
+    )  # fmt: skip
+
+
+def embedded(raw: bytes) -> msgspec.Raw:
     # The API server writes compact JSON, embedded untouched. A line break (only possible as
     # whitespace between tokens: JSON strings escape them) would split a JSON Lines record, so
     # such input loses its insignificant whitespace and nothing else.
@@ -110,24 +147,17 @@ def _embedded(raw: bytes) -> msgspec.Raw:
 def occurrence_document(occ: Occurrence) -> ExportDocument:
     """The export document of ``occ``."""
     event = occ.event
-    ref = event.involved_object
     series = event.series
+    time_text, first_text, last_text, at_text = document_times(occ)
     return ExportDocument(
         id=occ.id,
         uid=occ.uid,
         count=occ.count,
-        time=format_time(occ.time) or "",
+        time=time_text,
         cluster=occ.cluster,
         namespace=event.metadata.namespace,
         name=event.metadata.name,
-        involvedObject=DocumentInvolvedObject(
-            kind=ref.kind,
-            namespace=ref.namespace,
-            name=ref.name,
-            uid=ref.uid,
-            apiVersion=ref.api_version,
-            fieldPath=ref.field_path,
-        ),
+        involvedObject=involved_object(event.involved_object),
         type=event.type,
         reason=event.reason,
         message=event.message,
@@ -135,17 +165,23 @@ def occurrence_document(occ: Occurrence) -> ExportDocument:
         reportingController=event.reporting_controller,
         reportingInstance=event.reporting_instance,
         action=event.action,
-        firstTimestamp=format_time(event.first_timestamp),
-        lastTimestamp=format_time(event.last_timestamp),
-        eventTime=format_time(event.event_time),
-        series=(
-            None
-            if series is None
-            else DocumentSeries(series.count, format_time(series.last_observed_time))
-        ),
+        firstTimestamp=first_text,
+        lastTimestamp=last_text,
+        eventTime=at_text,
+        series=document_series(series, occ.time, time_text),
         resourceVersion=occ.resource_version,
-        event=_embedded(occ.raw),
+        event=embedded(occ.raw),
     )
+
+
+def document_series(
+    series: EventSeries | None, when: datetime, time_text: str
+) -> DocumentSeries | None:
+    if series is None:
+        return None
+    observed = series.last_observed_time
+    text = time_text if observed is when else format_time(observed)
+    return DocumentSeries(series.count, text)
 
 
 _ENCODER = msgspec.json.Encoder()

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from kubevents.clock import Clock, RealClock
-from kubevents.export._document import format_time
+from kubevents.export._document import document_times, format_time
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks._base import Rejected, SinkError, WriteResult
 
@@ -354,13 +354,14 @@ class SQLiteSink:
                 rejected.append(Rejected(occ, "invalid_utf8"))
                 continue
             ev, ref = occ.event, occ.event.involved_object
+            time_text, first_text, last_text, _ = document_times(occ)
             rows.append((
-                occ.id, occ.uid, occ.count, to_micros(occ.time), format_time(occ.time),
+                occ.id, occ.uid, occ.count, to_micros(occ.time), time_text,
                 ev.metadata.namespace, ev.metadata.name, ref.kind, ref.name, ref.namespace,
                 ref.uid, ref.api_version, ref.field_path, ev.type, ev.reason, ev.message,
                 ev.source.component, ev.source.host, ev.reporting_controller,
                 ev.reporting_instance, occ.cluster, occ.resource_version,
-                format_time(ev.first_timestamp), format_time(ev.last_timestamp), event_json,
+                first_text, last_text, event_json,
                 inserted_at,
             ))  # fmt: skip
         return rows, rejected
