@@ -150,6 +150,8 @@ class ElasticsearchSink:
         )  # fmt: skip
         self._setup_lock = asyncio.Lock()
         self._stored: OrderedDict[str, None] = OrderedDict()
+        # Action line heads by the UTC date ordinal of the daily index (0: the data stream).
+        self._action_heads: dict[int, bytes] = {}
         self._flat_maps = False
         #: The detected cluster, once set up.
         self.engine: Engine | None = None
@@ -233,10 +235,25 @@ class ElasticsearchSink:
 
     # -- writing -------------------------------------------------------------------------------
 
+    def _action_head(self, occ: Occurrence) -> bytes:
+        """``{"<op>":{"_index":"<index>","_id":`` for ``occ``: one per index, reused."""
+        key = 0 if self.mode == "data_stream" else occ.time.astimezone(UTC).toordinal()
+        head = self._action_heads.get(key)
+        if head is None:
+            if len(self._action_heads) >= 64:
+                self._action_heads.clear()
+            index = _ENCODER.encode(self.index_for(occ))
+            head = b'{"%s":{"_index":%s,"_id":' % (self.op_type.encode(), index)
+            self._action_heads[key] = head
+        return head
+
     def _encode(self, occ: Occurrence) -> _Item:
-        action = _ENCODER.encode({self.op_type: {"_index": self.index_for(occ), "_id": occ.id}})
+        # The action line is byte for byte what encoding {op: {"_index": …, "_id": …}} gives.
         document = _ENCODER.encode(search_document(occ, flat_maps=self._flat_maps))
-        return _Item(occ, b"".join((action, b"\n", document, b"\n")), self.op_type == "create")
+        lines = b"".join(
+            (self._action_head(occ), _ENCODER.encode(occ.id), b"}}\n", document, b"\n")
+        )
+        return _Item(occ, lines, self.op_type == "create")
 
     def _chunks(self, items: list[_Item]) -> list[list[_Item]]:
         chunks: list[list[_Item]] = []

@@ -23,7 +23,10 @@ from kubevents.export._document import (
     DocumentInvolvedObject,
     DocumentSeries,
     DocumentSource,
-    occurrence_document,
+    document_series,
+    document_times,
+    embedded,
+    involved_object,
 )
 from kubevents.export._occurrence import Occurrence
 from kubevents.model import ObjectReference
@@ -142,28 +145,30 @@ def _indexed_map(mapping: dict[str, str] | None, flat: bool) -> dict[str, str] |
 
 
 def _reference(ref: ObjectReference | None) -> DocumentInvolvedObject | None:
-    if ref is None:
-        return None
-    return DocumentInvolvedObject(
-        kind=ref.kind, namespace=ref.namespace, name=ref.name, uid=ref.uid,
-        apiVersion=ref.api_version, fieldPath=ref.field_path,
-    )  # fmt: skip
+    return None if ref is None else involved_object(ref)
 
 
 def search_document(occ: Occurrence, *, flat_maps: bool) -> SearchDocument:
     """The stored document of ``occ``; ``flat_maps=False`` de-dots label/annotation keys."""
-    d = occurrence_document(occ)
-    meta = occ.event.metadata
+    # Built straight from the occurrence, with the export document's helpers, rather than
+    # from an ExportDocument: one struct per occurrence instead of two.
+    event = occ.event
+    meta = event.metadata
+    time_text, first_text, last_text, at_text = document_times(occ)
     return SearchDocument(
-        timestamp=d.time, id=d.id, uid=d.uid, count=d.count, cluster=d.cluster,
-        namespace=d.namespace, name=d.name, involvedObject=d.involvedObject,
-        related=_reference(occ.event.related), type=d.type, reason=d.reason,
-        message=d.message, source=d.source, reportingController=d.reportingController,
-        reportingInstance=d.reportingInstance, action=d.action,
-        firstTimestamp=d.firstTimestamp, lastTimestamp=d.lastTimestamp, eventTime=d.eventTime,
-        series=d.series, resourceVersion=d.resourceVersion,
+        timestamp=time_text, id=occ.id, uid=occ.uid, count=occ.count, cluster=occ.cluster,
+        namespace=meta.namespace, name=meta.name,
+        involvedObject=involved_object(event.involved_object),
+        related=_reference(event.related), type=event.type, reason=event.reason,
+        message=event.message,
+        source=DocumentSource(component=event.source.component, host=event.source.host),
+        reportingController=event.reporting_controller,
+        reportingInstance=event.reporting_instance, action=event.action,
+        firstTimestamp=first_text, lastTimestamp=last_text, eventTime=at_text,
+        series=document_series(event.series, occ.time, time_text),
+        resourceVersion=occ.resource_version,
         labels=_indexed_map(meta.labels, flat_maps),
-        annotations=_indexed_map(meta.annotations, flat_maps), event=d.event,
+        annotations=_indexed_map(meta.annotations, flat_maps), event=embedded(occ.raw),
     )  # fmt: skip
 
 
