@@ -55,6 +55,13 @@ class _Partial(msgspec.Struct):
 
 
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
+# The API server writes each notification as compact JSON, ``{"type":"…","object":{…}}``. For
+# such a line the object's bytes are found by slicing, and decoded once, instead of being
+# scanned by the envelope decoder first: if the object decodes, the line is exactly that
+# envelope. Anything else (other spacing, other keys, bad objects) takes the envelope path.
+_COMPACT_HEADS = tuple(
+    (t, b'{"type":"%s","object":' % t.encode()) for t in (ADDED, MODIFIED, DELETED)
+)
 _partial_decoder = msgspec.json.Decoder(_Partial)
 _status_decoder = msgspec.json.Decoder(dict[str, Any])
 
@@ -137,6 +144,17 @@ class WatchStream(Generic[_T]):
             self.close()
 
     def _decode(self, line: bytes) -> WatchEvent[_T] | None:
+        if line.endswith(b"}}"):
+            for type_, head in _COMPACT_HEADS:
+                if line.startswith(head):
+                    raw = line[len(head) : -1]
+                    if raw.startswith(b"{"):
+                        try:
+                            obj = self._decoder.decode(raw)
+                        except (msgspec.MsgspecError, ValueError, TypeError):
+                            break  # the envelope path tells a bad line from a bad object
+                        return self._object_event(type_, obj, raw)
+                    break
         try:
             envelope = _envelope_decoder.decode(line)
         except msgspec.MsgspecError as exc:
@@ -166,11 +184,14 @@ class WatchStream(Generic[_T]):
                 self.resource_version = meta.resourceVersion
             self._count_malformed(line, f"bad {envelope.type} object: {exc}")
             return None
+        return self._object_event(envelope.type, obj, raw)
+
+    def _object_event(self, type_: str, obj: _T, raw: bytes) -> WatchEvent[_T]:
         rv = getattr(getattr(obj, "metadata", None), "resource_version", "") or ""
         if rv:
             self.resource_version = rv
         self.received += 1
-        return WatchEvent(envelope.type, obj, rv, raw)
+        return WatchEvent(type_, obj, rv, raw)
 
     @staticmethod
     def _partial(raw: bytes) -> _Meta | None:
