@@ -195,6 +195,7 @@ class EventWatcher:
         self.last_progress = time.monotonic()
         delivered = 0
         malformed_before = 0
+        received = self._metrics.received.labels("watch")  # looked up once, not per event
         try:
             async with stream:
                 async for change in stream:
@@ -206,7 +207,7 @@ class EventWatcher:
                     if change.type == BOOKMARK:
                         await self._pipeline.submit(None, change.resource_version)
                     elif change.type in (ADDED, MODIFIED) and change.object is not None:
-                        self._metrics.received.labels("watch").inc()
+                        received.inc()
                         await self._process(change.object, change.raw, change.resource_version)
                     else:  # DELETED: TTL expiry, not an occurrence
                         await self._pipeline.submit(None, change.resource_version)
