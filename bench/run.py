@@ -27,6 +27,7 @@ from bench.common import BenchContext, Suite, machine, table, write_results  # n
 # name -> module with NAME and run(ctx) -> Suite.
 SUITES = {
     "recorder": "bench.recorder",
+    "pipeline": "bench.pipeline",
     "exporter": "bench.exporter",
 }
 
