@@ -124,11 +124,26 @@ def builtins_hook(obj: Any) -> Any:
     return enc_hook(obj)
 
 
+# Decoded times by wire string. An Event carries the same instant several times (creation,
+# first and last timestamp, managedFields) and a stream carries the same seconds over and over,
+# so most lookups hit; datetimes are immutable, so sharing one object is safe. Bounded by
+# clearing: cheaper than LRU bookkeeping on every hit.
+_TIME_CACHE_MAX = 8192
+_time_cache: dict[tuple[type, str], datetime] = {}
+
+
 def dec_hook(typ: type, obj: Any) -> Any:
     """msgspec decode hook: strings (or datetimes) into ``Time`` / ``MicroTime``."""
     if typ is Time or typ is MicroTime:
         if isinstance(obj, str):
-            return typ.parse(obj)
+            key = (typ, obj)
+            cached = _time_cache.get(key)
+            if cached is None:
+                cached = typ.parse(obj)
+                if len(_time_cache) >= _TIME_CACHE_MAX:
+                    _time_cache.clear()
+                _time_cache[key] = cached
+            return cached
         if isinstance(obj, datetime):
             return typ.of(obj)
         raise TypeError(f"expected an RFC 3339 string, got {type(obj).__name__}")
