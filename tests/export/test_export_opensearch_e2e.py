@@ -102,7 +102,10 @@ def assert_exactly_the_expected_documents(
 
 async def oracle_watch(client: KubeClient, namespace: str, shown: set[str]) -> None:
     """An independent record of every (uid, count) the server showed, never interrupted."""
-    rv = (await client.events.list(namespace)).resource_version
+    # What the list shows counts too: the flood may already have started when it returns.
+    listed = await client.events.list(namespace, limit=None)
+    shown.update(f"{event.uid}:{event.count or 1}" for event in listed.items)
+    rv = listed.resource_version
     while True:
         async with await client.events.watch(namespace, resource_version=rv) as stream:
             async for change in stream:
