@@ -153,7 +153,7 @@ SinkConfig = (
 
 
 class BufferConfig(_Strict):
-    queue_size: int = 10_000
+    queue_size: int = 4_000
     max_batch_size: int = 500
     flush_delay: Duration = "1s"
     max_concurrency: int = 4

@@ -27,7 +27,7 @@ __all__ = ["BatchSettings", "DeadLetterHandler", "Pipeline"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUEUE_SIZE = 10_000
+DEFAULT_QUEUE_SIZE = 4_000
 DEFAULT_MAX_BATCH_SIZE = 500
 DEFAULT_FLUSH_DELAY = 1.0
 DEFAULT_MAX_CONCURRENCY = 4
