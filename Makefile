@@ -7,5 +7,5 @@ run:  ## set up, then run the main job
 test:  ## set up, then lint, type-check and pass the whole test suite (real components included)
 	scripts/dev.sh test
 
-bench:  ## run the benchmarks (recorder: ~2 min warm), print the ratio table, write bench/results/
-	.venv/bin/python bench/run.py
+bench:  ## set up, run every benchmark (~9 min warm), print the ratio table, write bench/results/
+	scripts/dev.sh bench

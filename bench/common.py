@@ -28,6 +28,7 @@ __all__ = [
     "Suite",
     "machine",
     "percentile",
+    "read_results",
     "rss_bytes",
     "table",
 ]
@@ -180,6 +181,13 @@ def write_results(suite: Suite, info: dict[str, Any], *, quick: bool = False) ->
     document = {"machine": info, **asdict(suite)}
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def read_results(name: str) -> Suite:
+    """A suite as its last full run wrote it (``results/<name>.json``)."""
+    document = json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+    rows = [Row(**row) for row in document["rows"]]
+    return Suite(document["name"], rows, document["seconds"], document["details"])
 
 
 class Stopwatch:

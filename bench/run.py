@@ -2,7 +2,8 @@
 
     python bench/run.py              # every suite
     python bench/run.py recorder     # one suite
-    python bench/run.py --quick      # a quarter of the iterations (a smoke run)
+    python bench/run.py --quick      # fewer iterations (a smoke run)
+    python bench/run.py --table      # no run: the table of the saved results (docs/benchmarks.md)
 
 Each suite measures kubevents and its baselines (client-go, peers, ceilings) in the same run on
 the same machine, so the ratios are comparable; absolute numbers are not portable.
@@ -22,7 +23,14 @@ _REPO = str(Path(__file__).resolve().parents[1])
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-from bench.common import BenchContext, Suite, machine, table, write_results  # noqa: E402
+from bench.common import (  # noqa: E402
+    BenchContext,
+    Suite,
+    machine,
+    read_results,
+    table,
+    write_results,
+)
 
 # name -> module with NAME and run(ctx) -> Suite.
 SUITES = {
@@ -35,9 +43,13 @@ SUITES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("suites", nargs="*", choices=[[], *SUITES], help="default: all")
-    parser.add_argument("--quick", action="store_true", help="a quarter of the iterations")
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
+    parser.add_argument("--table", action="store_true", help="print the saved results' table")
     args = parser.parse_args()
     names = args.suites or list(SUITES)
+    if args.table:
+        print(table([read_results(name) for name in names]))
+        return
 
     began = time.perf_counter()
     info = machine()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's two commands, as one script with timed phases:
-#   scripts/dev.sh run    set up, then run the main job (the demo, until the exporter lands)
+#   scripts/dev.sh run    set up, then run the main job (kubevents demo: the exporter on its
+#                         embedded SQLite default against a real cluster, then a query)
 #   scripts/dev.sh test   set up, then lint, type-check and run the whole test suite
+#   scripts/dev.sh bench  set up, then run the benchmarks (bench/run.py; arguments passed on)
 # "Set up" = a project venv with the package and its dev tools, and the real kube-apiserver +
 # etcd binaries built from Go modules (cached in ~/.cache/kubevents/testbin, ~5 min cold).
 set -euo pipefail
@@ -63,8 +65,14 @@ case "${1:-}" in
     phase "ruff + mypy --strict" lint
     phase "pytest" tests "$@"
     ;;
+  bench)
+    shift
+    phase "python setup" setup_python
+    phase "kube-apiserver + etcd (Go build, cached)" build_cluster
+    phase "benchmarks" "$VENV/bin/python" bench/run.py "$@"
+    ;;
   *)
-    echo "usage: $0 run|test [pytest args]" >&2
+    echo "usage: $0 run|test|bench [args]" >&2
     exit 2
     ;;
 esac
