@@ -7,12 +7,13 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from kubevents.model import Event
+from kubevents.model import Event, EventsV1Event
 from kubevents.record._channel import ChannelClosedError
 from kubevents.record._mux import Watcher
 
-__all__ = ["BroadcasterStats", "EventHandler", "ShutdownReport", "Watch"]
+__all__ = ["BroadcasterStats", "EventHandler", "ShutdownReport", "Watch", "WatchBase"]
 
 log = logging.getLogger("kubevents.record")
 
@@ -79,21 +80,27 @@ class _Barrier:
 
 
 _Item = Event | _Barrier
+_E = TypeVar("_E", Event, EventsV1Event)
 
 
-class Watch:
+class WatchBase(Generic[_E]):
     """One running watcher (client-go's ``watch.Interface``): ``stop()`` detaches it.
 
-    Events already queued for it are still handled after ``stop()``, as in client-go.
+    Shared by both broadcasters (``kubevents.record`` for core/v1, ``kubevents.events`` for
+    events.k8s.io/v1). Events already queued for it are still handled after ``stop()``, as in
+    client-go.
     """
+
+    _log = log
+    _task_prefix = "kubevents-watch"
 
     def __init__(
         self,
-        watcher: Watcher[_Item] | None,
-        handler: EventHandler,
+        watcher: Watcher[_E | _Barrier] | None,
+        handler: Callable[[_E], object],
     ) -> None:
-        self._watcher = watcher
-        self._handler = handler
+        self._watcher: Watcher[_E | _Barrier] | None = watcher
+        self._handler: Callable[[_E], object] = handler
         self._task: asyncio.Task[None] | None = None
         self._busy = False
         self.handled = 0
@@ -118,7 +125,9 @@ class Watch:
         """Events queued for this watcher and not yet handled (including one in flight)."""
         if self._watcher is None:
             return 0
-        queued = sum(1 for item in self._watcher.buffered() if isinstance(item.object, Event))
+        queued = sum(
+            1 for item in self._watcher.buffered() if not isinstance(item.object, _Barrier)
+        )
         return queued + (1 if self._busy else 0)
 
     def stop(self) -> None:
@@ -130,7 +139,7 @@ class Watch:
         # On the loop. Idempotent: shutdown may start a watch whose start is still scheduled.
         if self._task is None and self._watcher is not None:
             self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"kubevents-watch-{self._watcher.id}"
+                self._run(), name=f"{self._task_prefix}-{self._watcher.id}"
             )
 
     async def _run(self) -> None:
@@ -151,8 +160,12 @@ class Watch:
                     await result
             except Exception:
                 # Go would crash the process; a controller is better served by a log line.
-                log.exception("Event handler failed for event %s", obj.metadata.name)
+                self._log.exception("Event handler failed for event %s", obj.metadata.name)
             finally:
                 self._busy = False
             # Not reached when cancelled: a cancelled event was not delivered.
             self.handled += 1
+
+
+class Watch(WatchBase[Event]):
+    """A watcher of the core/v1 ``EventBroadcaster``."""
