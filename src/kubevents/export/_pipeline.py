@@ -21,7 +21,7 @@ from kubevents.export._acklog import AckLog, Ticket
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
 from kubevents.export._state import EventTracker
-from kubevents.export.sinks._base import Rejected, Sink, SinkError
+from kubevents.export.sinks._base import HttpSinkError, Rejected, Sink, SinkError
 
 __all__ = ["BatchSettings", "DeadLetterHandler", "Pipeline"]
 
@@ -126,9 +126,9 @@ class _SinkRunner:
                     self.failing_since = time.monotonic()
                 wait = delay * (0.5 + random.random())
                 # A destination that says when to come back (HTTP Retry-After) is obeyed.
-                retry_after = getattr(exc, "retry_after", None)
-                if isinstance(retry_after, int | float) and retry_after > wait:
-                    wait = min(float(retry_after), self.settings.retry_max_delay * 4)
+                retry_after = exc.retry_after if isinstance(exc, HttpSinkError) else None
+                if retry_after is not None and retry_after > wait:
+                    wait = min(retry_after, self.settings.retry_max_delay * 4)
                 log.warning(
                     "sink %s: write of %d failed (%s), retrying in %.1fs",
                     name, len(batch), exc, wait,

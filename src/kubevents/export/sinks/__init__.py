@@ -7,7 +7,7 @@ from kubevents.export._document import (
     encode_lines,
     occurrence_document,
 )
-from kubevents.export.sinks._base import Rejected, Sink, SinkError, WriteResult
+from kubevents.export.sinks._base import HttpSinkError, Rejected, Sink, SinkError, WriteResult
 from kubevents.export.sinks._elasticsearch import ElasticsearchSink
 from kubevents.export.sinks._es_transport import AwsSigV4, SearchAuth
 from kubevents.export.sinks._jsonl import DeadLetterFile, JSONLSink
@@ -19,6 +19,7 @@ __all__ = [
     "DeadLetterFile",
     "ElasticsearchSink",
     "ExportDocument",
+    "HttpSinkError",
     "JSONLSink",
     "Rejected",
     "SQLiteSink",

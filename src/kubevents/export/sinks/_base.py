@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from kubevents.export._occurrence import Occurrence
 
-__all__ = ["Rejected", "Sink", "SinkError", "WriteResult"]
+__all__ = ["HttpSinkError", "Rejected", "Sink", "SinkError", "WriteResult"]
 
 
 class SinkError(Exception):
@@ -23,6 +23,23 @@ class SinkError(Exception):
     def __init__(self, message: str, *, reason: str = "error") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class HttpSinkError(SinkError):
+    """A retryable failure of an HTTP destination: its status, and its ``Retry-After`` in
+    seconds, which the pipeline waits at least (capped) before retrying the batch."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)

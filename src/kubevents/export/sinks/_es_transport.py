@@ -32,7 +32,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from kubevents.export.sinks._base import SinkError
+from kubevents.export.sinks._base import HttpSinkError, SinkError
 from kubevents.export.sinks._webhook import parse_retry_after
 
 __all__ = [
@@ -57,20 +57,8 @@ _GZIP_LEVEL = 1
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
-class SearchError(SinkError):
+class SearchError(HttpSinkError):
     """A retryable failure of the search engine; ``retry_after`` is its Retry-After (s)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        reason: str,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, reason=reason)
-        self.status = status
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

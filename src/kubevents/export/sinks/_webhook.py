@@ -34,7 +34,7 @@ from yarl import URL
 
 from kubevents.export._document import encode_array, encode_lines
 from kubevents.export._occurrence import Occurrence
-from kubevents.export.sinks._base import Rejected, SinkError, WriteResult
+from kubevents.export.sinks._base import HttpSinkError, Rejected, SinkError, WriteResult
 
 __all__ = ["WebhookError", "WebhookSink", "idempotency_key"]
 
@@ -47,24 +47,12 @@ _GZIP_INLINE_LIMIT = 64 * 1024
 _ERROR_BODY_LIMIT = 200
 
 
-class WebhookError(SinkError):
+class WebhookError(HttpSinkError):
     """A retryable webhook failure. ``retry_after`` is the receiver's ``Retry-After`` in seconds.
 
     The pipeline waits at least ``retry_after`` (capped) before retrying the batch; the sink
     itself never sleeps while holding a write slot.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        reason: str,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, reason=reason)
-        self.status = status
-        self.retry_after = retry_after
 
 
 def idempotency_key(batch: Sequence[Occurrence]) -> str:
