@@ -104,11 +104,10 @@ async def seed_events(
     async with await KubeClient.connect(cluster.kubeconfig) as client:
         for namespace in namespaces:
             await client.ensure_namespace(namespace)
-    bodies = [
-        (ns, msgspec.json.encode(_event(ns, i, now).to_dict()))
-        for i in range(first, first + total)
-        for ns in (namespaces[i % len(namespaces)],)
-    ]
+    bodies = []
+    for i in range(first, first + total):
+        namespace = namespaces[i % len(namespaces)]
+        bodies.append((namespace, msgspec.json.encode(_event(namespace, i, now).to_dict())))
     headers = {
         "Authorization": f"Bearer {cluster.admin_token}",
         "Content-Type": "application/json",

@@ -31,11 +31,12 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import msgspec
 import yaml
 from bench._exporter_support import (
     MeasuredProcess,
@@ -50,7 +51,6 @@ from bench.common import BenchContext, Row, Stopwatch, Suite
 
 from kubevents.export import Occurrence
 from kubevents.export.sinks import ElasticsearchSink
-from kubevents.export.sinks._es_templates import search_document
 from kubevents.kube import KubeClient
 from kubevents.testenv import LocalCluster, SearchEngine
 from kubevents.testenv._support import free_ports
@@ -74,9 +74,6 @@ CEILING_GZIP_LEVEL = 1
 TARGET_PEER_RATIO = 5.0
 TARGET_CEILING_RATIO = 0.8
 TARGET_BACKFILL_RSS = 150 * 2**20
-
-_ENCODER = msgspec.json.Encoder()
-
 
 # -- the three contenders ---------------------------------------------------------------------
 
@@ -103,14 +100,15 @@ async def _bulk_load(
 ) -> tuple[float, int]:
     sink = ElasticsearchSink([engine.url], index=index)
     await sink.start()  # the same template as kubevents' indices
-    bodies: list[bytes] = []
-    for start in range(0, len(occurrences), CEILING_BATCH):
-        lines = []
-        for occ in occurrences[start : start + CEILING_BATCH]:
-            action = {"index": {"_index": sink.index_for(occ), "_id": occ.id}}
-            lines.append(_ENCODER.encode(action))
-            lines.append(_ENCODER.encode(search_document(occ, flat_maps=sink.flat_maps)))
-        bodies.append(gzip.compress(b"\n".join(lines) + b"\n", CEILING_GZIP_LEVEL, mtime=0))
+    # The sink's own encoder, so the ceiling sends exactly the bytes kubevents would.
+    bodies = [
+        gzip.compress(
+            b"".join(sink._encode(occ).lines for occ in occurrences[start : start + CEILING_BATCH]),
+            CEILING_GZIP_LEVEL,
+            mtime=0,
+        )
+        for start in range(0, len(occurrences), CEILING_BATCH)
+    ]
     await sink.close()
 
     queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -192,9 +190,6 @@ def _kee(
 
 def _wait_serving(process: MeasuredProcess, url: str, within: float = 60.0) -> None:
     """Until the process answers ``url`` (kubevents: /readyz, i.e. listed and watching)."""
-    import urllib.error
-    import urllib.request
-
     deadline = time.monotonic() + within
     while True:
         process.sample()  # raises if it died
@@ -210,7 +205,7 @@ def _wait_serving(process: MeasuredProcess, url: str, within: float = 60.0) -> N
 
 
 def _backfill(
-    name: str, process: MeasuredProcess, engine: SearchEngine, pattern: str, target: int,
+    process: MeasuredProcess, engine: SearchEngine, pattern: str, target: int,
     deadline: float,
 ) -> Progress:  # fmt: skip
     process.start()
@@ -337,11 +332,11 @@ def run(ctx: BenchContext) -> Suite:
         details["ceiling"] = ceiling
 
         proc, port = _kubevents(cluster, engine, workdir, "bench-kubevents", None)
-        kv = _backfill("kubevents", proc, engine, "bench-kubevents-*", total, KUBEVENTS_DEADLINE)
+        kv = _backfill(proc, engine, "bench-kubevents-*", total, KUBEVENTS_DEADLINE)
         details["kubevents_backfill"] = _summary(kv)
 
         proc, port = _kee(cluster, engine, workdir, "bench-kee", None)
-        kee = _backfill("kee", proc, engine, "bench-kee", total, kee_deadline)
+        kee = _backfill(proc, engine, "bench-kee", total, kee_deadline)
         details["kee_backfill"] = _summary(kee)
 
         proc, port = _kubevents(cluster, engine, workdir, "flood-kubevents", "bench-flood-kv")
