@@ -11,11 +11,13 @@ test and the harness that checks it cannot share a bug.
 or ``python -m kubevents.testenv`` to keep one running for manual use.
 
 ``SearchEngine`` / ``ensure_search_engine`` do the same for a real OpenSearch or Elasticsearch
-node resolved from Maven Central.
+node resolved from Maven Central. ``FaultProxy`` sits in front of a real server and makes it
+unreachable on demand (an apiserver outage).
 """
 
 from ._build import ETCD_VERSION, KUBE_VERSION, Binaries, ensure_binaries
 from ._cluster import LIMITED_USER, LIMITED_VERBS, LocalCluster
+from ._faultproxy import FaultProxy
 from ._search import (
     DEFAULT_SEARCH_VERSIONS,
     SearchEngine,
@@ -31,6 +33,7 @@ __all__ = [
     "LIMITED_USER",
     "LIMITED_VERBS",
     "Binaries",
+    "FaultProxy",
     "LocalCluster",
     "SearchEngine",
     "SearchRuntime",
