@@ -18,6 +18,7 @@ from support import eventually
 class Progress:
     acklog: AckLog = field(default_factory=lambda: AckLog("1"))
     acknowledged: int = 0
+    progressed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def make(path: Path, interval: float = 0.01) -> tuple[Checkpointer, EventTracker, Progress]:
@@ -35,6 +36,7 @@ def acknowledge(tracker: EventTracker, progress: Progress, uid: str, rv: str) ->
     tracker.stored(uid, 1)
     progress.acknowledged += 1
     progress.acklog.append(rv, 0)
+    progress.progressed.set()
 
 
 async def test_saves_only_when_there_is_progress(tmp_path: Path) -> None:
@@ -92,4 +94,4 @@ async def test_the_retry_interval_doubles_up_to_the_cap(
     monkeypatch.setattr("kubevents.export._checkpointer.asyncio.sleep", sleep)
     with pytest.raises(asyncio.CancelledError):
         await checkpointer.run()
-    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    assert waits == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 30.0]

@@ -15,13 +15,14 @@ from kubevents.export import (
     ExportMetrics,
     Pipeline,
 )
+from kubevents.export._sinkdriver import lane_of
 from kubevents.export.sinks import Rejected, SinkError
 from support import eventually
 
 from .memory_sink import MemorySink, occurrence
 
 
-def make(
+async def make(
     *sinks: MemorySink,
     rv: str | None = "0",
     dead_letter: DeadLetterHandler | None = None,
@@ -43,7 +44,7 @@ def make(
         BatchSettings(**defaults),  # type: ignore[arg-type]
         dead_letter=dead_letter,
     )  # fmt: skip
-    pipeline.start()
+    await pipeline.start()
     return pipeline, acklog, tracker
 
 
@@ -56,7 +57,7 @@ async def submit_all(pipeline: Pipeline, count: int, start_rv: int = 1) -> None:
 
 async def test_batches_are_bounded_and_everything_is_stored_once() -> None:
     sink = MemorySink()
-    pipeline, acklog, _ = make(sink)
+    pipeline, acklog, _ = await make(sink)
     await submit_all(pipeline, 35)
     assert await pipeline.drain(10)
     assert len(sink.stored) == 35 and sink.duplicates == 0
@@ -67,36 +68,50 @@ async def test_batches_are_bounded_and_everything_is_stored_once() -> None:
 
 async def test_a_partial_batch_is_flushed_after_the_delay() -> None:
     sink = MemorySink()
-    pipeline, acklog, _ = make(sink, flush_delay=0.01)
+    pipeline, acklog, _ = await make(sink, flush_delay=0.01, max_concurrency=1)
     await submit_all(pipeline, 3)
     await eventually(lambda: acklog.resource_version == "3", "the delayed flush")
     assert sink.writes == [["u0:1", "u1:1", "u2:1"]]
     await pipeline.stop()
 
 
-async def test_concurrency_is_capped() -> None:
+async def test_concurrency_is_capped_and_one_events_occurrences_stay_in_order() -> None:
     sink = MemorySink()
     sink.gate = asyncio.Event()
-    pipeline, _, _ = make(sink, max_batch_size=1, max_concurrency=3)
-    await submit_all(pipeline, 10)
+    pipeline, _, _ = await make(sink, max_batch_size=1, max_concurrency=3)
+    # One Event per lane first, so that every lane has a write to make.
+    firsts = {lane_of(f"e{i}", 3): f"e{i}" for i in range(50)}
+    assert len(firsts) == 3
+    for i, uid in enumerate(sorted(firsts.values())):
+        pipeline.tracker.decide(uid, 1)
+        await pipeline.submit(occurrence(uid), str(i + 1))
+    for count in range(2, 5):  # then more occurrences of the same Events
+        for uid in sorted(firsts.values()):
+            pipeline.tracker.decide(uid, count)
+            await pipeline.submit(occurrence(uid, count), None)
     await eventually(lambda: sink.in_flight == 3, "three writes in flight")
-    assert sink.in_flight == 3  # the other batches wait for a slot
     sink.gate.set()
     assert await pipeline.drain(10)
-    assert sink.max_in_flight == 3 and len(sink.stored) == 10
+    assert sink.max_in_flight == 3 and len(sink.stored) == 12
+    for uid in firsts.values():
+        counts = [int(i.split(":")[1]) for w in sink.writes for i in w if i.startswith(uid + ":")]
+        assert counts == [1, 2, 3, 4]  # in order per Event
     await pipeline.stop()
 
 
 async def test_backpressure_blocks_submit_when_the_queue_is_full() -> None:
     sink = MemorySink()
     sink.gate = asyncio.Event()  # the sink is "down"
-    pipeline, acklog, _ = make(sink, queue_size=5, max_batch_size=2, max_concurrency=1)
+    pipeline, acklog, _ = await make(sink, queue_size=5, max_batch_size=2, max_concurrency=1)
     producer = asyncio.create_task(submit_all(pipeline, 50))
-    await eventually(lambda: pipeline.queue_depth() == 5, "the queue to fill")
+    # Bounded: 5 in the buffer, and in the driver the batch of 2 being written, the lane's
+    # queue of 2 and the 2 the dispatcher holds for it.
+    bound = 5 + 2 + 2 + 2
+    await eventually(lambda: pipeline.queue_depth() == bound, "the buffer to fill")
     await asyncio.sleep(0.05)
-    # Bounded: 5 queued + one batch of 2 in flight (+1 the batcher holds); the producer waits.
-    assert not producer.done()
-    assert pipeline.queue_depth() == 5
+    assert not producer.done()  # the producer waits
+    assert pipeline.queue_depth() == bound
+    assert pipeline.metrics.occurrences._value.get() == bound + 1  # one waits to be queued
     assert acklog.resource_version == "0"
     sink.gate.set()
     await asyncio.wait_for(producer, 10)
@@ -108,7 +123,7 @@ async def test_backpressure_blocks_submit_when_the_queue_is_full() -> None:
 async def test_failed_writes_are_retried_until_stored() -> None:
     sink = MemorySink()
     sink.fail_next = 3
-    pipeline, acklog, _ = make(sink)
+    pipeline, acklog, _ = await make(sink)
     await submit_all(pipeline, 4)
     assert await pipeline.drain(10)
     assert len(sink.stored) == 4 and acklog.resource_version == "4"
@@ -120,7 +135,7 @@ async def test_failed_writes_are_retried_until_stored() -> None:
 async def test_acknowledged_only_when_every_sink_stored() -> None:
     fast, slow = MemorySink("fast"), MemorySink("slow")
     slow.gate = asyncio.Event()
-    pipeline, acklog, tracker = make(fast, slow)
+    pipeline, acklog, tracker = await make(fast, slow)
     await submit_all(pipeline, 3)
     await eventually(lambda: len(fast.stored) == 3, "the fast sink")
     assert acklog.resource_version == "0"
@@ -144,7 +159,7 @@ async def test_rejected_occurrences_go_to_the_dead_letter_handler() -> None:
         [sink], EventTracker(), AckLog("0"), ExportMetrics(),
         BatchSettings(flush_delay=0.01), dead_letter=dead_letter,
     )  # fmt: skip
-    pipeline.start()
+    await pipeline.start()
     await submit_all(pipeline, 3)
     assert await pipeline.drain(10)
     assert dead == [("memory", ["u1:1"])]
@@ -162,7 +177,7 @@ async def test_a_failing_dead_letter_write_is_retried_before_the_batch_is_acknow
         if len(attempts) < 3:
             raise SinkError("cannot write dead letters", reason="is_directory")
 
-    pipeline, _, _ = make(sink, dead_letter=dead_letter)
+    pipeline, _, _ = await make(sink, dead_letter=dead_letter, max_concurrency=1)
     await submit_all(pipeline, 3)
     assert await pipeline.drain(10)
     assert attempts == [["u1:1"]] * 3
@@ -182,7 +197,7 @@ async def test_while_dead_letters_fail_the_sink_is_failing_and_nothing_is_acknow
     async def dead_letter(name: str, rejected: Sequence[Rejected]) -> None:
         raise SinkError("disk full", reason="disk_full")
 
-    pipeline, _, _ = make(sink, dead_letter=dead_letter)
+    pipeline, _, _ = await make(sink, dead_letter=dead_letter, max_concurrency=1)
     await submit_all(pipeline, 2)
     await eventually(lambda: pipeline.failing_sinks() != [], "the sink to count as failing")
     [(name, _, error)] = pipeline.failing_sinks()
@@ -199,7 +214,7 @@ async def test_a_write_that_dies_is_reported_to_the_supervisor() -> None:
     pipeline = Pipeline(
         [MemorySink()], Broken(), AckLog("0"), ExportMetrics(), BatchSettings(flush_delay=0.01)
     )
-    pipeline.start()
+    await pipeline.start()
     await submit_all(pipeline, 1)
     await pipeline.supervisor.failed.wait()
     assert pipeline.supervisor.failure is not None
@@ -210,7 +225,7 @@ async def test_a_write_that_dies_is_reported_to_the_supervisor() -> None:
 async def test_drain_reports_a_missed_deadline_and_leaves_it_unacknowledged() -> None:
     sink = MemorySink()
     sink.gate = asyncio.Event()
-    pipeline, acklog, _ = make(sink)
+    pipeline, acklog, _ = await make(sink)
     await submit_all(pipeline, 3)
     assert not await pipeline.drain(0.1)
     await pipeline.stop()

@@ -68,12 +68,21 @@ def test_rewind_hands_out_again_what_was_not_acknowledged(tmp_path: Path) -> Non
     assert [r.sequence for r in log.read(10)] == [2, 3, 4, 5]
 
 
-def test_an_acknowledgement_cannot_pass_what_was_read(tmp_path: Path) -> None:
+def test_an_acknowledgement_cannot_pass_what_was_appended(tmp_path: Path) -> None:
     log = opened(tmp_path)
     log.append([payload(i) for i in range(5)])
-    log.read(2)
-    log.acknowledge(5)
-    assert log.acknowledged == 2
+    log.acknowledge(9)
+    assert log.acknowledged == 5 and log.read(5) == []
+
+
+def test_seek_reads_from_a_sequence_in_an_older_segment(tmp_path: Path) -> None:
+    log = opened(tmp_path, segment_bytes=256)
+    for i in range(30):
+        log.append([payload(i)])
+    log.seek(7)
+    assert [r.sequence for r in log.read(3)] == [7, 8, 9]
+    log.seek(25)
+    assert [r.sequence for r in log.read(100)] == list(range(25, 31))
 
 
 def test_segments_rotate_and_spent_ones_are_deleted(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ class Harness:
         return await self.start(None)
 
     async def start(self, resource_version: str | None) -> Harness:
-        self.pipeline.start()
+        await self.pipeline.start()
         self.task = asyncio.create_task(self.watcher.run(resource_version))
         return self
 

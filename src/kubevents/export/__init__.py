@@ -16,7 +16,14 @@ from kubevents.export._config import (
 )
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence, occurrence_count, occurrence_time
-from kubevents.export._pipeline import BatchSettings, DeadLetterHandler, Pipeline
+from kubevents.export._pipeline import (
+    BatchSettings,
+    BufferSettings,
+    DeadLetterHandler,
+    Pipeline,
+    Route,
+    SpoolSettings,
+)
 from kubevents.export._rules import Rule, RuleSet, compile_rules
 from kubevents.export._service import Exporter, build_sink
 from kubevents.export._state import Checkpoint, EventTracker, load_checkpoint, save_checkpoint
@@ -27,6 +34,7 @@ __all__ = [
     "AckLog",
     "BatchSettings",
     "BufferConfig",
+    "BufferSettings",
     "Checkpoint",
     "ConfigError",
     "DeadLetterHandler",
@@ -40,10 +48,12 @@ __all__ = [
     "Occurrence",
     "OpenSearchSinkConfig",
     "Pipeline",
+    "Route",
     "Rule",
     "RuleSet",
     "SQLiteSinkConfig",
     "SinkConfig",
+    "SpoolSettings",
     "TaskFailure",
     "TaskSupervisor",
     "WatchSettings",

@@ -8,6 +8,7 @@ fully acknowledged prefix: everything the server sent up to it has been stored b
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 __all__ = ["AckLog", "Ticket"]
 
@@ -23,9 +24,15 @@ class Ticket:
 
 
 class AckLog:
-    def __init__(self, resource_version: str | None = None) -> None:
+    def __init__(
+        self,
+        resource_version: str | None = None,
+        on_advance: Callable[[], None] | None = None,
+    ) -> None:
         self._log: deque[Ticket] = deque()
         self.resource_version = resource_version
+        # Called whenever the resume point moves (the checkpoint is pushed, not polled).
+        self.on_advance = on_advance
 
     def __len__(self) -> int:
         return len(self._log)
@@ -56,7 +63,10 @@ class AckLog:
 
     def _advance(self) -> None:
         log = self._log
+        before = self.resource_version
         while log and log[0].pending <= 0:
             head = log.popleft()
             if head.resource_version is not None:
                 self.resource_version = head.resource_version
+        if self.resource_version != before and self.on_advance is not None:
+            self.on_advance()

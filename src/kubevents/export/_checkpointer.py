@@ -1,6 +1,7 @@
 """The checkpoint loop: persist what every sink acknowledged, and say so when it cannot.
 
-The snapshot of the tracker is taken on the event loop, which is the only place the tracker
+Acknowledgements are pushed to it (``progressed``); it saves at most once per ``interval``. The
+snapshot of the tracker is taken on the event loop, which is the only place the tracker
 changes, so it is consistent; encoding and the atomic write run in a worker thread. A failed
 write (disk full, a directory where the file should be, a read-only volume) does not stop the
 exporter: it is logged once per distinct cause, counted, and retried with backoff, and health
@@ -31,13 +32,17 @@ RETRY_MAX_INTERVAL = 30.0
 
 
 class _Progress(Protocol):
-    """What the checkpoint needs from the pipeline: the resume point and a progress count."""
+    """What the checkpoint needs from the pipeline: the resume point, a progress count, and
+    an event set whenever either moves."""
 
     @property
     def acklog(self) -> AckLog: ...
 
     @property
     def acknowledged(self) -> int: ...
+
+    @property
+    def progressed(self) -> asyncio.Event: ...
 
 
 def _reason(exc: BaseException) -> str:
@@ -85,10 +90,13 @@ class Checkpointer:
         return 0.0 if self.failing_since is None else time.monotonic() - self.failing_since
 
     async def run(self) -> None:
-        """Save periodically until cancelled; failures back off up to 30 s between attempts."""
+        """Save after progress, at most once per interval, until cancelled; failures back off
+        up to 30 s between attempts."""
         wait = self._interval
+        progressed = self._progress.progressed
         while True:
-            await asyncio.sleep(wait)
+            await progressed.wait()
+            progressed.clear()
             if time.monotonic() - self._last_prune > PRUNE_INTERVAL:
                 self._tracker.prune()
                 self._last_prune = time.monotonic()
@@ -98,6 +106,8 @@ class Checkpointer:
                 wait = self._interval
             else:
                 wait = min(max(wait * 2, self._interval), RETRY_MAX_INTERVAL)
+                progressed.set()  # retry without waiting for more progress
+            await asyncio.sleep(wait)
 
     async def save(self) -> bool:
         """Write the checkpoint now; False (logged, counted) if the write failed."""

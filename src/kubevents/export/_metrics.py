@@ -55,6 +55,12 @@ class ExportMetrics:
         self.sink_errors = Counter(
             _PREFIX + "sink_errors_total", "Failed sink writes", ["sink", "reason"], registry=r
         )
+        self.permanent_failures = Counter(
+            _PREFIX + "permanent_failures_total",
+            "Occurrences a sink failed for good (a permanent error, retried permanent_attempts "
+            "times), sent to its dead letters",
+            ["sink"], registry=r,
+        )  # fmt: skip
         self.rejected = Counter(
             _PREFIX + "dead_letters_total",
             "Occurrences a sink rejected for good (sent to the dead-letter target)",
@@ -64,9 +70,35 @@ class ExportMetrics:
             _PREFIX + "batch_write_seconds", "Duration of successful batch writes", ["sink"],
             buckets=_BATCH_BUCKETS, registry=r,
         )  # fmt: skip
-        self.queue_depth = Gauge(
-            _PREFIX + "queue_depth", "Occurrences queued in front of a sink", ["sink"], registry=r
+        self.buffer_depth = Gauge(
+            _PREFIX + "buffer_depth",
+            "Occurrences in a sink's buffer, not yet stored by the sink (memory or spool)",
+            ["sink"], registry=r,
+        )  # fmt: skip
+        self.buffer_bytes = Gauge(
+            _PREFIX + "buffer_bytes", "Bytes a sink's spool takes on disk", ["sink"], registry=r
         )
+        self.buffer_oldest = Gauge(
+            _PREFIX + "buffer_oldest_age_seconds",
+            "How long the oldest occurrence in a sink's buffer has waited",
+            ["sink"], registry=r,
+        )  # fmt: skip
+        self.buffer_dropped = Counter(
+            _PREFIX + "buffer_dropped_total",
+            "Occurrences a full buffer dropped (when_full: drop_newest, or a spool's "
+            "overflow: drop_oldest)",
+            ["sink", "reason"], registry=r,
+        )  # fmt: skip
+        self.spool_full_waits = Counter(
+            _PREFIX + "spool_full_waits_total",
+            "Times a full spool (overflow: block) made the watch wait",
+            ["sink"], registry=r,
+        )  # fmt: skip
+        self.spool_damaged = Counter(
+            _PREFIX + "spool_damaged_total",
+            "Damaged stretches of a spool found at start (their records are skipped)",
+            ["sink"], registry=r,
+        )  # fmt: skip
         self.export_lag = Gauge(
             _PREFIX + "export_lag_seconds",
             "Seconds between the last stored occurrence's time and its storage",

@@ -238,6 +238,11 @@ class SegmentLog:
     def unread(self) -> int:
         return max(0, self._next - self._read_next)
 
+    @property
+    def next_sequence(self) -> int:
+        """The sequence the next appended record gets."""
+        return self._next
+
     # -- appending -----------------------------------------------------------------------------
 
     def append(self, payloads: Sequence[bytes], now_ms: int | None = None) -> int:
@@ -367,15 +372,23 @@ class SegmentLog:
 
     def rewind(self) -> None:
         """Hand out again everything not acknowledged (after a failed send)."""
+        self.seek(self._acknowledged + 1)
+
+    def seek(self, sequence: int) -> None:
+        """Make ``sequence`` (or the first record after it) the next one ``read`` returns."""
         self._close_reader()
-        self._read_next = self._acknowledged + 1
-        self._read_segment, self._read_offset = 0, 0
+        self._read_next = max(sequence, self._acknowledged + 1)
+        self._read_segment = 0
+        for i, segment in enumerate(self._segments):
+            if segment.first <= self._read_next:
+                self._read_segment = i
+        self._read_offset = 0
 
     # -- acknowledging -------------------------------------------------------------------------
 
     def acknowledge(self, sequence: int) -> None:
         """Everything up to ``sequence`` is delivered: persist the mark, delete spent segments."""
-        sequence = min(sequence, self._read_next - 1)
+        sequence = min(sequence, self._next - 1)
         if sequence <= self._acknowledged:
             return
         self._acknowledged = sequence

@@ -277,7 +277,7 @@ class Exporter:
             )  # fmt: skip
             if c.listen is not None:
                 await self._serve(c.listen)
-            self.pipeline.start()
+            await self.pipeline.start()
             watch_task = supervisor.spawn(self.watcher.run(start_rv), "watcher")
             supervisor.spawn(self.checkpointer.run(), "checkpoint")
             if self._progress:

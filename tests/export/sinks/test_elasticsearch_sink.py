@@ -285,7 +285,7 @@ async def test_a_conflicting_document_is_dead_lettered_and_counted(
         dead_letter=DeadLetterFile(dead),
     )  # fmt: skip
     await sink.start()
-    pipeline.start()
+    await pipeline.start()
     for i, o in enumerate(occurrences):
         tracker.decide(o.uid, o.count)
         await pipeline.submit(o, str(i + 1))

@@ -18,11 +18,17 @@ __all__ = ["HttpSinkError", "Rejected", "Sink", "SinkError", "WriteResult"]
 
 
 class SinkError(Exception):
-    """A write failed; ``reason`` is a short, bounded label for metrics (e.g. ``http_503``)."""
+    """A write failed; ``reason`` is a short, bounded label for metrics (e.g. ``http_503``).
 
-    def __init__(self, message: str, *, reason: str = "error") -> None:
+    ``permanent``: retrying cannot help without someone changing something (credentials that
+    are refused, an index that does not exist, a request the destination will never accept).
+    The pipeline retries a permanent failure a few times only, then dead-letters the batch.
+    """
+
+    def __init__(self, message: str, *, reason: str = "error", permanent: bool = False) -> None:
         super().__init__(message)
         self.reason = reason
+        self.permanent = permanent
 
 
 class HttpSinkError(SinkError):
@@ -36,8 +42,9 @@ class HttpSinkError(SinkError):
         reason: str,
         status: int | None = None,
         retry_after: float | None = None,
+        permanent: bool = False,
     ) -> None:
-        super().__init__(message, reason=reason)
+        super().__init__(message, reason=reason, permanent=permanent)
         self.status = status
         self.retry_after = retry_after
 

@@ -1,0 +1,247 @@
+"""A sink's driver: from its buffer to the sink in batches, in order per Event, retries bounded.
+
+Occurrences leave the buffer oldest first and are dealt to ``max_concurrency`` lanes by Event
+uid, so that the occurrences of one Event are written in order while different Events are
+written in parallel. Each lane gathers a batch (``max_batch_size`` occurrences, or what came
+within ``flush_delay`` of the first), writes it, and retries a failure with jittered exponential
+backoff (``Retry-After`` obeyed): a transient failure (timeouts, 5xx, 429, a refused connection)
+until it succeeds; a permanent one (``SinkError.permanent``: a 401, a missing index, a 4xx that
+will never pass) ``permanent_attempts`` times, after which the batch goes to the sink's dead
+letters, counted, and the sink's health turns red while the other sinks carry on. What a sink
+rejects item by item goes to the dead letters too; that write is retried the same way, and the
+batch leaves the buffer only once its rejections are on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from kubevents.export._buffer import Buffer, Entry
+from kubevents.export._metrics import ExportMetrics
+from kubevents.export._supervisor import TaskSupervisor
+from kubevents.export.sinks._base import HttpSinkError, Rejected, Sink, SinkError, WriteResult
+
+__all__ = ["DeadLetterHandler", "DriverSettings", "SinkDriver", "lane_of"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BATCH_SIZE = 500
+DEFAULT_FLUSH_DELAY = 1.0
+DEFAULT_MAX_CONCURRENCY = 4
+RETRY_INITIAL_DELAY = 0.5
+RETRY_MAX_DELAY = 30.0
+DEFAULT_PERMANENT_ATTEMPTS = 3
+# A rejected occurrence's log line shows this much of the Event's JSON (user-controlled text).
+REJECTED_LOG_CHARS = 300
+
+DeadLetterHandler = Callable[[str, Sequence[Rejected]], Awaitable[None]]
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class DriverSettings:
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+    flush_delay: float = DEFAULT_FLUSH_DELAY
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    retry_initial_delay: float = RETRY_INITIAL_DELAY
+    retry_max_delay: float = RETRY_MAX_DELAY
+    permanent_attempts: int = DEFAULT_PERMANENT_ATTEMPTS
+
+
+class _DeadLettered(WriteResult):
+    """The whole batch failed for good: health stays red until a write succeeds."""
+
+
+def lane_of(uid: str, lanes: int) -> int:
+    """The lane an Event's occurrences take: stable across runs (``hash`` of a str is not)."""
+    return zlib.crc32(uid.encode()) % lanes if lanes > 1 else 0
+
+
+class _PermanentFailureError(Exception):
+    def __init__(self, error: SinkError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class SinkDriver:
+    """Feeds one sink from its buffer. ``failing_since`` / ``last_error`` feed health."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        buffer: Buffer,
+        settings: DriverSettings,
+        metrics: ExportMetrics,
+        supervisor: TaskSupervisor,
+        dead_letter: DeadLetterHandler | None = None,
+    ) -> None:
+        self.sink = sink
+        self.buffer = buffer
+        self.settings = settings
+        self._metrics = metrics
+        self._supervisor = supervisor
+        self._dead_letter = dead_letter
+        self._lanes = [
+            asyncio.Queue[Entry](settings.max_batch_size) for _ in range(settings.max_concurrency)
+        ]
+        self._busy = 0  # lanes holding a batch
+        self._tasks: list[asyncio.Task[None]] = []
+        self.flushing = False  # drain: write partial batches at once
+        self.failing_since: float | None = None
+        self.last_error = ""
+        self._oldest = metrics.buffer_oldest.labels(sink.name)
+
+    @property
+    def name(self) -> str:
+        return self.sink.name
+
+    def start(self) -> None:
+        spawn = self._supervisor.spawn
+        self._tasks = [spawn(self._dispatch(), f"dispatch-{self.name}")]
+        self._tasks += [spawn(self._lane(q), f"write-{self.name}") for q in self._lanes]
+
+    async def stop(self) -> None:
+        """Cancel everything in flight; it stays in the buffer (or unacknowledged)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def idle(self) -> bool:
+        return self._busy == 0 and all(q.empty() for q in self._lanes)
+
+    async def _dispatch(self) -> None:
+        lanes = self._lanes
+        count = len(lanes)
+        while True:
+            for entry in await self.buffer.take(self.settings.max_batch_size):
+                lane = lanes[lane_of(entry.occurrence.uid, count)]
+                if lane.full():
+                    await lane.put(entry)
+                else:
+                    lane.put_nowait(entry)
+
+    async def _lane(self, queue: asyncio.Queue[Entry]) -> None:
+        loop = asyncio.get_running_loop()
+        max_size = self.settings.max_batch_size
+        while True:
+            batch = [await queue.get()]
+            self._busy += 1
+            try:
+                deadline = loop.time() + self.settings.flush_delay
+                while len(batch) < max_size:
+                    if not queue.empty():
+                        batch.append(queue.get_nowait())
+                        continue
+                    remaining = deadline - loop.time()
+                    if remaining <= 0 or self.flushing:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(queue.get(), remaining))
+                    except TimeoutError:
+                        break
+                await self._write(batch)
+                self.buffer.complete(batch)
+                self._oldest.set(self.buffer.oldest_age())
+            finally:
+                self._busy -= 1
+
+    async def _write(self, batch: list[Entry]) -> None:
+        name = self.name
+        occurrences = [entry.occurrence for entry in batch]
+        started = time.monotonic()
+        try:
+            result = await self._retry(
+                lambda: self.sink.write(occurrences), f"write of {len(batch)}",
+                self._count_sink_error, permanent=True,
+            )  # fmt: skip
+        except _PermanentFailureError as failure:
+            result = _DeadLettered([Rejected(o, failure.error.reason) for o in occurrences])
+            self._metrics.permanent_failures.labels(name).inc(len(batch))
+            log.error(
+                "sink %s: %d occurrences failed for good after %d attempts (%s); they go to "
+                "the dead letters", name, len(batch), self.settings.permanent_attempts,
+                failure.error,
+            )  # fmt: skip
+        else:
+            self._metrics.batch_seconds.labels(name).observe(time.monotonic() - started)
+            now = time.time()
+            self._metrics.exported.labels(name).inc(len(batch) - len(result.rejected))
+            self._metrics.last_success.labels(name).set(now)
+            self._metrics.export_lag.labels(name).set(now - occurrences[-1].time.timestamp())
+        if result.rejected:
+            self._metrics.rejected.labels(name).inc(len(result.rejected))
+            await self._reject(result.rejected)
+        if not isinstance(result, _DeadLettered):
+            self.failing_since = None
+            self.last_error = ""
+
+    async def _reject(self, rejected: Sequence[Rejected]) -> None:
+        """Hand rejected occurrences to the dead-letter target, or log them (bounded)."""
+        name = self.name
+        dead_letter = self._dead_letter
+        if dead_letter is None:
+            for r in rejected:
+                log.error(
+                    "sink %s rejected %s (%s): %.*r",
+                    name, r.occurrence.id, r.reason, REJECTED_LOG_CHARS, r.occurrence.raw,
+                )  # fmt: skip
+            return
+
+        def count(exc: Exception) -> None:
+            self._metrics.dead_letter_failures.labels(name).inc()
+
+        # The batch leaves the buffer only once its rejections are on disk: until then the
+        # checkpoint holds (or the spool keeps it), and a restart sends the batch again.
+        await self._retry(
+            lambda: dead_letter(name, rejected), f"dead-letter write of {len(rejected)}", count
+        )
+
+    def _count_sink_error(self, exc: Exception) -> None:
+        reason = exc.reason if isinstance(exc, SinkError) else type(exc).__name__
+        self._metrics.sink_errors.labels(self.name, reason).inc()
+
+    async def _retry(
+        self,
+        action: Callable[[], Awaitable[_T]],
+        what: str,
+        count: Callable[[Exception], None],
+        *,
+        permanent: bool = False,
+    ) -> _T:
+        """Run ``action`` until it succeeds, backing off (jittered, doubling) between failures.
+
+        With ``permanent``, a permanent ``SinkError`` ends it after ``permanent_attempts``
+        (``_PermanentFailureError``). While it fails the sink counts as failing.
+        """
+        delay = self.settings.retry_initial_delay
+        attempts = 0
+        while True:
+            try:
+                return await action()
+            except Exception as exc:
+                count(exc)
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                self.last_error = f"{what} failed: {exc}"
+                if permanent and isinstance(exc, SinkError) and exc.permanent:
+                    attempts += 1
+                    if attempts >= self.settings.permanent_attempts:
+                        raise _PermanentFailureError(exc) from None
+                wait = delay * (0.5 + random.random())
+                # A destination that says when to come back (HTTP Retry-After) is obeyed.
+                retry_after = exc.retry_after if isinstance(exc, HttpSinkError) else None
+                if retry_after is not None and retry_after > wait:
+                    wait = min(retry_after, self.settings.retry_max_delay * 4)
+                log.warning(
+                    "sink %s: %s failed (%s), retrying in %.1fs", self.name, what, exc, wait
+                )
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, self.settings.retry_max_delay)

@@ -1,0 +1,383 @@
+"""``when_full: spool``: a sink's buffer on disk, so that an outage of any length loses nothing.
+
+Every occurrence for the sink is appended to a segment log (``_segmentlog``) and acknowledged
+to the ack log once it is on disk: the watch and the checkpoint never wait for this sink
+again, and the etcd compaction or the Event TTL can pass while it is down. The sink reads the
+occurrences back in order; what it stores is acknowledged in the spool, and a restart replays
+everything after the spool's own mark (the sink's idempotent ids absorb the repeats).
+
+Appends are group commits: what arrives within ``commit_delay`` (or ``commit_max`` entries) is
+written and fsynced together, one fsync for many occurrences. The entries just committed stay
+in memory (up to ``cache_size``), so a healthy sink is fed without reading the disk or decoding
+anything again; a sink that fell behind is fed from disk. All file work runs on one thread.
+
+Full (``max_bytes``): ``overflow: block`` makes ``put`` wait for room, pausing the watch;
+``drop_oldest`` deletes the oldest segments and counts the occurrences lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import msgspec
+
+from kubevents.export._buffer import Acknowledge, Entry, WhenFull
+from kubevents.export._metrics import ExportMetrics
+from kubevents.export._occurrence import Occurrence
+from kubevents.export._segmentlog import FsyncPolicy, Record, SegmentLog, SpoolFullError
+from kubevents.export._segmentlog import WhenFull as Overflow
+from kubevents.export._supervisor import TaskSupervisor
+from kubevents.model import Event, decoder
+
+__all__ = ["SpoolBuffer"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+DEFAULT_COMMIT_DELAY = 0.05
+DEFAULT_COMMIT_MAX = 1_000
+# The spool's acknowledged mark is rewritten at most this often (each write is a small fsync).
+ACK_INTERVAL = 0.2
+RETRY_INITIAL_DELAY = 1.0
+RETRY_MAX_DELAY = 30.0
+
+
+class _Spooled(msgspec.Struct, array_like=True, gc=False):
+    cluster: str
+    raw: bytes
+
+
+_encoder = msgspec.msgpack.Encoder()
+_payload_decoder = msgspec.msgpack.Decoder(_Spooled)
+_event_decoder = decoder(Event)
+
+
+def encode_occurrence(occurrence: Occurrence) -> bytes:
+    return _encoder.encode(_Spooled(occurrence.cluster, occurrence.raw))
+
+
+def decode_occurrence(payload: bytes) -> Occurrence:
+    """The occurrence a spool record holds; raises ``ValueError`` for a record that is not one."""
+    try:
+        spooled = _payload_decoder.decode(payload)
+        event = _event_decoder.decode(spooled.raw)
+    except (msgspec.MsgspecError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise ValueError(f"not a spooled occurrence: {exc}") from None
+    if not event.metadata.uid:
+        raise ValueError("not a spooled occurrence: the Event has no uid")
+    return Occurrence.of(event, spooled.raw, spooled.cluster)
+
+
+class SpoolBuffer:
+    """The ``spool`` buffer of sink ``sink``, in ``directory``."""
+
+    when_full: WhenFull = "spool"
+
+    def __init__(
+        self,
+        sink: str,
+        directory: Path,
+        acknowledge: Acknowledge,
+        metrics: ExportMetrics,
+        supervisor: TaskSupervisor,
+        *,
+        max_bytes: int,
+        overflow: Overflow = "block",
+        fsync: FsyncPolicy = "always",
+        segment_bytes: int | None = None,
+        cache_size: int = 4_000,
+        commit_delay: float = DEFAULT_COMMIT_DELAY,
+        commit_max: int = DEFAULT_COMMIT_MAX,
+        file_mode: int = 0o600,
+    ) -> None:
+        segment = segment_bytes or max(64 * 1024, min(16 * 1024 * 1024, max_bytes // 8))
+        self._log = SegmentLog(
+            directory, max_bytes=max_bytes, segment_bytes=segment, fsync=fsync,
+            when_full=overflow, file_mode=file_mode,
+        )  # fmt: skip
+        self._sink = sink
+        self._acknowledge = acknowledge
+        self._supervisor = supervisor
+        self._cache_size = cache_size
+        self._commit_delay = commit_delay
+        self._commit_max = commit_max
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"spool-{sink}")
+        self._pending: list[tuple[Entry, bytes]] = []
+        self._committer: asyncio.Task[None] | None = None
+        self._commit_lock = asyncio.Lock()
+        self._cache: OrderedDict[int, Entry] = OrderedDict()  # committed, not yet taken
+        self._read = 1  # the next sequence to hand to the sink
+        self._done: set[int] = set()
+        self._acked = 0  # everything up to here is stored by the sink
+        self._ack_task: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()
+        self._room = asyncio.Event()
+        self._commits: deque[tuple[int, float]] = deque()  # (last sequence, commit time)
+        self._oldest_recovered: float | None = None
+        self._next = 1  # the log's next sequence, as of its last change
+        self._size = 0
+        self._dropped = 0  # occurrences the log dropped to make room, as counted so far
+        self.failing_since: float | None = None
+        self.last_error = ""
+        self._metrics = metrics
+        self._depth = metrics.buffer_depth.labels(sink)
+        self._bytes = metrics.buffer_bytes.labels(sink)
+        self._closed = False
+
+    async def _run(self, fn: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        stats = await self._run(self._log.open)
+        self._acked = self._log.acknowledged
+        self._read = self._acked + 1
+        self._next, self._size = self._log.next_sequence, self._log.size
+        if stats.recovered:
+            self._oldest_recovered = time.monotonic()
+            log.info(
+                "sink %s: %d occurrences waiting in the spool %s are sent first",
+                self._sink, stats.recovered, self._log.directory,
+            )  # fmt: skip
+        damaged = stats.damaged_regions + (1 if stats.torn_tail_bytes else 0)
+        if damaged:
+            self._metrics.spool_damaged.labels(self._sink).inc(damaged)
+            log.warning(
+                "sink %s: spool %s had %d damaged stretches (%d bytes) and a torn tail of %d "
+                "bytes; the records in them are skipped",
+                self._sink, self._log.directory, stats.damaged_regions, stats.damaged_bytes,
+                stats.torn_tail_bytes,
+            )  # fmt: skip
+        self._update_gauges()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.settle()
+        if self._ack_task is not None:
+            await asyncio.shield(self._ack_task)
+        await self._run(lambda: self._log.acknowledge(self._acked))
+        await self._run(self._log.close)
+        self._executor.shutdown(wait=False)
+
+    # -- putting: group commit -----------------------------------------------------------------
+
+    async def put(self, entry: Entry) -> None:
+        self._pending.append((entry, encode_occurrence(entry.occurrence)))
+        if len(self._pending) >= self._commit_max:
+            await self._commit()  # bounds memory; waits when the spool is full (overflow: block)
+        elif self._committer is None:
+            self._committer = self._supervisor.spawn(
+                self._commit_later(), f"spool-{self._sink}", forever=False
+            )
+
+    async def _commit_later(self) -> None:
+        await asyncio.sleep(self._commit_delay)
+        self._committer = None
+        await self._commit()
+
+    async def settle(self) -> None:
+        # A commit in progress is never cancelled: its entries would be on disk but never
+        # acknowledged, and the checkpoint would wait for them for ever.
+        committer = self._committer
+        if committer is not None:
+            await asyncio.shield(committer)
+        await self._commit()
+
+    def settled(self) -> bool:
+        return not self._pending and not self._commit_lock.locked()
+
+    async def _commit(self) -> None:
+        async with self._commit_lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            last = await self._append([payload for _, payload in batch])
+            first = last - len(batch) + 1
+            now = time.monotonic()
+            self._commits.append((last, now))
+            for offset, (entry, _) in enumerate(batch):
+                entry.sequence = first + offset
+                entry.enqueued = now
+                self._acknowledge(entry)
+                self._cache_entry(entry)
+            self._arrived.set()
+            self._update_gauges()
+
+    async def _append(self, payloads: list[bytes]) -> int:
+        """Append until it works: a full spool waits for room, a failing disk is retried."""
+        delay = RETRY_INITIAL_DELAY
+
+        def append() -> tuple[int, int, int, int, int]:
+            last = self._log.append(payloads)
+            log_ = self._log
+            return last, log_.next_sequence, log_.size, log_.acknowledged, log_.stats.dropped
+
+        while True:
+            try:
+                last, self._next, self._size, acknowledged, dropped = await self._run(append)
+            except SpoolFullError:
+                self._metrics.spool_full_waits.labels(self._sink).inc()
+                self._room.clear()
+                await self._room.wait()
+                continue
+            except OSError as exc:
+                self._metrics.sink_errors.labels(self._sink, "spool_io").inc()
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                if f"spool: {exc.strerror}" != self.last_error:
+                    log.error(
+                        "sink %s: cannot write to the spool %s: %s; retrying (the watch waits "
+                        "for this sink meanwhile)", self._sink, self._log.directory, exc,
+                    )  # fmt: skip
+                self.last_error = f"spool: {exc.strerror or exc}"
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_DELAY)
+                continue
+            if self.failing_since is not None:
+                log.info("sink %s: the spool %s is writable again", self._sink, self._log.directory)
+                self.failing_since, self.last_error = None, ""
+            if dropped > self._dropped:
+                self._lost(dropped - self._dropped, acknowledged)
+                self._dropped = dropped
+            return last
+
+    def _cache_entry(self, entry: Entry) -> None:
+        # The cache is a gap-free run starting at the next sequence to hand out; once an entry
+        # does not fit, later ones wait on disk until the reader has caught up.
+        if len(self._cache) >= self._cache_size:
+            return
+        expected = next(reversed(self._cache)) + 1 if self._cache else self._read
+        if entry.sequence == expected:
+            self._cache[entry.sequence] = entry
+
+    def _lost(self, count: int, acknowledged: int) -> None:
+        """The log dropped its oldest ``count`` occurrences to make room (``drop_oldest``)."""
+        self._metrics.buffer_dropped.labels(self._sink, "spool_full").inc(count)
+        self._acked = max(self._acked, acknowledged)
+        self._done = {s for s in self._done if s > self._acked}
+        self._skip_to(self._acked + 1)
+
+    # -- taking --------------------------------------------------------------------------------
+
+    async def take(self, limit: int) -> list[Entry]:
+        while True:
+            if self._read in self._cache:
+                entries: list[Entry] = []
+                while len(entries) < limit and self._read in self._cache:
+                    entries.append(self._cache.pop(self._read))
+                    self._read += 1
+                return entries
+            if self._read < self._next:
+                entries = await self._from_disk(limit)
+                if entries:
+                    return entries
+                continue
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    async def _from_disk(self, limit: int) -> list[Entry]:
+        start = self._read
+
+        def read() -> list[Record]:
+            self._log.seek(start)
+            return self._log.read(limit)
+
+        records = await self._run(read)
+        if not records:
+            # Nothing readable before the end: damaged records were skipped.
+            self._skip_to(self._next)
+            self._advance()
+            return []
+        entries: list[Entry] = []
+        for record in records:
+            self._skip_to(record.sequence)  # what the log skipped before it was damaged
+            self._read = record.sequence + 1
+            try:
+                occurrence = decode_occurrence(record.payload)
+            except ValueError as exc:
+                self._metrics.malformed.labels("spool").inc()
+                log.warning("sink %s: skipping a spool record: %s", self._sink, exc)
+                self._done.add(record.sequence)
+                continue
+            entry = Entry(occurrence, None, record.sequence)
+            entry.enqueued = time.monotonic() - max(0.0, time.time() - record.written_ms / 1000)
+            entries.append(entry)
+        self._advance()
+        return entries
+
+    def _skip_to(self, sequence: int) -> None:
+        """Move the reader to ``sequence``; those it passes were damaged: never delivered."""
+        self._done.update(range(self._read, sequence))
+        self._read = max(self._read, sequence)
+        for stale in [s for s in self._cache if s < self._read]:
+            del self._cache[stale]
+
+    # -- completing ----------------------------------------------------------------------------
+
+    def complete(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            if entry.sequence > self._acked:  # else dropped meanwhile to make room
+                self._done.add(entry.sequence)
+        self._advance()
+
+    def _advance(self) -> None:
+        acked = self._acked
+        while acked + 1 in self._done:
+            acked += 1
+            self._done.discard(acked)
+        if acked == self._acked:
+            return
+        self._acked = acked
+        while self._commits and self._commits[0][0] <= acked:
+            self._commits.popleft()
+        if acked >= self._next - 1:
+            self._oldest_recovered = None
+        if self._ack_task is None:
+            self._ack_task = self._supervisor.spawn(
+                self._write_mark(), f"spool-{self._sink}", forever=False
+            )
+        self._update_gauges()
+
+    async def _write_mark(self) -> None:
+        # Deleting spent segments frees room for a commit waiting on a full spool.
+        await asyncio.sleep(ACK_INTERVAL)
+        self._ack_task = None
+        mark = self._acked
+
+        def acknowledge() -> int:
+            self._log.acknowledge(mark)
+            return self._log.size
+
+        self._size = await self._run(acknowledge)
+        self._room.set()
+        self._update_gauges()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def depth(self) -> int:
+        return self._next - 1 - self._acked + len(self._pending)
+
+    def oldest_age(self) -> float:
+        now = time.monotonic()
+        if self._oldest_recovered is not None:
+            return now - self._oldest_recovered
+        if self._commits:
+            return now - self._commits[0][1]
+        if self._pending:
+            return now - self._pending[0][0].enqueued
+        return 0.0
+
+    def _update_gauges(self) -> None:
+        self._depth.set(self.depth())
+        self._bytes.set(self._size)

@@ -1,0 +1,206 @@
+"""The spool buffer on real files: acknowledged once on disk, delivered in order, replayed."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from kubevents.export import (
+    AckLog,
+    BufferSettings,
+    EventTracker,
+    ExportMetrics,
+    Pipeline,
+    Route,
+    SpoolSettings,
+    TaskSupervisor,
+)
+from kubevents.export._acklog import Ticket
+from kubevents.export._buffer import Entry
+from kubevents.export._sinkdriver import DriverSettings
+from kubevents.export._spool import SpoolBuffer, decode_occurrence, encode_occurrence
+from support import eventually
+
+from .memory_sink import MemorySink, occurrence
+
+
+class Acks:
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def __call__(self, entry: Entry) -> None:
+        assert entry.ticket is not None
+        entry.ticket = None
+        self.ids.append(entry.occurrence.id)
+
+
+def spool(
+    directory: Path, acks: Acks, metrics: ExportMetrics | None = None, **options: object
+) -> SpoolBuffer:
+    settings: dict[str, object] = {"max_bytes": 1 << 20, "commit_delay": 0.01}
+    settings.update(options)
+    return SpoolBuffer(
+        "hook", directory, acks, metrics or ExportMetrics(), TaskSupervisor(),
+        **settings,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def entry(uid: str, count: int = 1) -> Entry:
+    return Entry(occurrence(uid, count), Ticket(None, 1))
+
+
+def test_an_occurrence_survives_the_round_trip_through_a_record() -> None:
+    original = occurrence("u1", 7)
+    again = decode_occurrence(encode_occurrence(original))
+    assert (again.id, again.raw, again.cluster, again.time) == (
+        original.id, original.raw, original.cluster, original.time,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="not a spooled occurrence"):
+        decode_occurrence(b"\x93garbage")
+
+
+async def test_acknowledged_once_on_disk_then_delivered_in_order(tmp_path: Path) -> None:
+    acks = Acks()
+    buffer = spool(tmp_path, acks)
+    await buffer.start()
+    for i in range(5):
+        await buffer.put(entry(f"u{i}"))
+    assert acks.ids == []  # not before the group commit
+    await buffer.settle()
+    assert acks.ids == [f"u{i}:1" for i in range(5)]
+    taken = await buffer.take(3)
+    assert [e.occurrence.id for e in taken] == ["u0:1", "u1:1", "u2:1"]
+    assert buffer.depth() == 5
+    buffer.complete(taken)
+    assert buffer.depth() == 2
+    await buffer.close()
+
+
+async def test_a_restart_replays_what_the_sink_had_not_stored(tmp_path: Path) -> None:
+    buffer = spool(tmp_path, Acks())
+    await buffer.start()
+    for i in range(6):
+        await buffer.put(entry(f"u{i}"))
+    await buffer.settle()
+    buffer.complete(await buffer.take(2))  # stored
+    await buffer.take(2)  # in flight when the process ends
+    await buffer.close()
+
+    again = spool(tmp_path, Acks())
+    await again.start()
+    assert again.depth() == 4
+    replayed = await again.take(10)  # from disk: decoded again
+    assert [e.occurrence.id for e in replayed] == ["u2:1", "u3:1", "u4:1", "u5:1"]
+    assert all(e.ticket is None for e in replayed)  # acknowledged in the previous life
+    await again.close()
+
+
+async def test_past_the_memory_cache_occurrences_are_read_back_from_disk(tmp_path: Path) -> None:
+    buffer = spool(tmp_path, Acks(), cache_size=3)
+    await buffer.start()
+    for i in range(10):
+        await buffer.put(entry(f"u{i}"))
+    await buffer.settle()
+    ids: list[str] = []
+    while len(ids) < 10:
+        taken = await buffer.take(4)
+        ids += [e.occurrence.id for e in taken]
+        buffer.complete(taken)
+    assert ids == [f"u{i}:1" for i in range(10)]
+    await buffer.close()
+
+
+async def test_a_full_spool_makes_put_wait_until_the_sink_frees_room(tmp_path: Path) -> None:
+    acks = Acks()
+    buffer = spool(tmp_path, acks, max_bytes=64 * 1024, commit_max=1)
+    await buffer.start()
+    size = len(encode_occurrence(occurrence("u0"))) + 26
+    fits = 64 * 1024 // size
+    putting = asyncio.create_task(_put_many(buffer, fits + 20))
+    await eventually(lambda: len(acks.ids) >= fits - 70, "the spool to fill")
+    await asyncio.sleep(0.05)
+    assert not putting.done()
+    while not putting.done():
+        buffer.complete(await buffer.take(50))
+        await asyncio.sleep(0.01)
+    assert len(acks.ids) == fits + 20
+    await buffer.close()
+
+
+async def _put_many(buffer: SpoolBuffer, count: int) -> None:
+    for i in range(count):
+        await buffer.put(entry(f"u{i}"))
+
+
+async def test_drop_oldest_counts_what_it_dropped_and_delivers_the_rest(tmp_path: Path) -> None:
+    metrics = ExportMetrics()
+    buffer = spool(tmp_path, Acks(), metrics, max_bytes=64 * 1024, overflow="drop_oldest")
+    await buffer.start()
+    await _put_many(buffer, 2000)
+    await buffer.settle()
+    dropped = metrics.buffer_dropped.labels("hook", "spool_full")._value.get()
+    assert dropped > 0
+    delivered: list[str] = []
+    while buffer.depth():
+        taken = await buffer.take(500)
+        delivered += [e.occurrence.id for e in taken]
+        buffer.complete(taken)
+    assert len(delivered) + dropped == 2000
+    assert delivered == [f"u{i}:1" for i in range(2000 - len(delivered), 2000)]
+    await buffer.close()
+
+
+def flip_a_byte_in_the_middle(directory: Path) -> None:
+    [segment] = sorted(directory.glob("*.seg"))
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    segment.write_bytes(bytes(data))
+
+
+async def test_damaged_records_are_skipped_counted_and_never_block(tmp_path: Path) -> None:
+    buffer = spool(tmp_path, Acks())
+    await buffer.start()
+    await _put_many(buffer, 20)
+    await buffer.close()
+    flip_a_byte_in_the_middle(tmp_path)
+    metrics = ExportMetrics()
+    again = spool(tmp_path, Acks(), metrics)
+    await again.start()
+    assert metrics.spool_damaged.labels("hook")._value.get() == 1
+    delivered: list[str] = []
+    while again.depth():
+        taken = await asyncio.wait_for(again.take(7), 5)
+        delivered += [e.occurrence.id for e in taken]
+        again.complete(taken)
+    assert len(delivered) == 19
+    await again.close()
+
+
+async def test_a_dead_sink_with_a_spool_holds_up_neither_the_watch_nor_another_sink(
+    tmp_path: Path,
+) -> None:
+    down = MemorySink("hook")
+    down.gate = asyncio.Event()
+    local = MemorySink("local")
+    spooled = BufferSettings("spool", 100, SpoolSettings(tmp_path / "hook"))
+    fast = DriverSettings(max_batch_size=50, flush_delay=0.01, retry_initial_delay=0.01)
+    acklog = AckLog("0")
+    pipeline = Pipeline(
+        [Route(down, spooled, fast), Route(local, BufferSettings("block", 100), fast)],
+        EventTracker(), acklog, ExportMetrics(),
+    )  # fmt: skip
+    await pipeline.start()
+    for i in range(1000):  # ten times what a memory buffer would hold
+        pipeline.tracker.decide(f"u{i}", 1)
+        await pipeline.submit(occurrence(f"u{i}"), str(i + 1))
+    await eventually(lambda: acklog.resource_version == "1000", "the checkpoint to move on")
+    assert len(local.stored) == 1000 and len(down.stored) == 0
+    assert pipeline.depths()["hook"] == 1000
+    down.gate.set()
+    await eventually(lambda: len(down.stored) == 1000, "the spool to be delivered")
+    written = [i for w in down.writes for i in w]
+    assert sorted(written) == sorted(f"u{i}:1" for i in range(1000)) and down.duplicates == 0
+    await eventually(lambda: pipeline.depths()["hook"] == 0, "the spool to empty")
+    await pipeline.stop()
