@@ -31,7 +31,13 @@ import msgspec
 from kubevents.export._buffer import Acknowledge, Entry, WhenFull
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
-from kubevents.export._segmentlog import FsyncPolicy, Record, SegmentLog, SpoolFullError
+from kubevents.export._segmentlog import (
+    HEADER_SIZE,
+    FsyncPolicy,
+    Record,
+    SegmentLog,
+    SpoolFullError,
+)
 from kubevents.export._segmentlog import WhenFull as Overflow
 from kubevents.export._supervisor import TaskSupervisor
 from kubevents.model import Event, decoder
@@ -98,7 +104,9 @@ class SpoolBuffer:
         commit_max: int = DEFAULT_COMMIT_MAX,
         file_mode: int = 0o600,
     ) -> None:
-        segment = segment_bytes or max(64 * 1024, min(16 * 1024 * 1024, max_bytes // 8))
+        # Dropping or freeing room happens a segment at a time: several segments fit the cap.
+        segment = segment_bytes or max(4096, min(16 * 1024 * 1024, max_bytes // 8))
+        self._chunk_bytes = segment
         self._log = SegmentLog(
             directory, max_bytes=max_bytes, segment_bytes=segment, fsync=fsync,
             when_full=overflow, file_mode=file_mode,
@@ -200,19 +208,40 @@ class SpoolBuffer:
     async def _commit(self) -> None:
         async with self._commit_lock:
             batch, self._pending = self._pending, []
-            if not batch:
-                return
-            last = await self._append([payload for _, payload in batch])
-            first = last - len(batch) + 1
-            now = time.monotonic()
-            self._commits.append((last, now))
-            for offset, (entry, _) in enumerate(batch):
-                entry.sequence = first + offset
-                entry.enqueued = now
-                self._acknowledge(entry)
-                self._cache_entry(entry)
-            self._arrived.set()
-            self._update_gauges()
+            start = 0
+            while start < len(batch):
+                # Appended a segment's worth at a time, so that no append is larger than what
+                # the spool can make room for.
+                end, size = start, 0
+                while end < len(batch) and (
+                    end == start or size + len(batch[end][1]) <= self._chunk_bytes
+                ):
+                    size += len(batch[end][1]) + HEADER_SIZE
+                    end += 1
+                await self._commit_chunk(batch[start:end])
+                start = end
+
+    async def _commit_chunk(self, batch: list[tuple[Entry, bytes]]) -> None:
+        if len(batch) == 1 and len(batch[0][1]) + HEADER_SIZE > self._log.max_bytes:
+            entry = batch[0][0]
+            self._metrics.buffer_dropped.labels(self._sink, "too_large").inc()
+            log.error(
+                "sink %s: %s is larger than the whole spool (%d bytes); dropped",
+                self._sink, entry.occurrence.id, self._log.max_bytes,
+            )  # fmt: skip
+            self._acknowledge(entry)
+            return
+        last = await self._append([payload for _, payload in batch])
+        first = last - len(batch) + 1
+        now = time.monotonic()
+        self._commits.append((last, now))
+        for offset, (entry, _) in enumerate(batch):
+            entry.sequence = first + offset
+            entry.enqueued = now
+            self._acknowledge(entry)
+            self._cache_entry(entry)
+        self._arrived.set()
+        self._update_gauges()
 
     async def _append(self, payloads: list[bytes]) -> int:
         """Append until it works: a full spool waits for room, a failing disk is retried."""
