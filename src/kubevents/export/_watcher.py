@@ -5,6 +5,11 @@ from the last resourceVersion seen; on 410 Gone (or a watch that closes at once 
 which is how an expired resourceVersion can look) relist and reconcile against what was already
 exported, so only changes are sent. Errors back off with jitter. One watch, no per-event GETs.
 DELETED notifications (TTL expiry) are not occurrences and only move the resume point.
+
+Bad input never stops the loop: an object that does not decode, or that cannot be made into
+an occurrence, is logged, counted in ``malformed_total{stage}`` and skipped (its resourceVersion
+still moves the resume point), and any other unexpected error is logged with its traceback,
+counted, and retried with backoff like an API error.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from kubevents.errors import GoneError, KubeError, StatusError
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
 from kubevents.export._pipeline import Pipeline
-from kubevents.kube import ADDED, BOOKMARK, MODIFIED, KubeClient
+from kubevents.kube import ADDED, BOOKMARK, MODIFIED, KubeClient, excerpt
 from kubevents.model import Event
 
 __all__ = ["EventWatcher", "WatchSettings"]
@@ -74,6 +79,9 @@ class EventWatcher:
         self._cluster = cluster
         self._settings = settings or WatchSettings()
         self._drop = drop
+        self._malformed = {
+            stage: metrics.malformed.labels(stage) for stage in ("watch", "list", "occurrence")
+        }
         self.resource_version: str | None = None
         self.synced = False
         self.watching = False
@@ -124,6 +132,12 @@ class EventWatcher:
             except KubeError as exc:
                 await self._backoff(exc, backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
+            except Exception as exc:
+                # A bug or an input nobody foresaw: exiting would stop the export for good, and
+                # a restart would meet the same input. Retrying keeps everything else flowing.
+                log.error("unexpected error in the list-watch loop", exc_info=exc)
+                await self._backoff(exc, backoff, "unexpected")
+                backoff = min(backoff * 2, BACKOFF_MAX)
 
     async def _check_resume_point(self) -> None:
         """Relist instead of resuming from a resourceVersion this server has not reached yet.
@@ -148,11 +162,11 @@ class EventWatcher:
             )  # fmt: skip
             self.resource_version = None
 
-    async def _backoff(self, exc: Exception, backoff: float) -> None:
+    async def _backoff(self, exc: Exception, backoff: float, reason: str = "error") -> None:
         self.watching = False
-        self._metrics.watch_restarts.labels("error").inc()
+        self._metrics.watch_restarts.labels(reason).inc()
         delay = backoff * (0.5 + random.random())
-        log.warning("watch error (%s); retrying in %.1fs", exc, delay)
+        log.warning("watch error (%s); retrying in %.1fs", excerpt(exc), delay)
         await asyncio.sleep(delay)
 
     async def _relist(self) -> None:
@@ -165,7 +179,7 @@ class EventWatcher:
             limit=s.page_size,
         ):  # fmt: skip
             if page.malformed:
-                self._metrics.malformed.inc(page.malformed)
+                self._malformed["list"].inc(page.malformed)
             if self.initial_list_total is None and page.remaining_item_count is not None:
                 self.initial_list_total = len(page.items) + page.remaining_item_count
             self._metrics.received.labels("list").inc(len(page.items))
@@ -202,7 +216,7 @@ class EventWatcher:
                     delivered += 1
                     self.last_progress = time.monotonic()
                     if stream.malformed != malformed_before:
-                        self._metrics.malformed.inc(stream.malformed - malformed_before)
+                        self._malformed["watch"].inc(stream.malformed - malformed_before)
                         malformed_before = stream.malformed
                     if change.type == BOOKMARK:
                         await self._pipeline.submit(None, change.resource_version)
@@ -215,7 +229,7 @@ class EventWatcher:
         finally:
             self.watching = False
             if stream.malformed != malformed_before:
-                self._metrics.malformed.inc(stream.malformed - malformed_before)
+                self._malformed["watch"].inc(stream.malformed - malformed_before)
         if stream.resource_version:
             self.resource_version = stream.resource_version
         return (
@@ -225,18 +239,31 @@ class EventWatcher:
         )
 
     async def _process(self, event: Event, raw: bytes, resource_version: str | None) -> None:
+        try:
+            occurrence = self._route(event, raw)
+        except Exception as exc:
+            # One object the exporter cannot handle must not stop the others: skip it, and let
+            # its resourceVersion move the resume point so no relist meets it again.
+            log.error(
+                "skipping an Event that cannot be exported (%s): %.200r", excerpt(exc), raw,
+                exc_info=exc,
+            )  # fmt: skip
+            self._malformed["occurrence"].inc()
+            occurrence = None
+        await self._pipeline.submit(occurrence, resource_version)
+
+    def _route(self, event: Event, raw: bytes) -> Occurrence | None:
+        """The occurrence to export, or None when there is none (a duplicate, dropped, bad)."""
         if not event.metadata.uid:
-            self._metrics.malformed.inc()
+            self._malformed["occurrence"].inc()
             log.warning("skipping an Event without uid: %.200r", raw)
-            await self._pipeline.submit(None, resource_version)
-            return
+            return None
         occurrence = Occurrence.of(event, raw, self._cluster)
         tracker = self._pipeline.tracker
         decision = tracker.decide(occurrence.uid, occurrence.count)
         if not decision.export:
             self._metrics.duplicates.inc()
-            await self._pipeline.submit(None, resource_version)
-            return
+            return None
         if decision.missed:
             self._metrics.count_gaps.inc(decision.missed)
         rule = self._drop(event) if self._drop is not None else None
@@ -244,6 +271,5 @@ class EventWatcher:
             self._metrics.filtered.labels(rule).inc()
             # A dropped occurrence is handled: remember it so a relist does not re-evaluate it.
             tracker.stored(occurrence.uid, occurrence.count)
-            await self._pipeline.submit(None, resource_version)
-            return
-        await self._pipeline.submit(occurrence, resource_version)
+            return None
+        return occurrence
