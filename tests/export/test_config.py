@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,28 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_bad_environment_values_name_the_field() -> None:
     with pytest.raises(ConfigError, match="page_size"):
         load_export_config(environ={"KUBEVENTS_PAGE_SIZE": "lots"})
+
+
+def test_the_time_window() -> None:
+    default = load_export_config(environ={}).time_window.window()
+    assert (default.past, default.future) == (timedelta(days=30), timedelta(hours=1))
+    custom = load_export_config(
+        overrides={"time_window": {"past": "7d", "future": "10m"}}, environ={}
+    ).time_window.window()
+    assert (custom.past, custom.future) == (timedelta(days=7), timedelta(minutes=10))
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ({"past": "soon"}, "time_window.past: invalid duration 'soon'"),
+        ({"future": -1}, "time_window.future: must not be negative"),
+        ({"past": "36501d"}, "time_window.past: must be at most 36500d"),
+        ({"future": float("nan")}, "time_window.future: must be at most 36500d"),
+        ({"futur": "1h"}, "time_window: Object contains unknown field `futur`"),
+    ],
+)
+def test_a_bad_time_window_names_the_field(window: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_export_config(overrides={"time_window": window}, environ={})
+    assert message in str(info.value)

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -337,3 +338,31 @@ async def test_an_out_of_range_count_never_reaches_the_store(
         await store.close()
     assert list(h.sink.stored) == ["b:1"]
     assert h.value("malformed", "watch") == 1
+
+
+async def test_an_event_dated_outside_the_time_window_is_filed_at_a_sane_time(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    server, client = api
+    now = datetime.now(UTC).replace(microsecond=0)
+    created = {"creationTimestamp": f"{now:%Y-%m-%dT%H:%M:%SZ}"}
+    future = event_object("f", 1, 5)
+    future["metadata"] |= created
+    future["lastTimestamp"] = "9999-12-31T23:59:59Z"
+    past = event_object("p", 1, 6)  # no creationTimestamp: filed at the edge of the window
+    past["firstTimestamp"] = past["lastTimestamp"] = "0001-01-01T00:00:01Z"
+    normal = event_object("n", 1, 7)
+    normal["lastTimestamp"] = created["creationTimestamp"]
+    server.objects = [future, past, normal]
+    server.list_rv = 7
+    async with Harness(client) as h:
+        await h.until(lambda: len(h.sink.stored) == 3, "the three events")
+    far, old, usual = (h.sink.stored[k] for k in ("f:1", "p:1", "n:1"))
+    assert far.time == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)  # the original time
+    assert far.filing_time == now  # its creation, which the API server sets
+    assert old.time == datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC)
+    edge = old.filing_time - (datetime.now(UTC) - timedelta(days=30))
+    assert timedelta(seconds=-60) < edge <= timedelta(0)
+    assert usual.filing_time == usual.time == now
+    assert h.value("clamped", "future") == 1
+    assert h.value("clamped", "past") == 1

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 import yaml
 
+from kubevents.export._occurrence import TimeWindow
 from kubevents.export._rules import RuleSet, compile_rules
 from kubevents.export.store import DEFAULT_DB_PATH, default_db_path
 
@@ -28,6 +30,7 @@ __all__ = [
     "OpenSearchSinkConfig",
     "SQLiteSinkConfig",
     "SinkConfig",
+    "TimeWindowConfig",
     "WebhookSinkConfig",
     "load_export_config",
     "parse_duration",
@@ -164,6 +167,23 @@ class HealthConfig(_Strict):
     sink_failing_after: Duration = "5m"  # a sink failing this long: unhealthy
 
 
+class TimeWindowConfig(_Strict):
+    """Bounds of the time an occurrence is filed under (docs/exporter.md, "Event times")."""
+
+    past: Duration = "30d"
+    future: Duration = "1h"
+
+    def window(self) -> TimeWindow:
+        return TimeWindow(
+            past=timedelta(seconds=parse_duration(self.past, "time_window.past")),
+            future=timedelta(seconds=parse_duration(self.future, "time_window.future")),
+        )
+
+
+# A century: beyond it the window bounds nothing (and Python's datetime ends at year 9999).
+_MAX_TIME_WINDOW = 36_500 * 86_400.0
+
+
 class ExportConfig(_Strict):
     cluster_name: str = "default"
     kubeconfig: str | None = None
@@ -185,6 +205,7 @@ class ExportConfig(_Strict):
     rules: RuleSet = msgspec.field(default_factory=RuleSet)
     listen: str | None = "127.0.0.1:9090"  # /metrics /healthz /readyz; None disables
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
+    time_window: TimeWindowConfig = msgspec.field(default_factory=TimeWindowConfig)
     shutdown_timeout: Duration = "25s"
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -294,6 +315,11 @@ def _validate(config: ExportConfig) -> None:
     parse_duration(config.buffer.flush_delay, "buffer.flush_delay")
     parse_duration(config.health.stall_after, "health.stall_after")
     parse_duration(config.health.sink_failing_after, "health.sink_failing_after")
+    for side in ("past", "future"):
+        field = f"time_window.{side}"
+        # Written so that NaN fails too.
+        if not parse_duration(getattr(config.time_window, side), field) <= _MAX_TIME_WINDOW:
+            raise ConfigError(f"{field}: must be at most 36500d")
     for field in ("queue_size", "max_batch_size", "max_concurrency"):
         if getattr(config.buffer, field) < 1:
             raise ConfigError(f"buffer.{field}: must be at least 1")
@@ -332,7 +358,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     scalar = {
         f.name
         for f in msgspec.structs.fields(ExportConfig)
-        if f.name not in ("buffer", "sinks", "rules", "health")
+        if f.name not in ("buffer", "sinks", "rules", "health", "time_window")
     }
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX):

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from kubevents.errors import GoneError, KubeError, StatusError
 from kubevents.export._metrics import ExportMetrics
-from kubevents.export._occurrence import Occurrence
+from kubevents.export._occurrence import Occurrence, TimeWindow
 from kubevents.export._pipeline import Pipeline
 from kubevents.kube import ADDED, BOOKMARK, MODIFIED, KubeClient, excerpt
 from kubevents.model import Event
@@ -72,6 +72,7 @@ class EventWatcher:
         cluster: str,
         settings: WatchSettings | None = None,
         drop: Filter | None = None,
+        time_window: TimeWindow | None = None,
     ) -> None:
         self._client = client
         self._pipeline = pipeline
@@ -79,6 +80,7 @@ class EventWatcher:
         self._cluster = cluster
         self._settings = settings or WatchSettings()
         self._drop = drop
+        self._window = time_window if time_window is not None else TimeWindow()
         self._malformed = {
             stage: metrics.malformed.labels(stage) for stage in ("watch", "list", "occurrence")
         }
@@ -258,7 +260,7 @@ class EventWatcher:
             self._malformed["occurrence"].inc()
             log.warning("skipping an Event without uid: %.200r", raw)
             return None
-        occurrence = Occurrence.of(event, raw, self._cluster)
+        occurrence = Occurrence.of(event, raw, self._cluster, self._window)
         tracker = self._pipeline.tracker
         decision = tracker.decide(occurrence.uid, occurrence.count)
         if not decision.export:
@@ -272,4 +274,10 @@ class EventWatcher:
             # A dropped occurrence is handled: remember it so a relist does not re-evaluate it.
             tracker.stored(occurrence.uid, occurrence.count)
             return None
+        if occurrence.clamped is not None:
+            self._metrics.clamped.labels(occurrence.clamped).inc()
+            log.debug(
+                "filing %s under %s, not its own time %s", occurrence.id,
+                occurrence.filing_time, occurrence.time,
+            )  # fmt: skip
         return occurrence
