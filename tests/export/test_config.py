@@ -138,3 +138,33 @@ def test_a_bad_time_window_names_the_field(window: dict[str, object], message: s
     with pytest.raises(ConfigError) as info:
         load_export_config(overrides={"time_window": window}, environ={})
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"cluster_name: caf\xe9\n", "not UTF-8 (byte 17)"),
+        (b"sinks: " + b"[" * 2000 + b"]" * 2000 + b"\n", "nested too deeply"),
+        (b'sinks: [{type: "\\ud800"}]\n', "sinks[0].type: not valid Unicode"),
+        (b'rules: {drop: [{reason: "a\\udc00"}]}\n', "rules.drop[0].reason: not valid Unicode"),
+    ],
+    ids=["latin-1 file", "deep nesting", "surrogate tag", "surrogate value"],
+)
+def test_unreadable_config_text_is_a_config_error(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    # Found by tests/fuzz: each ended in a traceback, except the surrogate value (accepted,
+    # a rule that can never match).
+    path = tmp_path / "kubevents.yaml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as info:
+        load_export_config(path, environ={})
+    assert message in str(info.value)
+
+
+def test_overrides_nested_too_deeply_are_a_config_error() -> None:
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_export_config(overrides={"sinks": deep}, environ={})

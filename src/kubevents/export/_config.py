@@ -377,6 +377,24 @@ def _error_path(message: str) -> str:
     return f"{match.group(2) or '(top level)'}: {match.group(1)}"
 
 
+def _check_text(value: object, where: str) -> None:
+    """Refuse a lone surrogate (YAML's ``"\\ud800"``): no file name, URL or header can hold one."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ConfigError(
+                f"{where or '(top level)'}: not valid Unicode: {value!r:.80}"
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where)
+            _check_text(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_text(item, f"{where}[{i}]")
+
+
 def load_export_config(
     path: str | os.PathLike[str] | None = None,
     overrides: Mapping[str, Any] | None = None,
@@ -386,21 +404,28 @@ def load_export_config(
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            text = Path(path).expanduser().read_text()
+            text = Path(path).expanduser().read_bytes().decode()
         except OSError as exc:
             raise ConfigError(f"config file {str(path)!r}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {str(path)!r}: not UTF-8 (byte {exc.start})") from None
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {str(path)!r}: not valid YAML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"config file {str(path)!r}: nested too deeply") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {str(path)!r}: expected a mapping at the top level")
         data.update(loaded or {})
     data.update(_env_overrides(os.environ if environ is None else environ))
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
+        _check_text(data, "")
         config = msgspec.convert(data, ExportConfig)
     except msgspec.ValidationError as exc:
         raise ConfigError(_error_path(str(exc))) from None
+    except RecursionError:
+        raise ConfigError("configuration nested too deeply") from None
     _validate(config)
     return config
