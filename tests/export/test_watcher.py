@@ -366,3 +366,19 @@ async def test_an_event_dated_outside_the_time_window_is_filed_at_a_sane_time(
     assert usual.filing_time == usual.time == now
     assert h.value("clamped", "future") == 1
     assert h.value("clamped", "past") == 1
+
+
+@pytest.mark.parametrize("saved", ["1" * 5000, "²"], ids=["past int() limit", "unicode digit"])
+async def test_an_odd_checkpoint_resource_version_is_not_a_crash(
+    api: tuple[FakeAPIServer, KubeClient], saved: str
+) -> None:
+    # Both pass str.isdigit(), and int() refuses both.
+    server, client = api
+    server.list_rv = 50
+    server.watches = [WatchScript([line("MODIFIED", event_object("a", 3, 51))], hold=True)]
+    h = Harness(client)
+    await h.start(saved)
+    try:
+        await h.until(lambda: "a:3" in h.sink.stored, "the watched change")
+    finally:
+        await h.__aexit__()

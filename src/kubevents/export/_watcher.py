@@ -41,6 +41,14 @@ BACKOFF_MAX = 30.0
 Filter = Callable[[Event], str | None]  # returns the name of the rule that drops it, or None
 
 
+def _revision(resource_version: str) -> int | None:
+    """An etcd revision, if ``resource_version`` looks like one (it is opaque to clients)."""
+    # Not int() of anything isdigit() accepts: "²" is a digit to isdigit(), and a string of
+    # more than 4 300 digits is refused by int(); both come from the server or a file.
+    digits = 0 < len(resource_version) <= 20 and resource_version.isascii()
+    return int(resource_version) if digits and resource_version.isdigit() else None
+
+
 def _too_large_resource_version(exc: StatusError) -> bool:
     return exc.code == 504 and "too large resource version" in exc.message.lower()
 
@@ -96,7 +104,11 @@ class EventWatcher:
         self.resource_version = resource_version
         reason = "checkpoint" if resource_version else "start"
         if resource_version:
-            await self._check_resume_point()
+            try:
+                await self._check_resume_point()
+            except Exception as exc:
+                log.error("cannot check the checkpoint's resourceVersion; relisting", exc_info=exc)
+                self.resource_version = None
         backoff = BACKOFF_INITIAL
         while True:
             try:
@@ -156,11 +168,12 @@ class EventWatcher:
             log.warning("cannot check the checkpoint's resourceVersion (%s); relisting", exc)
             self.resource_version = None
             return
-        saved = self.resource_version or ""
-        if saved.isdigit() and current.isdigit() and int(saved) > int(current):
+        saved = _revision(self.resource_version or "")
+        server = _revision(current)
+        if saved is not None and server is not None and saved > server:
             log.warning(
                 "checkpoint resourceVersion %s is ahead of the server (%s): relisting",
-                saved, current,
+                saved, excerpt(current),
             )  # fmt: skip
             self.resource_version = None
 
