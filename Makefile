@@ -1,5 +1,5 @@
 # The README's two commands. Both set everything up on a fresh machine.
-.PHONY: run test bench
+.PHONY: run test bench fuzz
 
 run:  ## set up, then run the main job
 	scripts/dev.sh run
@@ -9,3 +9,6 @@ test:  ## set up, then lint, type-check and pass the whole test suite (real comp
 
 bench:  ## set up, run every benchmark (~9 min warm), print the ratio table, write bench/results/
 	scripts/dev.sh bench
+
+fuzz:  ## set up, then fuzz every input decoder with 10^5+ cases and a random seed (~3 min)
+	scripts/dev.sh fuzz
