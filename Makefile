@@ -10,5 +10,5 @@ test:  ## set up, then lint, type-check and pass the whole test suite (real comp
 bench:  ## set up, run every benchmark (~9 min warm), print the ratio table, write bench/results/
 	scripts/dev.sh bench
 
-fuzz:  ## set up, then fuzz every input decoder with 10^5+ cases and a random seed (~3 min)
+fuzz:  ## set up, then fuzz every input decoder with 10^5+ cases and a random seed (~1.5 min)
 	scripts/dev.sh fuzz
