@@ -168,3 +168,11 @@ def test_overrides_nested_too_deeply_are_a_config_error() -> None:
         deep = [deep]
     with pytest.raises(ConfigError, match="nested too deeply"):
         load_export_config(overrides={"sinks": deep}, environ={})
+
+
+@pytest.mark.parametrize("path", ["", "/", "."])
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
+def test_a_sink_path_that_names_no_file_is_a_config_error(kind: str, path: str) -> None:
+    # Found by tests/fuzz: accepted, then checkpoint_path() raised ValueError at start.
+    with pytest.raises(ConfigError, match=r"sinks\[0\]\.path: not a file path"):
+        load_export_config(overrides={"sinks": [{"type": kind, "path": path}]}, environ={})

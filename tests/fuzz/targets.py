@@ -232,9 +232,11 @@ class Model(_Target):
                 except DECODE_ERRORS:
                     continue
                 accepted = True
-                # What the model writes, it reads back (byte for byte through JSON; through
-                # dicts, managedFields' key order is not kept); both APIs convert both ways.
-                encoded = obj.to_json()
+                # What the model writes, it reads back, and from then on byte for byte (the
+                # first pass may normalise: a zero creationTimestamp is written as null, which
+                # reads as unset; through dicts, managedFields' key order is not kept); both
+                # APIs convert both ways.
+                encoded = type(obj).from_json(obj.to_json()).to_json()
                 assert type(obj).from_json(encoded).to_json() == encoded
                 type(obj).from_dict(obj.to_dict()).to_json()
                 if isinstance(obj, Event):

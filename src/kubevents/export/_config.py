@@ -330,6 +330,9 @@ def _validate(config: ExportConfig) -> None:
         if sink.name in names:
             raise ConfigError(f"sinks[{i}].name: duplicate sink name {sink.name!r}")
         names.add(sink.name)
+        # "" and "/" name no file (and no file next to which a checkpoint could go).
+        if isinstance(sink, SQLiteSinkConfig | JSONLSinkConfig) and not Path(sink.path).name:
+            raise ConfigError(f"sinks[{i}].path: not a file path: {sink.path!r}")
         if isinstance(sink, WebhookSinkConfig):
             if not re.match(r"^https?://[^/\s]+", sink.url):
                 raise ConfigError(f"sinks[{i}].url: not an http(s) URL: {sink.url!r}")
