@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,66 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_bad_environment_values_name_the_field() -> None:
     with pytest.raises(ConfigError, match="page_size"):
         load_export_config(environ={"KUBEVENTS_PAGE_SIZE": "lots"})
+
+
+def test_the_time_window() -> None:
+    default = load_export_config(environ={}).time_window.window()
+    assert (default.past, default.future) == (timedelta(days=30), timedelta(hours=1))
+    custom = load_export_config(
+        overrides={"time_window": {"past": "7d", "future": "10m"}}, environ={}
+    ).time_window.window()
+    assert (custom.past, custom.future) == (timedelta(days=7), timedelta(minutes=10))
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ({"past": "soon"}, "time_window.past: invalid duration 'soon'"),
+        ({"future": -1}, "time_window.future: must not be negative"),
+        ({"past": "36501d"}, "time_window.past: must be at most 36500d"),
+        ({"future": float("nan")}, "time_window.future: must be at most 36500d"),
+        ({"futur": "1h"}, "time_window: Object contains unknown field `futur`"),
+    ],
+)
+def test_a_bad_time_window_names_the_field(window: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_export_config(overrides={"time_window": window}, environ={})
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"cluster_name: caf\xe9\n", "not UTF-8 (byte 17)"),
+        (b"sinks: " + b"[" * 2000 + b"]" * 2000 + b"\n", "nested too deeply"),
+        (b'sinks: [{type: "\\ud800"}]\n', "sinks[0].type: not valid Unicode"),
+        (b'rules: {drop: [{reason: "a\\udc00"}]}\n', "rules.drop[0].reason: not valid Unicode"),
+    ],
+    ids=["latin-1 file", "deep nesting", "surrogate tag", "surrogate value"],
+)
+def test_unreadable_config_text_is_a_config_error(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    # Found by tests/fuzz: each ended in a traceback, except the surrogate value (accepted,
+    # a rule that can never match).
+    path = tmp_path / "kubevents.yaml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as info:
+        load_export_config(path, environ={})
+    assert message in str(info.value)
+
+
+def test_overrides_nested_too_deeply_are_a_config_error() -> None:
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_export_config(overrides={"sinks": deep}, environ={})
+
+
+@pytest.mark.parametrize("path", ["", "/", "."])
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
+def test_a_sink_path_that_names_no_file_is_a_config_error(kind: str, path: str) -> None:
+    # Found by tests/fuzz: accepted, then checkpoint_path() raised ValueError at start.
+    with pytest.raises(ConfigError, match=r"sinks\[0\]\.path: not a file path"):
+        load_export_config(overrides={"sinks": [{"type": kind, "path": path}]}, environ={})

@@ -15,7 +15,12 @@ from kubevents.export._config import (
     parse_duration,
 )
 from kubevents.export._metrics import ExportMetrics
-from kubevents.export._occurrence import Occurrence, occurrence_count, occurrence_time
+from kubevents.export._occurrence import (
+    Occurrence,
+    TimeWindow,
+    occurrence_count,
+    occurrence_time,
+)
 from kubevents.export._pipeline import BatchSettings, DeadLetterHandler, Pipeline
 from kubevents.export._rules import Rule, RuleSet, compile_rules
 from kubevents.export._service import Exporter, build_sink
@@ -46,6 +51,7 @@ __all__ = [
     "SinkConfig",
     "TaskFailure",
     "TaskSupervisor",
+    "TimeWindow",
     "WatchSettings",
     "WebhookSinkConfig",
     "build_sink",

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 import yaml
 
+from kubevents.export._occurrence import TimeWindow
 from kubevents.export._rules import RuleSet, compile_rules
 from kubevents.export.store import DEFAULT_DB_PATH, default_db_path
 
@@ -28,6 +30,7 @@ __all__ = [
     "OpenSearchSinkConfig",
     "SQLiteSinkConfig",
     "SinkConfig",
+    "TimeWindowConfig",
     "WebhookSinkConfig",
     "load_export_config",
     "parse_duration",
@@ -166,6 +169,23 @@ class HealthConfig(_Strict):
     checkpoint_stale_after: Duration = "2m"
 
 
+class TimeWindowConfig(_Strict):
+    """Bounds of the time an occurrence is filed under (docs/exporter.md, "Event times")."""
+
+    past: Duration = "30d"
+    future: Duration = "1h"
+
+    def window(self) -> TimeWindow:
+        return TimeWindow(
+            past=timedelta(seconds=parse_duration(self.past, "time_window.past")),
+            future=timedelta(seconds=parse_duration(self.future, "time_window.future")),
+        )
+
+
+# A century: beyond it the window bounds nothing (and Python's datetime ends at year 9999).
+_MAX_TIME_WINDOW = 36_500 * 86_400.0
+
+
 class ExportConfig(_Strict):
     cluster_name: str = "default"
     kubeconfig: str | None = None
@@ -187,6 +207,7 @@ class ExportConfig(_Strict):
     rules: RuleSet = msgspec.field(default_factory=RuleSet)
     listen: str | None = "127.0.0.1:9090"  # /metrics /healthz /readyz; None disables
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
+    time_window: TimeWindowConfig = msgspec.field(default_factory=TimeWindowConfig)
     shutdown_timeout: Duration = "25s"
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -297,6 +318,11 @@ def _validate(config: ExportConfig) -> None:
     parse_duration(config.health.stall_after, "health.stall_after")
     parse_duration(config.health.sink_failing_after, "health.sink_failing_after")
     parse_duration(config.health.checkpoint_stale_after, "health.checkpoint_stale_after")
+    for side in ("past", "future"):
+        field = f"time_window.{side}"
+        # Written so that NaN fails too.
+        if not parse_duration(getattr(config.time_window, side), field) <= _MAX_TIME_WINDOW:
+            raise ConfigError(f"{field}: must be at most 36500d")
     for field in ("queue_size", "max_batch_size", "max_concurrency"):
         if getattr(config.buffer, field) < 1:
             raise ConfigError(f"buffer.{field}: must be at least 1")
@@ -307,6 +333,9 @@ def _validate(config: ExportConfig) -> None:
         if sink.name in names:
             raise ConfigError(f"sinks[{i}].name: duplicate sink name {sink.name!r}")
         names.add(sink.name)
+        # "" and "/" name no file (and no file next to which a checkpoint could go).
+        if isinstance(sink, SQLiteSinkConfig | JSONLSinkConfig) and not Path(sink.path).name:
+            raise ConfigError(f"sinks[{i}].path: not a file path: {sink.path!r}")
         if isinstance(sink, WebhookSinkConfig):
             if not re.match(r"^https?://[^/\s]+", sink.url):
                 raise ConfigError(f"sinks[{i}].url: not an http(s) URL: {sink.url!r}")
@@ -335,7 +364,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     scalar = {
         f.name
         for f in msgspec.structs.fields(ExportConfig)
-        if f.name not in ("buffer", "sinks", "rules", "health")
+        if f.name not in ("buffer", "sinks", "rules", "health", "time_window")
     }
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX):
@@ -354,6 +383,24 @@ def _error_path(message: str) -> str:
     return f"{match.group(2) or '(top level)'}: {match.group(1)}"
 
 
+def _check_text(value: object, where: str) -> None:
+    """Refuse a lone surrogate (YAML's ``"\\ud800"``): no file name, URL or header can hold one."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ConfigError(
+                f"{where or '(top level)'}: not valid Unicode: {value!r:.80}"
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where)
+            _check_text(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_text(item, f"{where}[{i}]")
+
+
 def load_export_config(
     path: str | os.PathLike[str] | None = None,
     overrides: Mapping[str, Any] | None = None,
@@ -363,21 +410,28 @@ def load_export_config(
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            text = Path(path).expanduser().read_text()
+            text = Path(path).expanduser().read_bytes().decode()
         except OSError as exc:
             raise ConfigError(f"config file {str(path)!r}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {str(path)!r}: not UTF-8 (byte {exc.start})") from None
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {str(path)!r}: not valid YAML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"config file {str(path)!r}: nested too deeply") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {str(path)!r}: expected a mapping at the top level")
         data.update(loaded or {})
     data.update(_env_overrides(os.environ if environ is None else environ))
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
+        _check_text(data, "")
         config = msgspec.convert(data, ExportConfig)
     except msgspec.ValidationError as exc:
         raise ConfigError(_error_path(str(exc))) from None
+    except RecursionError:
+        raise ConfigError("configuration nested too deeply") from None
     _validate(config)
     return config

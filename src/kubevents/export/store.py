@@ -47,8 +47,9 @@ DB_PATH_ENV = "KUBEVENTS_DB"
 _FOLLOW_CHUNK = 1_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SELECT = (
-    "SELECT seq, id, uid, count, time, namespace, name, involved_kind, involved_name, "
-    "involved_namespace, involved_uid, involved_api_version, field_path, type, reason, message, "
+    "SELECT seq, id, uid, count, time, time_rfc3339, namespace, name, involved_kind, "
+    "involved_name, involved_namespace, involved_uid, involved_api_version, field_path, type, "
+    "reason, message, "
     "source_component, source_host, reporting_controller, reporting_instance, cluster, "
     "resource_version, first_timestamp, last_timestamp, event, inserted_at FROM occurrences"
 )
@@ -70,7 +71,7 @@ class QueryFilter:
 
     ``involved_kind``, ``reason`` and ``type`` compare case-insensitively; ``source`` matches
     ``source.component`` or ``reportingController``; ``text`` is a case-insensitive substring of
-    the message. The window is ``since <= time < until`` on the occurrence's time. ``limit``
+    the message. The window is ``since <= time < until`` on the occurrence's filing time. ``limit``
     keeps the newest rows; results always run oldest to newest, as ``kubectl events`` prints.
     """
 
@@ -128,6 +129,9 @@ class QueryFilter:
 class StoredOccurrence:
     """One stored occurrence. ``seq`` is its arrival order in this store (never reused).
 
+    ``time`` is the occurrence's own time; ``filing_time`` is what the store orders, filters
+    and expires it by: the same, unless the exporter's time window moved it.
+
     ``involved_object`` has the keys ``kind namespace name uid apiVersion fieldPath`` and
     ``source`` the keys ``component host`` (values may be ``""``). ``event`` is the Event as the
     API server sent it, parsed on first access.
@@ -138,6 +142,7 @@ class StoredOccurrence:
     uid: str
     count: int
     time: datetime
+    filing_time: datetime
     namespace: str
     name: str
     involved_object: dict[str, str]
@@ -161,7 +166,8 @@ class StoredOccurrence:
     def occurrence(self) -> Occurrence:
         """The ``Occurrence`` that was stored (for the export document of ``-o json``)."""
         return Occurrence(
-            id=self.id, uid=self.uid, count=self.count, time=self.time, event=self.event,
+            id=self.id, uid=self.uid, count=self.count, time=self.time,
+            filing_time=self.filing_time, event=self.event,
             raw=self.event_json.encode(), cluster=self.cluster,
             resource_version=self.resource_version,
         )  # fmt: skip
@@ -210,12 +216,12 @@ def _time(value: str | None) -> datetime | None:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredOccurrence:
-    (seq, id_, uid, count, when, namespace, name, kind, obj_name, obj_namespace, obj_uid,
+    (seq, id_, uid, count, filed, when, namespace, name, kind, obj_name, obj_namespace, obj_uid,
      api_version, field_path, type_, reason, message, component, host, controller, instance,
      cluster, resource_version, first, last, event, inserted_at) = row  # fmt: skip
     return StoredOccurrence(
-        seq=seq, id=id_, uid=uid, count=count, time=from_micros(when), namespace=namespace,
-        name=name,
+        seq=seq, id=id_, uid=uid, count=count, time=parse_rfc3339(when),
+        filing_time=from_micros(filed), namespace=namespace, name=name,
         involved_object={
             "kind": kind, "namespace": obj_namespace, "name": obj_name, "uid": obj_uid,
             "apiVersion": api_version, "fieldPath": field_path,

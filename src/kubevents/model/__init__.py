@@ -12,10 +12,11 @@ from kubevents.model._meta import (
     OwnerReference,
 )
 from kubevents.model._reference import get_reference, register_kind
-from kubevents.model._wire import MicroTime, Time, parse_rfc3339
+from kubevents.model._wire import DECODE_ERRORS, MicroTime, Time, parse_rfc3339
 
 __all__ = [
     "CORE_API_VERSION",
+    "DECODE_ERRORS",
     "EVENTS_V1_API_VERSION",
     "EVENT_TYPE_NORMAL",
     "EVENT_TYPE_WARNING",

@@ -12,6 +12,11 @@ All database work happens on one dedicated thread, which owns the connection: sq
 connections must not be used from two threads at once, and a single writer also serialises the
 pipeline's concurrent batches without asyncio locks. Retention deletes by occurrence time, at
 start and then at most every ``prune_interval`` from the write path, in bounded steps.
+
+The ``time`` column (retention, ordering, ``--since``) holds the occurrence's filing time, which
+the exporter keeps within a window around now (``Occurrence.filing_time``): an Event dated 9999
+must not outlive retention, nor one dated 0001 vanish at once. ``time_rfc3339`` and the Event
+keep the occurrence's own time.
 """
 
 from __future__ import annotations
@@ -356,7 +361,7 @@ class SQLiteSink:
             ev, ref = occ.event, occ.event.involved_object
             time_text, first_text, last_text, _ = document_times(occ)
             rows.append((
-                occ.id, occ.uid, occ.count, to_micros(occ.time), time_text,
+                occ.id, occ.uid, occ.count, to_micros(occ.filing_time), time_text,
                 ev.metadata.namespace, ev.metadata.name, ref.kind, ref.name, ref.namespace,
                 ref.uid, ref.api_version, ref.field_path, ev.type, ev.reason, ev.message,
                 ev.source.component, ev.source.host, ev.reporting_controller,
