@@ -273,7 +273,7 @@ class Exporter:
                     label_selector=c.label_selector, page_size=c.page_size,
                     watch_timeout=watch_timeout,
                 ),
-                drop=compile_rules(c.rules),
+                drop=compile_rules(c.rules), time_window=c.time_window.window(),
             )  # fmt: skip
             if c.listen is not None:
                 await self._serve(c.listen)
