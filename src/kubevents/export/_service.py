@@ -26,6 +26,7 @@ from kubevents.export._config import (
     SQLiteSinkConfig,
     WebhookSinkConfig,
     parse_duration,
+    parse_file_mode,
 )
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._pipeline import BatchSettings, DeadLetterHandler, Pipeline
@@ -54,47 +55,44 @@ def build_sink(config: SinkConfig) -> Sink:
         return SQLiteSink(
             Path(config.path).expanduser(), retention_days=config.retention_days, name=config.name,
             synchronous=config.synchronous,
+            file_mode=parse_file_mode(config.file_mode, "file_mode"),
         )  # fmt: skip
     if isinstance(config, JSONLSinkConfig):
         path = None if config.path == "-" else Path(config.path).expanduser()
-        return JSONLSink(path, name=config.name, max_bytes=config.max_bytes, backups=config.backups)
+        return JSONLSink(
+            path, name=config.name, max_bytes=config.max_bytes, backups=config.backups,
+            file_mode=parse_file_mode(config.file_mode, "file_mode"),
+        )  # fmt: skip
     if isinstance(config, ElasticsearchSinkConfig):
         return _search_sink(config)
     assert isinstance(config, WebhookSinkConfig)
     return WebhookSink(
         config.url, name=config.name, headers=config.headers,
+        bearer_token_file=_path(config.bearer_token_file),
         timeout=parse_duration(config.timeout, "timeout"),
-        ca_file=Path(config.ca_file) if config.ca_file else None,
-        client_cert=Path(config.client_cert) if config.client_cert else None,
-        client_key=Path(config.client_key) if config.client_key else None,
+        ca_file=_path(config.ca_file), client_cert=_path(config.client_cert),
+        client_key=_path(config.client_key),
         insecure_skip_verify=config.insecure_skip_verify, batch_format=config.format,
         gzip=config.gzip, check_on_start=config.check_on_start,
     )  # fmt: skip
 
 
-def _secret(value: str | None, file: str | None, field: str) -> str | None:
-    if file is None:
-        return value
-    try:
-        return Path(file).expanduser().read_text().strip()
-    except OSError as exc:
-        raise ConfigError(f"{field}_file {file!r}: {exc.strerror or exc}") from None
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
 
 
 def _search_sink(config: ElasticsearchSinkConfig) -> Sink:
     from kubevents.export.sinks._elasticsearch import ElasticsearchSink
     from kubevents.export.sinks._es_transport import AwsSigV4, SearchAuth
 
-    def path(value: str | None) -> Path | None:
-        return Path(value).expanduser() if value else None
-
     c = config
+    # The *_file credentials are read by the transport at start, and again when they change.
     auth = SearchAuth(
-        username=c.username, password=_secret(c.password, c.password_file, "password"),
-        api_key=_secret(c.api_key, c.api_key_file, "api_key"),
-        bearer_token=_secret(c.bearer_token, c.bearer_token_file, "bearer_token"),
-        headers=c.headers, ca_file=path(c.ca_file), client_cert=path(c.client_cert),
-        client_key=path(c.client_key), insecure_skip_verify=c.insecure_skip_verify,
+        username=c.username, password=c.password, password_file=_path(c.password_file),
+        api_key=c.api_key, api_key_file=_path(c.api_key_file),
+        bearer_token=c.bearer_token, bearer_token_file=_path(c.bearer_token_file),
+        headers=c.headers, ca_file=_path(c.ca_file), client_cert=_path(c.client_cert),
+        client_key=_path(c.client_key), insecure_skip_verify=c.insecure_skip_verify,
         aws=AwsSigV4(c.aws.region, c.aws.service, c.aws.profile) if c.aws else None,
     )  # fmt: skip
     return ElasticsearchSink(
@@ -113,7 +111,10 @@ def _dead_letter(config: ExportConfig) -> DeadLetterHandler | None:
         return None
     from kubevents.export.sinks._jsonl import DeadLetterFile
 
-    return DeadLetterFile(Path(config.dead_letter).expanduser())
+    return DeadLetterFile(
+        Path(config.dead_letter).expanduser(),
+        file_mode=parse_file_mode(config.dead_letter_file_mode, "dead_letter_file_mode"),
+    )
 
 
 class Exporter:
