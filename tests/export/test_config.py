@@ -124,7 +124,7 @@ def test_bad_environment_values_name_the_field() -> None:
         ("health: {stall_after: .inf}\n", "health.stall_after: must be a finite duration"),
         ("shutdown_timeout: .nan\n", "shutdown_timeout: must be a finite duration"),
         ("state_ttl: 400d\n", "state_ttl: at most 365d"),
-        ("checkpoint_interval: 0\n", "checkpoint_interval: must be at least 0.1s"),
+        ("checkpoint_interval: 0\n", "checkpoint_interval: must be at least 10ms"),
         # Sizes: bounded on both sides.
         ("buffer: {queue_size: 1000000000000}\n", "buffer.queue_size: must be at most 1000000"),
         ("buffer: {max_batch_size: -1}\n", "buffer.max_batch_size: must be at least 1"),
