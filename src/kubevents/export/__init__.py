@@ -11,9 +11,10 @@ from kubevents.export._config import (
     SinkConfig,
     SQLiteSinkConfig,
     WebhookSinkConfig,
-    load_export_config,
     parse_duration,
+    parse_file_mode,
 )
+from kubevents.export._configload import load_export_config, read_config_file
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import (
     Occurrence,
@@ -61,5 +62,7 @@ __all__ = [
     "occurrence_count",
     "occurrence_time",
     "parse_duration",
+    "parse_file_mode",
+    "read_config_file",
     "save_checkpoint",
 ]

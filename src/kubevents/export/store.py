@@ -23,6 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import msgspec
+
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks._sqlite import from_micros, schema_problem, to_micros
 from kubevents.model import Event, parse_rfc3339
@@ -161,7 +163,12 @@ class StoredOccurrence:
 
     @cached_property
     def event(self) -> Event:
-        return Event.from_json(self.event_json)
+        try:
+            return Event.from_json(self.event_json)
+        except (msgspec.MsgspecError, ValueError, OverflowError, RecursionError) as exc:
+            raise StoreError(
+                f"stored occurrence {self.id!r} holds an unreadable Event: {exc}"
+            ) from None
 
     def occurrence(self) -> Occurrence:
         """The ``Occurrence`` that was stored (for the export document of ``-o json``)."""
@@ -215,7 +222,29 @@ def _time(value: str | None) -> datetime | None:
     return None if value is None else parse_rfc3339(value)
 
 
+_COLUMNS = [c.strip() for c in _SELECT[len("SELECT ") : _SELECT.index(" FROM")].split(",")]
+_INTEGER_COLUMNS = frozenset({"seq", "count", "time", "inserted_at"})
+_NULLABLE_COLUMNS = frozenset({"first_timestamp", "last_timestamp"})
+
+
 def _stored(row: tuple[Any, ...]) -> StoredOccurrence:
+    """A row as a ``StoredOccurrence``; ``StoreError`` for a row a writer never made.
+
+    SQLite columns are loosely typed, so a damaged or hand-edited file can hold anything.
+    """
+    try:
+        for column, value in zip(_COLUMNS, row, strict=True):
+            expected = int if column in _INTEGER_COLUMNS else str
+            if value is None and column in _NULLABLE_COLUMNS:
+                continue
+            if type(value) is not expected:
+                raise TypeError(f"column {column} holds {type(value).__name__}")
+        return _decode_row(row)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise StoreError(f"stored row with seq {row[0]!r} is malformed: {exc}") from None
+
+
+def _decode_row(row: tuple[Any, ...]) -> StoredOccurrence:
     (seq, id_, uid, count, filed, when, namespace, name, kind, obj_name, obj_namespace, obj_uid,
      api_version, field_path, type_, reason, message, component, host, controller, instance,
      cluster, resource_version, first, last, event, inserted_at) = row  # fmt: skip
@@ -232,6 +261,15 @@ def _stored(row: tuple[Any, ...]) -> StoredOccurrence:
         resource_version=resource_version, first_timestamp=_time(first),
         last_timestamp=_time(last), inserted_at=from_micros(inserted_at), event_json=event,
     )  # fmt: skip
+
+
+def _micros_or_none(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return from_micros(value)
+    except (TypeError, OverflowError) as exc:
+        raise StoreError(f"stored time {value!r} is malformed: {exc}") from None
 
 
 def _icontains(message: str | None, needle: str | None) -> bool:
@@ -427,8 +465,8 @@ class EventStore:
             window_end=window_end,
             total=total,
             warnings=warnings,
-            first=None if first is None else from_micros(first),
-            last=None if last is None else from_micros(last),
+            first=_micros_or_none(first),
+            last=_micros_or_none(last),
             reasons=[ReasonCount(*r) for r in reasons],
             objects=[ObjectCount(*r) for r in objects],
             namespaces=[NamespaceCount(*r) for r in namespaces],

@@ -640,7 +640,8 @@ def test_config_builds_the_sink_under_both_names(tmp_path: Path) -> None:
     first, second = (build_sink(c) for c in config.sinks)
     assert isinstance(first, ElasticsearchSink) and isinstance(second, ElasticsearchSink)
     assert first.name == "opensearch" and first.op_type == "create"
-    assert first._transport.auth.password == "pw"
+    # Read when the transport opens, and again whenever the file changes.
+    assert first._transport.auth.password_file == secret
     assert second.name == "es" and second.retention_days is None
     assert second._transport.timeout == 5.0
 

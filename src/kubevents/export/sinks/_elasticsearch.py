@@ -229,7 +229,7 @@ class ElasticsearchSink:
             self.engine = engine
             log.info(
                 "sink %s: %s at %s, %s into %s, labels %s, lifecycle %s%s",
-                self.name, engine, self._transport.hosts[0],
+                self.name, engine, self._transport.shown_hosts[0],
                 self.op_type, self.index if self.mode == "data_stream" else self.index + "-*",
                 "flat" if self._flat_maps else "de-dotted", self.lifecycle_status,
                 f", installed {', '.join(self.installed)}" if self.installed else "",
