@@ -19,8 +19,7 @@ from kubevents.kube._transport import (
     Transport,
 )
 from kubevents.kube._watch import WatchStream
-from kubevents.model import Event, EventsV1Event
-from kubevents.model._codec import Wire, decoder
+from kubevents.model import Event, EventsV1Event, Wire, decoder
 
 __all__ = ["EventList", "EventsAPI", "KubeClient"]
 
