@@ -48,7 +48,7 @@ lint() {
   "$VENV/bin/ruff" format --check .
   "$VENV/bin/mypy"
   # The layers and the private-module rule ([tool.importlinter] in pyproject.toml).
-  "$VENV/bin/lint-imports"
+  "$VENV/bin/lint-imports" --no-logo
 }
 
 tests() {
