@@ -49,6 +49,8 @@ lint() {
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check .
   "$VENV/bin/mypy"
+  # The layers and the private-module rule ([tool.importlinter] in pyproject.toml).
+  "$VENV/bin/lint-imports" --no-logo
 }
 
 tests() {
@@ -65,7 +67,7 @@ case "${1:-}" in
     shift
     phase "python setup" setup_python
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
-    phase "ruff + mypy --strict" lint
+    phase "ruff + mypy --strict + import contracts" lint
     phase "pytest" tests "$@"
     ;;
   bench)

@@ -20,8 +20,7 @@ from kubevents.kube._transport import (
     Transport,
 )
 from kubevents.kube._watch import WatchStream, excerpt
-from kubevents.model import DECODE_ERRORS, Event, EventsV1Event
-from kubevents.model._codec import Wire, decoder
+from kubevents.model import DECODE_ERRORS, Event, EventsV1Event, Wire, decoder
 
 __all__ = ["EventList", "EventsAPI", "KubeClient"]
 
