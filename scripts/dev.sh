@@ -5,6 +5,8 @@
 #   scripts/dev.sh test   set up, then lint, type-check and run the whole test suite
 #   scripts/dev.sh bench  set up, then run the benchmarks (bench/run.py; arguments passed on)
 #   scripts/dev.sh chaos  set up, then the chaos run (bench/chaos.py; arguments passed on)
+#   scripts/dev.sh fuzz   set up, then run the fuzz suite at full size (tests/fuzz; arguments
+#                         passed on, e.g. --seed N to reproduce a run)
 # "Set up" = a project venv with the package and its dev tools, and the real kube-apiserver +
 # etcd binaries built from Go modules (cached in ~/.cache/kubevents/testbin, ~5 min cold).
 set -euo pipefail
@@ -47,6 +49,8 @@ lint() {
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check .
   "$VENV/bin/mypy"
+  # The layers and the private-module rule ([tool.importlinter] in pyproject.toml).
+  "$VENV/bin/lint-imports" --no-logo
 }
 
 tests() {
@@ -63,7 +67,7 @@ case "${1:-}" in
     shift
     phase "python setup" setup_python
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
-    phase "ruff + mypy --strict" lint
+    phase "ruff + mypy --strict + import contracts" lint
     phase "pytest" tests "$@"
     ;;
   bench)
@@ -78,8 +82,13 @@ case "${1:-}" in
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
     phase "chaos" "$VENV/bin/python" bench/chaos.py "$@"
     ;;
+  fuzz)
+    shift
+    phase "python setup" setup_python
+    phase "fuzz" env PYTHONPATH=tests "$VENV/bin/python" -m fuzz "$@"
+    ;;
   *)
-    echo "usage: $0 run|test|bench|chaos [args]" >&2
+    echo "usage: $0 run|test|bench|chaos|fuzz [args]" >&2
     exit 2
     ;;
 esac

@@ -11,11 +11,17 @@ from kubevents.export._config import (
     SinkConfig,
     SQLiteSinkConfig,
     WebhookSinkConfig,
-    load_export_config,
     parse_duration,
+    parse_file_mode,
 )
+from kubevents.export._configload import load_export_config, read_config_file
 from kubevents.export._metrics import ExportMetrics
-from kubevents.export._occurrence import Occurrence, occurrence_count, occurrence_time
+from kubevents.export._occurrence import (
+    Occurrence,
+    TimeWindow,
+    occurrence_count,
+    occurrence_time,
+)
 from kubevents.export._pipeline import (
     BatchSettings,
     BufferSettings,
@@ -56,6 +62,7 @@ __all__ = [
     "SpoolSettings",
     "TaskFailure",
     "TaskSupervisor",
+    "TimeWindow",
     "WatchSettings",
     "WebhookSinkConfig",
     "build_sink",
@@ -65,5 +72,7 @@ __all__ = [
     "occurrence_count",
     "occurrence_time",
     "parse_duration",
+    "parse_file_mode",
+    "read_config_file",
     "save_checkpoint",
 ]

@@ -175,7 +175,7 @@ class SinkDriver:
             now = time.time()
             self._metrics.exported.labels(name).inc(len(batch) - len(result.rejected))
             self._metrics.last_success.labels(name).set(now)
-            self._metrics.export_lag.labels(name).set(now - occurrences[-1].time.timestamp())
+            self._metrics.export_lag.labels(name).set(now - occurrences[-1].filing_time.timestamp())
         if result.rejected:
             self._metrics.rejected.labels(name).inc(len(result.rejected))
             await self._reject(result.rejected)

@@ -17,6 +17,7 @@ from kubevents.kube._watch import (
     MODIFIED,
     WatchEvent,
     WatchStream,
+    excerpt,
 )
 
 __all__ = [
@@ -37,5 +38,6 @@ __all__ = [
     "KubeClient",
     "WatchEvent",
     "WatchStream",
+    "excerpt",
     "load_config",
 ]
