@@ -11,8 +11,8 @@ the apiserver writes them) runs through the exporter's own code, in one process,
    ``EventTracker`` decision, the drop rules of ``compile_rules``) into a pipeline stand-in that
    batches 500 occurrences, as the real pipeline does;
 3. **encode**: per batch, the Elasticsearch sink's ``_bulk`` bodies (``_encode`` + ``_chunks`` +
-   the join ``_bulk`` does), or the SQLite sink's ``executemany`` rows (``_rows``), or the JSON
-   Lines body; encoding only, nothing is sent or stored.
+   the join ``_bulk`` does), or the SQLite sink's ``executemany`` rows (``encode_rows``), or the
+   JSON Lines body; encoding only, nothing is sent or stored.
 
 The baseline, measured in the same run and interleaved with it, is the Python floor: one
 ``msgspec.json.Decoder`` pass of the very same lines into a typed ``{type, object: Event}``
@@ -52,8 +52,8 @@ from kubevents.export import (
     compile_rules,
 )
 from kubevents.export._document import encode_lines
-from kubevents.export.sinks._elasticsearch import ElasticsearchSink
-from kubevents.export.sinks._sqlite import SQLiteSink
+from kubevents.export.sinks.elasticsearch import ElasticsearchSink
+from kubevents.export.sinks.sqlite._encoder import encode_rows
 from kubevents.kube import KubeClient, WatchEvent, WatchStream
 from kubevents.model import Event
 from kubevents.model._codec import decoder
@@ -343,11 +343,9 @@ def es_encoder() -> Callable[[list[Occurrence]], int]:
     return encode
 
 
-def sqlite_encoder(path: Path) -> Callable[[list[Occurrence]], int]:
-    sink = SQLiteSink(path, retention_days=None)
-
+def sqlite_encoder() -> Callable[[list[Occurrence]], int]:
     def encode(batch: list[Occurrence]) -> int:
-        rows, rejected = sink._rows(batch)
+        rows, rejected = encode_rows(batch, 0)
         assert not rejected
         return len(rows)
 
@@ -459,7 +457,7 @@ def measure(count: int, repeats: int, workdir: Path) -> dict[str, Any]:
     data = b"".join(lines)
     encoders = {
         "es": es_encoder(),
-        "sqlite": sqlite_encoder(workdir / "bench.db"),
+        "sqlite": sqlite_encoder(),
         "jsonl": jsonl_encoder(),
     }
     # First the end-to-end runs and the floor, with nothing else alive (the stage fixtures

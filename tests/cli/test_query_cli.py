@@ -24,7 +24,7 @@ from kubevents.cli import main
 from kubevents.cli._query import parse_when, query, stats
 from kubevents.export import Occurrence
 from kubevents.export._document import encode_lines
-from kubevents.export.sinks._sqlite import SQLiteSink
+from kubevents.export.sinks.sqlite import SQLiteSink
 
 KUBEVENTS = Path(sys.executable).parent / "kubevents"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kubevents.export import Occurrence
-from kubevents.export.sinks._sqlite import SQLiteSink
+from kubevents.export.sinks.sqlite import SQLiteSink
 from kubevents.model import (
     Event,
     EventSeries,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from kubevents.export import Occurrence
-from kubevents.export.sinks._sqlite import SCHEMA_VERSION
+from kubevents.export.sinks.sqlite import SCHEMA_VERSION
 from kubevents.export.store import (
     DEFAULT_DB_PATH,
     EventStore,

@@ -24,7 +24,7 @@ from kubevents.export import (
 )
 from kubevents.export import _watcher as watcher_module
 from kubevents.export.sinks import Sink
-from kubevents.export.sinks._sqlite import SQLiteSink
+from kubevents.export.sinks.sqlite import SQLiteSink
 from kubevents.kube import KubeClient
 from support import eventually
 

@@ -38,11 +38,13 @@ from kubevents.export._document import (
     encode_lines,
     occurrence_document,
 )
-from kubevents.export.sinks._elasticsearch import ElasticsearchSink
-from kubevents.export.sinks._es_templates import search_document
-from kubevents.export.sinks._jsonl import _DeadLetter
-from kubevents.export.sinks._sqlite import SQLiteSink
-from kubevents.export.sinks._webhook import idempotency_key, parse_retry_after
+from kubevents.export.sinks._http import parse_retry_after
+from kubevents.export.sinks.elasticsearch import ElasticsearchSink
+from kubevents.export.sinks.elasticsearch._templates import search_document
+from kubevents.export.sinks.jsonl._deadletter import _DeadLetter
+from kubevents.export.sinks.sqlite import SQLiteSink
+from kubevents.export.sinks.sqlite._encoder import encode_rows
+from kubevents.export.sinks.webhook import idempotency_key
 from kubevents.export.store import EventStore
 from kubevents.kube import WatchStream
 from kubevents.kube._client import decode_list
@@ -320,7 +322,7 @@ class ExporterPath(_Target):
                 assert lines.count(b"\n") == 2 and lines.endswith(b"\n")
                 assert search.index_for(occ).startswith("kubevents-")
                 sink = stores.next()
-                rows, rejected = sink._rows([occ])
+                rows, rejected = encode_rows([occ], 0)
                 assert len(rows) + len(rejected) == 1
                 assert sink._write_sync([occ]) == rejected
                 return True

@@ -20,20 +20,11 @@ import yaml
 from kubevents.export._config import (
     ENV_PREFIX,
     ConfigError,
-    ElasticsearchSinkConfig,
     ExportConfig,
-    SinkConfig,
-    WebhookSinkConfig,
 )
-from kubevents.export._secrets import ExpansionError, expand_env
 from kubevents.export._validate import validate_config
 
 __all__ = ["load_export_config", "read_config_file"]
-
-# Fields whose ``${NAME}`` references are expanded. Paths, names and selectors are not:
-# a ``$`` there is more likely literal than a reference.
-_EXPANDED_WEBHOOK = ("url",)
-_EXPANDED_SEARCH = ("username", "password", "api_key", "bearer_token")
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -128,36 +119,6 @@ def _check_text(value: object, where: str) -> None:
             _check_text(item, f"{where}[{i}]")
 
 
-def _expand(value: str, field: str, environ: Mapping[str, str]) -> str:
-    try:
-        return expand_env(value, environ)
-    except ExpansionError as exc:
-        raise ConfigError(f"{field}: {exc}") from None
-
-
-def _expand_sink(sink: SinkConfig, where: str, environ: Mapping[str, str]) -> SinkConfig:
-    if not isinstance(sink, WebhookSinkConfig | ElasticsearchSinkConfig):
-        return sink
-    changes: dict[str, Any] = {
-        "headers": {
-            name: _expand(value, f"{where}.headers.{name}", environ)
-            for name, value in sink.headers.items()
-        }
-    }
-    if isinstance(sink, WebhookSinkConfig):
-        for field in _EXPANDED_WEBHOOK:
-            changes[field] = _expand(getattr(sink, field), f"{where}.{field}", environ)
-    else:
-        changes["hosts"] = [
-            _expand(host, f"{where}.hosts[{i}]", environ) for i, host in enumerate(sink.hosts)
-        ]
-        for field in _EXPANDED_SEARCH:
-            value = getattr(sink, field)
-            if value is not None:
-                changes[field] = _expand(value, f"{where}.{field}", environ)
-    return msgspec.structs.replace(sink, **changes)
-
-
 def _blame(message: str, variables: Mapping[str, str]) -> str:
     """Add the environment variable a failing top-level field came from."""
     field = re.split(r"[.:\[ ]", message, maxsplit=1)[0]
@@ -195,7 +156,7 @@ def load_export_config(
             raise ConfigError(_error_path(str(exc))) from None
         except RecursionError:
             raise ConfigError("configuration nested too deeply") from None
-        sinks = [_expand_sink(s, f"sinks[{i}]", env) for i, s in enumerate(config.sinks)]
+        sinks = [s.expand(env, f"sinks[{i}]") for i, s in enumerate(config.sinks)]
         config = msgspec.structs.replace(config, sinks=sinks)
         validate_config(config)
     except ConfigError as exc:

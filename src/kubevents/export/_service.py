@@ -21,21 +21,18 @@ from kubevents.export._acklog import AckLog
 from kubevents.export._checkpointer import Checkpointer
 from kubevents.export._config import (
     ConfigError,
-    ElasticsearchSinkConfig,
     ExportConfig,
-    JSONLSinkConfig,
     SinkConfig,
-    SQLiteSinkConfig,
-    WebhookSinkConfig,
     parse_duration,
     parse_file_mode,
 )
 from kubevents.export._metrics import ExportMetrics
-from kubevents.export._pipeline import BatchSettings, Pipeline
+from kubevents.export._pipeline import Pipeline
 from kubevents.export._rules import compile_rules
 from kubevents.export._server import HealthReport, MetricsServer
 from kubevents.export._state import EventTracker, load_checkpoint
 from kubevents.export._supervisor import TaskSupervisor
+from kubevents.export._topology import routes
 from kubevents.export._watcher import EventWatcher, WatchSettings
 from kubevents.export.sinks import DeadLetterFile, Sink, SinkError
 from kubevents.kube import ConfigError as KubeConfigError
@@ -50,63 +47,7 @@ EXIT_FAILED = 1
 
 def build_sink(config: SinkConfig) -> Sink:
     """Instantiate a sink from its configuration."""
-    from kubevents.export.sinks._jsonl import JSONLSink
-    from kubevents.export.sinks._sqlite import SQLiteSink
-    from kubevents.export.sinks._webhook import WebhookSink
-
-    if isinstance(config, SQLiteSinkConfig):
-        return SQLiteSink(
-            Path(config.path).expanduser(), retention_days=config.retention_days, name=config.name,
-            synchronous=config.synchronous,
-            file_mode=parse_file_mode(config.file_mode, "file_mode"),
-        )  # fmt: skip
-    if isinstance(config, JSONLSinkConfig):
-        path = None if config.path == "-" else Path(config.path).expanduser()
-        return JSONLSink(
-            path, name=config.name, max_bytes=config.max_bytes, backups=config.backups,
-            file_mode=parse_file_mode(config.file_mode, "file_mode"),
-        )  # fmt: skip
-    if isinstance(config, ElasticsearchSinkConfig):
-        return _search_sink(config)
-    assert isinstance(config, WebhookSinkConfig)
-    return WebhookSink(
-        config.url, name=config.name, headers=config.headers,
-        bearer_token_file=_path(config.bearer_token_file),
-        timeout=parse_duration(config.timeout, "timeout"),
-        ca_file=_path(config.ca_file), client_cert=_path(config.client_cert),
-        client_key=_path(config.client_key),
-        insecure_skip_verify=config.insecure_skip_verify, batch_format=config.format,
-        gzip=config.gzip, check_on_start=config.check_on_start,
-    )  # fmt: skip
-
-
-def _path(value: str | None) -> Path | None:
-    return Path(value).expanduser() if value else None
-
-
-def _search_sink(config: ElasticsearchSinkConfig) -> Sink:
-    from kubevents.export.sinks._elasticsearch import ElasticsearchSink
-    from kubevents.export.sinks._es_transport import AwsSigV4, SearchAuth
-
-    c = config
-    # The *_file credentials are read by the transport at start, and again when they change.
-    auth = SearchAuth(
-        username=c.username, password=c.password, password_file=_path(c.password_file),
-        api_key=c.api_key, api_key_file=_path(c.api_key_file),
-        bearer_token=c.bearer_token, bearer_token_file=_path(c.bearer_token_file),
-        headers=c.headers, ca_file=_path(c.ca_file), client_cert=_path(c.client_cert),
-        client_key=_path(c.client_key), insecure_skip_verify=c.insecure_skip_verify,
-        aws=AwsSigV4(c.aws.region, c.aws.service, c.aws.profile) if c.aws else None,
-    )  # fmt: skip
-    return ElasticsearchSink(
-        c.hosts, name=c.name, index=c.index, mode=c.mode, op_type=c.op_type,
-        manage_template=c.manage_template, retention_days=c.retention_days,
-        label_mapping=c.label_mapping, shards=c.shards, replicas=c.replicas,
-        template_priority=c.template_priority, max_bulk_docs=c.max_bulk_docs,
-        max_bulk_bytes=c.max_bulk_bytes, gzip=c.gzip,
-        timeout=parse_duration(c.timeout, "timeout"), item_retries=c.item_retries,
-        auth=auth, product=c.product, version=c.version,
-    )  # fmt: skip
+    return config.build()
 
 
 def _dead_letter_file(config: ExportConfig) -> DeadLetterFile | None:
@@ -183,9 +124,10 @@ class Exporter:
             raise ConfigError(f"cluster {client.cluster.host} is not reachable: {exc}") from None
         return client
 
-    async def _start_sinks(self) -> list[Sink]:
+    async def _start_sinks(self) -> tuple[list[Sink], list[SinkConfig] | None]:
+        """The sinks, started, and their configurations (None for sinks given as objects)."""
         sinks = self._sinks
-        configs: list[SinkConfig] = []
+        configs: list[SinkConfig] | None = None
         if sinks is None:
             configs = list(self.config.effective_sinks())
             sinks = [build_sink(cfg) for cfg in configs]
@@ -198,7 +140,7 @@ class Exporter:
                     await s.close()
                 raise ConfigError(f"sinks[{i}] ({sink.name}): {exc}") from None
             started.append(sink)
-        return started
+        return started, configs
 
     def health(self) -> HealthReport:
         problems: list[str] = []
@@ -253,7 +195,7 @@ class Exporter:
         supervisor = self.supervisor
         try:
             dead_letter = await _open_dead_letter(c)
-            sinks = await self._start_sinks()
+            sinks, sink_configs = await self._start_sinks()
             checkpoint = load_checkpoint(c.checkpoint_path())
             if checkpoint is not None and checkpoint.cluster != c.cluster_name:
                 log.warning(
@@ -263,13 +205,9 @@ class Exporter:
                 checkpoint = None
             tracker = EventTracker(checkpoint, ttl_seconds=parse_duration(c.state_ttl, "state_ttl"))
             start_rv = checkpoint.resource_version if checkpoint else None
-            b = c.buffer
             self.pipeline = Pipeline(
-                sinks, tracker, AckLog(start_rv), self.metrics,
-                BatchSettings(b.queue_size, b.max_batch_size,
-                              parse_duration(b.flush_delay, "buffer.flush_delay"),
-                              b.max_concurrency),
-                dead_letter=dead_letter, supervisor=supervisor,
+                routes(c, sinks, sink_configs, dead_letter), tracker, AckLog(start_rv),
+                self.metrics, supervisor=supervisor,
             )  # fmt: skip
             self.checkpointer = Checkpointer(
                 c.checkpoint_path(), c.cluster_name, tracker, self.pipeline, self.metrics,

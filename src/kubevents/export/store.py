@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -26,7 +26,17 @@ from typing import Any
 import msgspec
 
 from kubevents.export._occurrence import Occurrence
-from kubevents.export.sinks._sqlite import from_micros, schema_problem, to_micros
+from kubevents.export.sinks.sqlite import (
+    COLUMNS,
+    DB_PATH_ENV,
+    DEFAULT_DB_PATH,
+    SELECT,
+    SQLITE_MAGIC,
+    default_db_path,
+    from_micros,
+    schema_problem,
+    to_micros,
+)
 from kubevents.model import Event, parse_rfc3339
 
 __all__ = [
@@ -43,24 +53,7 @@ __all__ = [
     "default_db_path",
 ]
 
-DEFAULT_DB_PATH = "kubevents.db"
-DB_PATH_ENV = "KUBEVENTS_DB"
-
 _FOLLOW_CHUNK = 1_000
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_SELECT = (
-    "SELECT seq, id, uid, count, time, time_rfc3339, namespace, name, involved_kind, "
-    "involved_name, involved_namespace, involved_uid, involved_api_version, field_path, type, "
-    "reason, message, "
-    "source_component, source_host, reporting_controller, reporting_instance, cluster, "
-    "resource_version, first_timestamp, last_timestamp, event, inserted_at FROM occurrences"
-)
-
-
-def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
-    """``$KUBEVENTS_DB`` if set, else ``./kubevents.db``: the exporter's and the CLI's default."""
-    env = os.environ if environ is None else environ
-    return Path(env.get(DB_PATH_ENV) or DEFAULT_DB_PATH).expanduser()
 
 
 class StoreError(Exception):
@@ -222,7 +215,7 @@ def _time(value: str | None) -> datetime | None:
     return None if value is None else parse_rfc3339(value)
 
 
-_COLUMNS = [c.strip() for c in _SELECT[len("SELECT ") : _SELECT.index(" FROM")].split(",")]
+_COLUMNS = ("seq", *COLUMNS)  # as SELECT reads them
 _INTEGER_COLUMNS = frozenset({"seq", "count", "time", "inserted_at"})
 _NULLABLE_COLUMNS = frozenset({"first_timestamp", "last_timestamp"})
 
@@ -295,10 +288,10 @@ class EventStore:
             raise StoreError(f"{path} is a directory, not a kubevents store")
         try:
             with path.open("rb") as f:
-                header = f.read(len(_SQLITE_MAGIC))
+                header = f.read(len(SQLITE_MAGIC))
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
-        if header != _SQLITE_MAGIC:
+        if header != SQLITE_MAGIC:
             raise StoreError(f"{path} is not a kubevents store (not a SQLite database)")
         try:
             conn = sqlite3.connect(
@@ -346,8 +339,8 @@ class EventStore:
     def _query_sql(self, flt: QueryFilter) -> tuple[str, list[Any]]:
         where, params = flt.where()
         if flt.limit is None:
-            return f"{_SELECT} WHERE {where} ORDER BY time, seq", params
-        newest = f"{_SELECT} WHERE {where} ORDER BY time DESC, seq DESC LIMIT ?"
+            return f"{SELECT} WHERE {where} ORDER BY time, seq", params
+        newest = f"{SELECT} WHERE {where} ORDER BY time DESC, seq DESC LIMIT ?"
         return f"SELECT * FROM ({newest}) ORDER BY time, seq", [*params, flt.limit]
 
     def query(self, flt: QueryFilter | None = None) -> list[StoredOccurrence]:
@@ -410,7 +403,7 @@ class EventStore:
         else:
             cursor = self.last_seq()
         where, params = flt.where()
-        new_sql = f"{_SELECT} WHERE seq > ? AND seq <= ? AND {where} ORDER BY seq LIMIT ?"
+        new_sql = f"{SELECT} WHERE seq > ? AND seq <= ? AND {where} ORDER BY seq LIMIT ?"
         while stop is None or not stop.is_set():
             [head] = self._read([head_sql])
             end = int(head[0][0])

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from kubevents.export import AckLog, BatchSettings, EventTracker, ExportMetrics, Pipeline
 from kubevents.export.sinks import SearchAuth, SinkError, WebhookSink
-from kubevents.export.sinks._es_transport import SearchError, Transport
+from kubevents.export.sinks.elasticsearch._transport import SearchError, Transport
 from support import eventually
 
 from ._factory import make_batch

@@ -1,4 +1,6 @@
-"""Sinks: where occurrences go. Each sink is a config, an encoder and a writer."""
+"""Sinks: where occurrences go. Each is a package of the same shape: ``_config`` (its settings,
+their validation and ``build()``), ``_encoder`` (occurrences on its wire) and ``_service`` (the
+writer), with its tests under ``tests/export/sinks/<name>/``."""
 
 from kubevents.export._document import (
     ExportDocument,
@@ -8,11 +10,10 @@ from kubevents.export._document import (
     occurrence_document,
 )
 from kubevents.export.sinks._base import HttpSinkError, Rejected, Sink, SinkError, WriteResult
-from kubevents.export.sinks._elasticsearch import ElasticsearchSink
-from kubevents.export.sinks._es_transport import AwsSigV4, SearchAuth
-from kubevents.export.sinks._jsonl import DeadLetterFile, JSONLSink
-from kubevents.export.sinks._sqlite import SQLiteSink
-from kubevents.export.sinks._webhook import WebhookError, WebhookSink
+from kubevents.export.sinks.elasticsearch import AwsSigV4, ElasticsearchSink, SearchAuth
+from kubevents.export.sinks.jsonl import DeadLetterFile, JSONLSink
+from kubevents.export.sinks.sqlite import SQLiteSink
+from kubevents.export.sinks.webhook import WebhookError, WebhookSink
 
 __all__ = [
     "AwsSigV4",

@@ -8,17 +8,35 @@ open than configured is reported once, so the operator can ``chmod`` it.
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
-__all__ = ["DEFAULT_FILE_MODE", "check_mode", "create_private", "open_append"]
+from kubevents.export.sinks._base import SinkError
+
+__all__ = [
+    "DEFAULT_FILE_MODE",
+    "Worker",
+    "check_mode",
+    "create_private",
+    "fsync_dir",
+    "io_error",
+    "open_append",
+    "write_all",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FILE_MODE = 0o600
 
 _warned: set[str] = set()
+
+_T = TypeVar("_T")
 
 
 def check_mode(path: Path, mode: int, st_mode: int | None = None) -> None:
@@ -72,3 +90,54 @@ def create_private(path: Path, mode: int = DEFAULT_FILE_MODE) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+_ERRNO_REASONS = {
+    errno.ENOSPC: "disk_full",
+    errno.EDQUOT: "disk_quota",
+    errno.EACCES: "permission",
+    errno.EPERM: "permission",
+    errno.EROFS: "read_only",
+    errno.ENOENT: "not_found",
+    errno.ENOTDIR: "not_a_directory",
+    errno.EEXIST: "not_a_directory",  # mkdir of a parent that is a file
+    errno.EISDIR: "is_directory",
+    errno.EPIPE: "broken_pipe",
+}
+
+
+def io_error(action: str, target: object, exc: OSError) -> SinkError:
+    reason = _ERRNO_REASONS.get(exc.errno or 0, "io_error")
+    return SinkError(f"{action} {target}: {exc.strerror or exc}", reason=reason)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def fsync_dir(path: Path) -> None:
+    # A new or renamed file is durable only once its directory entry is.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Worker:
+    """One thread that does all blocking I/O of an owner, in submission order.
+
+    A single worker serialises writes without an asyncio lock, and because a cancelled
+    coroutine cannot stop a running thread, later jobs (including ``close``) still wait for it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    async def run(self, fn: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False)

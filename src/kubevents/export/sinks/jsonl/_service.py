@@ -1,4 +1,4 @@
-"""JSON Lines to a file (durable, optionally rotated) or to stdout, and the dead-letter file.
+"""JSON Lines to a file (durable, optionally rotated) or to stdout.
 
 Delivery: ``write`` returns only after the batch's lines are written and ``fsync``ed, so an
 acknowledged occurrence survives a crash or power loss. A failed write is rolled back (the file
@@ -12,81 +12,32 @@ repeats across restarts; every line carries its ``id`` for consumers to drop the
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import logging
 import os
 import sys
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import msgspec
 
-from kubevents.export._document import ExportDocument, occurrence_document
+from kubevents.export._document import occurrence_document
 from kubevents.export._occurrence import Occurrence
-from kubevents.export.sinks._base import Rejected, SinkError, WriteResult
-from kubevents.export.sinks._files import DEFAULT_FILE_MODE, open_append
+from kubevents.export.sinks._base import SinkError, WriteResult
+from kubevents.export.sinks._files import (
+    DEFAULT_FILE_MODE,
+    Worker,
+    fsync_dir,
+    io_error,
+    open_append,
+    write_all,
+)
 
-__all__ = ["DEFAULT_RECENT_IDS", "DeadLetterFile", "JSONLSink"]
+__all__ = ["DEFAULT_RECENT_IDS", "JSONLSink"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RECENT_IDS = 100_000
-
-_T = TypeVar("_T")
-
-_ERRNO_REASONS = {
-    errno.ENOSPC: "disk_full",
-    errno.EDQUOT: "disk_quota",
-    errno.EACCES: "permission",
-    errno.EPERM: "permission",
-    errno.EROFS: "read_only",
-    errno.ENOENT: "not_found",
-    errno.ENOTDIR: "not_a_directory",
-    errno.EEXIST: "not_a_directory",  # mkdir of a parent that is a file
-    errno.EISDIR: "is_directory",
-    errno.EPIPE: "broken_pipe",
-}
-
-
-def _io_error(action: str, target: object, exc: OSError) -> SinkError:
-    reason = _ERRNO_REASONS.get(exc.errno or 0, "io_error")
-    return SinkError(f"{action} {target}: {exc.strerror or exc}", reason=reason)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _fsync_dir(path: Path) -> None:
-    # A new or renamed file is durable only once its directory entry is.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class _Worker:
-    """One thread that does all blocking I/O of an owner, in submission order.
-
-    A single worker serialises writes without an asyncio lock, and because a cancelled
-    coroutine cannot stop a running thread, later jobs (including ``close``) still wait for it.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-
-    async def run(self, fn: Callable[[], _T]) -> _T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
-
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=False)
 
 
 class JSONLSink:
@@ -117,7 +68,7 @@ class JSONLSink:
         # Touched only on the worker thread, so no lock is needed.
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._fd: int | None = None
-        self._worker = _Worker(f"kubevents-{name}")
+        self._worker = Worker(f"kubevents-{name}")
         self._encoder = msgspec.json.Encoder()
         self._closed = False
 
@@ -161,10 +112,10 @@ class JSONLSink:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fd, _ = open_append(path, self._mode)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         except OSError as exc:
             self._close_sync()
-            raise _io_error("cannot open", path, exc) from None
+            raise io_error("cannot open", path, exc) from None
 
     def _close_sync(self) -> None:
         if self._fd is not None:
@@ -210,7 +161,7 @@ class JSONLSink:
                 binary.write(data)
                 binary.flush()
         except OSError as exc:
-            raise _io_error("cannot write to", "stdout", exc) from None
+            raise io_error("cannot write to", "stdout", exc) from None
         except ValueError as exc:  # a closed stream
             raise SinkError(f"cannot write to stdout: {exc}", reason="closed") from None
 
@@ -235,11 +186,11 @@ class JSONLSink:
         fd = self._fd
         assert fd is not None
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             os.fsync(fd)
         except OSError as exc:
             self._roll_back(fd, start)
-            raise _io_error("cannot write to", path, exc) from None
+            raise io_error("cannot write to", path, exc) from None
 
     @staticmethod
     def _replaced(path: Path, fd: int) -> bool:
@@ -259,7 +210,7 @@ class JSONLSink:
         try:
             return os.fstat(self._fd).st_size
         except OSError as exc:
-            raise _io_error("cannot write to", path, exc) from None
+            raise io_error("cannot write to", path, exc) from None
 
     def _roll_back(self, fd: int, size: int) -> None:
         try:
@@ -282,63 +233,9 @@ class JSONLSink:
                     if older.exists():
                         older.replace(path.with_name(f"{path.name}.{i + 1}"))
                 path.replace(path.with_name(f"{path.name}.1"))
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         except OSError as exc:
-            raise _io_error("cannot rotate", path, exc) from None
+            raise io_error("cannot rotate", path, exc) from None
         finally:
             # Keep appending to whatever is there if the rotation failed half-way.
             self._open()
-
-
-class _DeadLetter(msgspec.Struct, gc=False):
-    sink: str
-    reason: str
-    document: ExportDocument
-
-
-class DeadLetterFile:
-    """The pipeline's ``dead_letter`` hook: append rejected occurrences to a JSON Lines file.
-
-    Each line is ``{"sink": ..., "reason": ..., "document": <export document>}``, written and
-    ``fsync``ed before the call returns. A failure raises ``SinkError``: the batch is then not
-    acknowledged, so a rejected occurrence is never dropped without a trace. ``check`` proves
-    at start that the file can be opened for appending (creating it, empty, if missing).
-    """
-
-    def __init__(self, path: Path, *, file_mode: int = DEFAULT_FILE_MODE) -> None:
-        self.path = Path(path)
-        self._mode = file_mode
-        self._worker = _Worker("kubevents-dead-letter")
-        self._encoder = msgspec.json.Encoder()
-
-    async def check(self) -> None:
-        """Raise ``SinkError`` (reason ``is_directory``, ``permission``, …) if the file cannot
-        be opened for appending; create it with ``file_mode`` if it does not exist."""
-        await self._worker.run(lambda: self._append(b""))
-
-    async def __call__(self, sink_name: str, rejected: Sequence[Rejected]) -> None:
-        if not rejected:
-            return
-        data = self._encoder.encode_lines(
-            [_DeadLetter(sink_name, r.reason, occurrence_document(r.occurrence)) for r in rejected]
-        )
-        await self._worker.run(lambda: self._append(data))
-
-    def _append(self, data: bytes) -> None:
-        # Opened per call: dead letters are rare, and nothing stays open to be closed.
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, created = open_append(self.path, self._mode)
-            try:
-                if data:
-                    _write_all(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if created:
-                _fsync_dir(self.path.parent)
-        except OSError as exc:
-            raise _io_error("cannot write dead letters to", self.path, exc) from None
-
-    def close(self) -> None:
-        self._worker.shutdown()

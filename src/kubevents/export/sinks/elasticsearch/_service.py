@@ -36,9 +36,9 @@ import msgspec
 
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks._base import Rejected, SinkError, WriteResult
-from kubevents.export.sinks._es_setup import ClusterSetup
-from kubevents.export.sinks._es_templates import Engine, Product, search_document
-from kubevents.export.sinks._es_transport import SearchAuth, SearchError, Transport
+from kubevents.export.sinks.elasticsearch._setup import ClusterSetup
+from kubevents.export.sinks.elasticsearch._templates import Engine, Product, search_document
+from kubevents.export.sinks.elasticsearch._transport import SearchAuth, SearchError, Transport
 
 __all__ = ["ElasticsearchSink"]
 

@@ -23,20 +23,15 @@ rotated Secret is sent from the next request on.
 from __future__ import annotations
 
 import asyncio
-import gzip as gzip_module
-import hashlib
 import logging
 import ssl
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Literal
 
 import aiohttp
 from yarl import URL
 
-from kubevents.export._document import encode_array, encode_lines
 from kubevents.export._occurrence import Occurrence
 from kubevents.export._secrets import (
     SecretFile,
@@ -46,8 +41,10 @@ from kubevents.export._secrets import (
     url_has_secret,
 )
 from kubevents.export.sinks._base import HttpSinkError, Rejected, SinkError, WriteResult
+from kubevents.export.sinks._http import parse_retry_after
+from kubevents.export.sinks.webhook._encoder import encode_body, gzip_body, idempotency_key
 
-__all__ = ["WebhookError", "WebhookSink", "idempotency_key"]
+__all__ = ["WebhookError", "WebhookSink"]
 
 log = logging.getLogger(__name__)
 
@@ -64,32 +61,6 @@ class WebhookError(HttpSinkError):
     The pipeline waits at least ``retry_after`` (capped) before retrying the batch; the sink
     itself never sleeps while holding a write slot.
     """
-
-
-def idempotency_key(batch: Sequence[Occurrence]) -> str:
-    """SHA-256 (hex) of the batch's occurrence ids, one per line, in order."""
-    digest = hashlib.sha256()
-    for occ in batch:
-        digest.update(occ.id.encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds from now (delta-seconds or an HTTP date); None if unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    # isdigit() alone also accepts "²" and other digits float() refuses.
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, OverflowError):  # an offset of 2**31 seconds overflows
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class WebhookSink:
@@ -294,7 +265,7 @@ class WebhookSink:
         """POST ``batch``; return a 2xx or permanent-refusal status (and the start of the
         answer's body), raise ``WebhookError`` on retryable ones."""
         assert self._session is not None
-        body = encode_array(batch) if self._format == "array" else encode_lines(batch)
+        body = encode_body(batch, self._format)
         headers = self._request_headers(
             {
                 "Content-Type": _CONTENT_TYPES[self._format],
@@ -304,9 +275,9 @@ class WebhookSink:
         if self._gzip:
             headers["Content-Encoding"] = "gzip"
             if len(body) > _GZIP_INLINE_LIMIT:
-                body = await asyncio.to_thread(_gzip, body)
+                body = await asyncio.to_thread(gzip_body, body)
             else:
-                body = _gzip(body)
+                body = gzip_body(body)
         try:
             async with self._session.post(
                 self.url, data=body, headers=headers, allow_redirects=False
@@ -332,11 +303,6 @@ class WebhookSink:
                 message, reason=f"http_{status}", status=status, retry_after=retry_after
             )
         return status, detail
-
-
-def _gzip(body: bytes) -> bytes:
-    # mtime=0: a retried batch is byte-identical on the wire, which helps receivers that dedupe.
-    return gzip_module.compress(body, 6, mtime=0)
 
 
 def _client_error(exc: BaseException) -> WebhookError:

@@ -13,9 +13,9 @@ import pytest
 
 from kubevents.export._document import encode_lines
 from kubevents.export.sinks._base import Rejected, Sink, SinkError
-from kubevents.export.sinks._jsonl import DeadLetterFile, JSONLSink
+from kubevents.export.sinks.jsonl import DeadLetterFile, JSONLSink
 
-from ._factory import make_batch, make_occurrence
+from .._factory import make_batch, make_occurrence
 
 
 def lines(path: Path) -> list[dict[str, Any]]:

@@ -40,14 +40,14 @@ from kubevents.export._secrets import (
     url_has_secret,
 )
 from kubevents.export.sinks._base import HttpSinkError, SinkError
-from kubevents.export.sinks._es_sigv4 import (
+from kubevents.export.sinks._http import parse_retry_after
+from kubevents.export.sinks.elasticsearch._sigv4 import (
     AwsCredentials,
     AwsSigV4,
     botocore_credentials,
     canonical_query,
     sigv4_authorization,
 )
-from kubevents.export.sinks._webhook import parse_retry_after
 
 __all__ = [
     "AwsCredentials",

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import msgspec
 
 from kubevents.export.sinks._base import SinkError
-from kubevents.export.sinks._es_templates import (
+from kubevents.export.sinks.elasticsearch._templates import (
     Engine,
     Product,
     flat_type_for,
@@ -23,7 +23,7 @@ from kubevents.export.sinks._es_templates import (
     ism_policy,
     parse_version,
 )
-from kubevents.export.sinks._es_transport import Response, SearchError, Transport
+from kubevents.export.sinks.elasticsearch._transport import Response, SearchError, Transport
 
 __all__ = ["ClusterSetup"]
 

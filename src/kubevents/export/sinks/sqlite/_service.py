@@ -29,87 +29,33 @@ import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from kubevents.clock import Clock, RealClock
-from kubevents.export._document import document_times, format_time
+from kubevents.export._document import format_time
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks._base import Rejected, SinkError, WriteResult
 from kubevents.export.sinks._files import DEFAULT_FILE_MODE, check_mode, create_private
+from kubevents.export.sinks.sqlite._encoder import encode_rows
+from kubevents.export.sinks.sqlite._schema import (
+    APPLICATION_ID,
+    INSERT,
+    MIGRATIONS,
+    PRUNE,
+    SCHEMA_VERSION,
+    SQLITE_MAGIC,
+    from_micros,
+    schema_problem,
+    to_micros,
+)
 
-__all__ = [
-    "APPLICATION_ID",
-    "SCHEMA_VERSION",
-    "SQLiteSink",
-    "from_micros",
-    "schema_problem",
-    "to_micros",
-]
+__all__ = ["SQLiteSink"]
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-
-# "kevt": marks the file as ours in the SQLite header, so neither side mistakes another
-# application's database for a store (or turns it into one).
-APPLICATION_ID = 0x6B657674
-
-_V1 = (
-    # ``seq`` is AUTOINCREMENT so row ids are never reused after retention deletes the newest
-    # row: ``follow`` tails by ``seq`` and would otherwise skip a row. ``id`` is the identity.
-    # ``time`` and ``inserted_at`` are unix microseconds (INTEGER): exact, unlike a REAL, and
-    # cheaper to index and compare than text; ``time_rfc3339`` is the same instant for humans.
-    """CREATE TABLE occurrences (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
-        uid TEXT NOT NULL, count INTEGER NOT NULL,
-        time INTEGER NOT NULL, time_rfc3339 TEXT NOT NULL,
-        namespace TEXT NOT NULL, name TEXT NOT NULL,
-        involved_kind TEXT NOT NULL COLLATE NOCASE, involved_name TEXT NOT NULL,
-        involved_namespace TEXT NOT NULL, involved_uid TEXT NOT NULL,
-        involved_api_version TEXT NOT NULL, field_path TEXT NOT NULL,
-        type TEXT NOT NULL COLLATE NOCASE, reason TEXT NOT NULL COLLATE NOCASE,
-        message TEXT NOT NULL,
-        source_component TEXT NOT NULL, source_host TEXT NOT NULL,
-        reporting_controller TEXT NOT NULL, reporting_instance TEXT NOT NULL,
-        cluster TEXT NOT NULL, resource_version TEXT NOT NULL,
-        first_timestamp TEXT, last_timestamp TEXT,
-        event TEXT NOT NULL,
-        inserted_at INTEGER NOT NULL
-    )""",
-    "CREATE INDEX occurrences_time ON occurrences (time)",
-    "CREATE INDEX occurrences_namespace_time ON occurrences (namespace, time)",
-    "CREATE INDEX occurrences_involved ON occurrences (involved_kind, involved_name)",
-    # (x, time) rather than (x) alone: type has two values, so only the time suffix makes
-    # "warnings of the last hour" an index range instead of half the table.
-    "CREATE INDEX occurrences_reason ON occurrences (reason, time)",
-    "CREATE INDEX occurrences_type ON occurrences (type, time)",
-    "CREATE INDEX occurrences_uid_count ON occurrences (uid, count)",
-)
-
-# Migration i brings the schema from version i to i + 1; append, never edit.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
-SCHEMA_VERSION = len(_MIGRATIONS)
-
-_COLUMNS = (
-    "id, uid, count, time, time_rfc3339, namespace, name, involved_kind, involved_name, "
-    "involved_namespace, involved_uid, involved_api_version, field_path, type, reason, message, "
-    "source_component, source_host, reporting_controller, reporting_instance, cluster, "
-    "resource_version, first_timestamp, last_timestamp, event, inserted_at"
-)
-_INSERT = (
-    f"INSERT INTO occurrences ({_COLUMNS}) VALUES ({', '.join('?' * 26)}) "
-    "ON CONFLICT(id) DO NOTHING"
-)
-_PRUNE = (
-    "DELETE FROM occurrences WHERE seq IN "
-    "(SELECT seq FROM occurrences WHERE time < ? ORDER BY time LIMIT ?)"
-)
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _PRUNE_CHUNK = 5_000  # rows per delete transaction: readers and the writer interleave
 _PRUNE_STEP_CHUNKS = 4  # per write, so a big backlog of expired rows never stalls a batch
@@ -140,31 +86,6 @@ _SQLITE_REASONS = {
 }
 
 
-def to_micros(value: datetime) -> int:
-    """Unix time in integer microseconds: exact (a float is not) and fast to compare."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime: store times must be timezone-aware")
-    return (value - _EPOCH) // _MICRO
-
-
-def from_micros(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
-
-
-def schema_problem(application_id: int, user_version: int) -> str | None:
-    """Why a database with this header is not a readable store, or None if it is one."""
-    if application_id != APPLICATION_ID:
-        return "is a SQLite database but not a kubevents store"
-    if user_version > SCHEMA_VERSION:
-        return (
-            f"was written by a newer kubevents (schema version {user_version}; "
-            f"this one knows up to {SCHEMA_VERSION})"
-        )
-    if user_version < 1:
-        return "is an incomplete kubevents store (no schema)"
-    return None
-
-
 def _sqlite_reason(exc: sqlite3.Error) -> str:
     name: str = getattr(exc, "sqlite_errorname", "") or ""
     return _SQLITE_REASONS.get(name.removeprefix("SQLITE_").split("_")[0], "sqlite_error")
@@ -173,7 +94,7 @@ def _sqlite_reason(exc: sqlite3.Error) -> str:
 def _header(path: Path) -> bytes:
     try:
         with path.open("rb") as f:
-            return f.read(len(_SQLITE_MAGIC))
+            return f.read(len(SQLITE_MAGIC))
     except FileNotFoundError:
         return b""
 
@@ -214,7 +135,7 @@ class SQLiteSink:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"kubevents-{name}")
         # Touched only on the worker thread.
         self._conn: sqlite3.Connection | None = None
-        self._next_maintenance = _EPOCH
+        self._next_maintenance = from_micros(0)
         self._maintenance_pending = False
         self._closed = False
 
@@ -300,7 +221,7 @@ class SQLiteSink:
                 reason="permission",
             )
         header = _header(path)
-        if header and header != _SQLITE_MAGIC:
+        if header and header != SQLITE_MAGIC:
             raise SinkError(
                 f"sqlite {path}: not a SQLite database; refusing to touch it (choose another path)",
                 reason="not_a_database",
@@ -353,7 +274,7 @@ class SQLiteSink:
             app_id, version, objects = self._identify(conn)
             self._check_identity(app_id, version, objects)
             for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target - 1]:
+                for statement in MIGRATIONS[target - 1]:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {target}")
                 log.info("sink %s: %s schema now at version %d", self._name, self._path, target)
@@ -363,38 +284,14 @@ class SQLiteSink:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
 
-    def _rows(self, batch: Sequence[Occurrence]) -> tuple[list[tuple[object, ...]], list[Rejected]]:
-        inserted_at = to_micros(self._clock.now())
-        rows: list[tuple[object, ...]] = []
-        rejected: list[Rejected] = []
-        for occ in batch:
-            try:
-                event_json = occ.raw.decode()
-            except UnicodeDecodeError:
-                # A TEXT column must hold UTF-8; retrying could never fix these bytes.
-                rejected.append(Rejected(occ, "invalid_utf8"))
-                continue
-            ev, ref = occ.event, occ.event.involved_object
-            time_text, first_text, last_text, _ = document_times(occ)
-            rows.append((
-                occ.id, occ.uid, occ.count, to_micros(occ.filing_time), time_text,
-                ev.metadata.namespace, ev.metadata.name, ref.kind, ref.name, ref.namespace,
-                ref.uid, ref.api_version, ref.field_path, ev.type, ev.reason, ev.message,
-                ev.source.component, ev.source.host, ev.reporting_controller,
-                ev.reporting_instance, occ.cluster, occ.resource_version,
-                first_text, last_text, event_json,
-                inserted_at,
-            ))  # fmt: skip
-        return rows, rejected
-
     def _write_sync(self, batch: Sequence[Occurrence]) -> list[Rejected]:
         conn = self._conn
         if conn is None:
             raise SinkError(f"sink {self._name} is not started", reason="not_started")
-        rows, rejected = self._rows(batch)
+        rows, rejected = encode_rows(batch, to_micros(self._clock.now()))
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(_INSERT, rows)
+            conn.executemany(INSERT, rows)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise self._error("cannot store a batch", exc) from None
@@ -433,7 +330,7 @@ class SQLiteSink:
         while not done and (budget is None or chunks < budget):
             chunks += 1
             # Autocommit: each chunk is its own short transaction.
-            deleted = conn.execute(_PRUNE, (cutoff, _PRUNE_CHUNK)).rowcount
+            deleted = conn.execute(PRUNE, (cutoff, _PRUNE_CHUNK)).rowcount
             removed += deleted
             done = deleted < _PRUNE_CHUNK
         if removed:

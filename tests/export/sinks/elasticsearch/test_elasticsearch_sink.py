@@ -21,6 +21,7 @@ import pytest
 from kubevents.export import (
     AckLog,
     BatchSettings,
+    ConfigError,
     EventTracker,
     ExportMetrics,
     Occurrence,
@@ -29,11 +30,10 @@ from kubevents.export import (
     build_sink,
     load_export_config,
 )
-from kubevents.export._config import ConfigError
 from kubevents.export.sinks import DeadLetterFile, SinkError
-from kubevents.export.sinks._elasticsearch import ElasticsearchSink
-from kubevents.export.sinks._es_templates import ilm_policy, ism_policy, search_document
-from kubevents.export.sinks._es_transport import (
+from kubevents.export.sinks.elasticsearch import ElasticsearchSink
+from kubevents.export.sinks.elasticsearch._templates import ilm_policy, ism_policy, search_document
+from kubevents.export.sinks.elasticsearch._transport import (
     AwsCredentials,
     AwsSigV4,
     SearchAuth,
@@ -43,8 +43,8 @@ from kubevents.export.sinks._es_transport import (
 from kubevents.model import Event, Time
 from kubevents.testenv import SearchEngine
 
-from ._factory import make_event
-from .conftest import PKI, fault_proxy
+from .._factory import make_event
+from ..conftest import PKI, fault_proxy
 
 BASE = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -22,14 +22,10 @@ from multidict import CIMultiDictProxy
 
 from kubevents.export._document import encode_array, encode_lines
 from kubevents.export.sinks._base import Sink, SinkError
-from kubevents.export.sinks._webhook import (
-    WebhookError,
-    WebhookSink,
-    idempotency_key,
-    parse_retry_after,
-)
+from kubevents.export.sinks._http import parse_retry_after
+from kubevents.export.sinks.webhook import WebhookError, WebhookSink, idempotency_key
 
-from ._factory import make_batch, make_occurrence
+from .._factory import make_batch, make_occurrence
 
 
 @dataclass

@@ -22,11 +22,11 @@ from kubevents.clock import FakeClock
 from kubevents.export import Occurrence, TimeWindow
 from kubevents.export._document import encode_lines
 from kubevents.export.sinks import Sink, SinkError
-from kubevents.export.sinks._sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteSink
+from kubevents.export.sinks.sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteSink
 from kubevents.export.store import EventStore
 from kubevents.model import Event, Time
 
-from ..factories import make_event, make_occurrence, write_store
+from ...factories import make_event, make_occurrence, write_store
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
