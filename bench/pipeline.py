@@ -7,7 +7,7 @@ the apiserver writes them) runs through the exporter's own code, in one process,
 
 1. **decode**: ``WatchStream`` over an in-memory response (64 KiB chunks): line splitting, the
    envelope, the Event decoder, ``WatchEvent``;
-2. **route**: ``EventWatcher._watch_once`` / ``_process`` (``Occurrence.of``, the
+2. **route**: ``EventWatcher._watch_once`` / ``Transforms.event`` (``Occurrence.of``, the
    ``EventTracker`` decision, the drop rules of ``compile_rules``) into a pipeline stand-in that
    batches 500 occurrences, as the real pipeline does;
 3. **encode**: per batch, the Elasticsearch sink's ``_bulk`` bodies (``_encode`` + ``_chunks`` +
@@ -47,11 +47,11 @@ from kubevents.export import (
     EventWatcher,
     ExportMetrics,
     Occurrence,
-    Pipeline,
     RuleSet,
     compile_rules,
 )
 from kubevents.export._document import encode_lines
+from kubevents.export._transforms import Transforms
 from kubevents.export.sinks.elasticsearch import ElasticsearchSink
 from kubevents.export.sinks.sqlite._encoder import encode_rows
 from kubevents.kube import KubeClient, WatchEvent, WatchStream
@@ -320,11 +320,13 @@ class _Client:
 _DROP = compile_rules(msgspec.convert(RULES, RuleSet))
 
 
+def _transforms(batcher: _Batcher, metrics: ExportMetrics) -> Transforms:
+    return Transforms(batcher.submit, batcher.tracker, metrics, cluster="bench", rules=_DROP)
+
+
 def _watcher(data: bytes, batcher: _Batcher) -> EventWatcher:
-    return EventWatcher(
-        cast(KubeClient, _Client(data)), cast(Pipeline, batcher), ExportMetrics(),
-        cluster="bench", drop=_DROP,
-    )  # fmt: skip
+    metrics = ExportMetrics()
+    return EventWatcher(cast(KubeClient, _Client(data)), _transforms(batcher, metrics), metrics)
 
 
 def _es_sink() -> ElasticsearchSink:
@@ -418,7 +420,7 @@ def pipeline(data: bytes, encode: Callable[[list[Occurrence]], int]) -> Callable
 
 
 def route(changes: list[WatchEvent[Event]]) -> Callable[[], object]:
-    """``_process`` alone (occurrence, tracker, rules) over already decoded changes."""
+    """The transforms alone (occurrence, tracker, rules) over already decoded changes."""
 
     async def main() -> list[Occurrence]:
         out: list[Occurrence] = []
@@ -428,10 +430,10 @@ def route(changes: list[WatchEvent[Event]]) -> Callable[[], object]:
             return 0
 
         batcher = _Batcher(collect)
-        watcher = _watcher(b"", batcher)
+        transforms = _transforms(batcher, ExportMetrics())
         for change in changes:
             assert change.object is not None
-            await watcher._process(change.object, change.raw, change.resource_version)
+            await transforms.event(change.object, change.raw, change.resource_version)
         batcher.flush()
         return out
 

@@ -20,6 +20,7 @@ from kubevents.export import (
     EventWatcher,
     ExportMetrics,
     Pipeline,
+    Transforms,
     WatchSettings,
 )
 from kubevents.export import _watcher as watcher_module
@@ -51,9 +52,13 @@ class Harness:
             [self.sink, *more_sinks], EventTracker(), AckLog(None), self.metrics,
             BatchSettings(flush_delay=0.01),
         )  # fmt: skip
+        transforms = Transforms(
+            self.pipeline.submit, self.pipeline.tracker, self.metrics, cluster="test",
+            rules=rules,
+        )  # fmt: skip
         self.watcher = EventWatcher(
-            client, self.pipeline, self.metrics, cluster="test",
-            settings=WatchSettings(page_size=2, watch_timeout=60), drop=rules,
+            client, transforms, self.metrics,
+            settings=WatchSettings(page_size=2, watch_timeout=60),
         )  # fmt: skip
         self.task: asyncio.Task[None] | None = None
 

@@ -34,6 +34,7 @@ from kubevents.export._rules import Rule, RuleSet, compile_rules
 from kubevents.export._service import Exporter, build_sink
 from kubevents.export._state import Checkpoint, EventTracker, load_checkpoint, save_checkpoint
 from kubevents.export._supervisor import TaskFailure, TaskSupervisor
+from kubevents.export._transforms import Dedup, RuleFilter, Transforms
 from kubevents.export._watcher import EventWatcher, WatchSettings
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Checkpoint",
     "ConfigError",
     "DeadLetterHandler",
+    "Dedup",
     "ElasticsearchSinkConfig",
     "EventTracker",
     "EventWatcher",
@@ -56,6 +58,7 @@ __all__ = [
     "Pipeline",
     "Route",
     "Rule",
+    "RuleFilter",
     "RuleSet",
     "SQLiteSinkConfig",
     "SinkConfig",
@@ -63,6 +66,7 @@ __all__ = [
     "TaskFailure",
     "TaskSupervisor",
     "TimeWindow",
+    "Transforms",
     "WatchSettings",
     "WebhookSinkConfig",
     "build_sink",

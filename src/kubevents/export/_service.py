@@ -33,6 +33,7 @@ from kubevents.export._server import HealthReport, MetricsServer
 from kubevents.export._state import EventTracker, load_checkpoint
 from kubevents.export._supervisor import TaskSupervisor
 from kubevents.export._topology import routes
+from kubevents.export._transforms import Transforms
 from kubevents.export._watcher import EventWatcher, WatchSettings
 from kubevents.export.sinks import DeadLetterFile, Sink, SinkError
 from kubevents.kube import ConfigError as KubeConfigError
@@ -218,14 +219,17 @@ class Exporter:
                 None if c.watch_timeout is None
                 else int(parse_duration(c.watch_timeout, "watch_timeout"))
             )  # fmt: skip
+            transforms = Transforms(
+                self.pipeline.submit, tracker, self.metrics, cluster=c.cluster_name,
+                rules=compile_rules(c.rules), time_window=c.time_window.window(),
+            )  # fmt: skip
             self.watcher = EventWatcher(
-                client, self.pipeline, self.metrics, cluster=c.cluster_name,
+                client, transforms, self.metrics,
                 settings=WatchSettings(
                     namespace=c.namespace, field_selector=c.field_selector,
                     label_selector=c.label_selector, page_size=c.page_size,
                     watch_timeout=watch_timeout,
                 ),
-                drop=compile_rules(c.rules), time_window=c.time_window.window(),
             )  # fmt: skip
             if c.listen is not None:
                 await self._serve(c.listen)

@@ -1,4 +1,4 @@
-"""The list-watch loop: every core/v1 Event change, in order, without gaps.
+"""The source: the list-watch of every core/v1 Event change, in order, without gaps.
 
 Paged LIST, then WATCH from the list's resourceVersion with bookmarks; on a clean end, resume
 from the last resourceVersion seen; on 410 Gone (or a watch that closes at once with nothing,
@@ -6,10 +6,11 @@ which is how an expired resourceVersion can look) relist and reconcile against w
 exported, so only changes are sent. Errors back off with jitter. One watch, no per-event GETs.
 DELETED notifications (TTL expiry) are not occurrences and only move the resume point.
 
-Bad input never stops the loop: an object that does not decode, or that cannot be made into
-an occurrence, is logged, counted in ``malformed_total{stage}`` and skipped (its resourceVersion
-still moves the resume point), and any other unexpected error is logged with its traceback,
-counted, and retried with backoff like an API error.
+It hands every Event object and every resume mark to its ``downstream`` (the transforms) and
+decides nothing about them. Bad input never stops the loop: an object that does not decode is
+logged, counted in ``malformed_total{stage}`` and skipped (its resourceVersion still moves the
+resume point), and any other unexpected error is logged with its traceback, counted, and
+retried with backoff like an API error.
 """
 
 from __future__ import annotations
@@ -18,14 +19,11 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
 
 from kubevents.errors import GoneError, KubeError, StatusError
 from kubevents.export._metrics import ExportMetrics
-from kubevents.export._occurrence import Occurrence, TimeWindow
-from kubevents.export._pipeline import Pipeline
-from kubevents.kube import ADDED, BOOKMARK, MODIFIED, KubeClient, excerpt
-from kubevents.model import Event
+from kubevents.export._transforms import Transforms
+from kubevents.kube import ADDED, MODIFIED, KubeClient, excerpt
 
 __all__ = ["EventWatcher", "WatchSettings"]
 
@@ -37,8 +35,6 @@ DEFAULT_PAGE_SIZE = 500
 EXPIRED_WATCH_SECONDS = 2.0
 BACKOFF_INITIAL = 1.0
 BACKOFF_MAX = 30.0
-
-Filter = Callable[[Event], str | None]  # returns the name of the rule that drops it, or None
 
 
 def _revision(resource_version: str) -> int | None:
@@ -74,24 +70,16 @@ class EventWatcher:
     def __init__(
         self,
         client: KubeClient,
-        pipeline: Pipeline,
+        downstream: Transforms,
         metrics: ExportMetrics,
         *,
-        cluster: str,
         settings: WatchSettings | None = None,
-        drop: Filter | None = None,
-        time_window: TimeWindow | None = None,
     ) -> None:
         self._client = client
-        self._pipeline = pipeline
+        self._downstream = downstream
         self._metrics = metrics
-        self._cluster = cluster
         self._settings = settings or WatchSettings()
-        self._drop = drop
-        self._window = time_window if time_window is not None else TimeWindow()
-        self._malformed = {
-            stage: metrics.malformed.labels(stage) for stage in ("watch", "list", "occurrence")
-        }
+        self._malformed = {stage: metrics.malformed.labels(stage) for stage in ("watch", "list")}
         self.resource_version: str | None = None
         self.synced = False
         self.watching = False
@@ -199,13 +187,13 @@ class EventWatcher:
                 self.initial_list_total = len(page.items) + page.remaining_item_count
             self._metrics.received.labels("list").inc(len(page.items))
             for event, raw in zip(page.items, page.raw_items, strict=True):
-                await self._process(event, raw, None)
+                await self._downstream.event(event, raw, None)
             total += len(page.items)
             self.initial_list_done = total
             self.last_progress = time.monotonic()
             list_rv = page.resource_version
         # The list's resourceVersion is a valid resume point only once all its items are stored.
-        await self._pipeline.submit(None, list_rv)
+        await self._downstream.mark(list_rv)
         self.resource_version = list_rv
         self.synced = True
         log.info("listed %d events at resourceVersion %s", total, list_rv)
@@ -225,6 +213,7 @@ class EventWatcher:
         delivered = 0
         malformed_before = 0
         received = self._metrics.received.labels("watch")  # looked up once, not per event
+        downstream = self._downstream
         try:
             async with stream:
                 async for change in stream:
@@ -233,13 +222,11 @@ class EventWatcher:
                     if stream.malformed != malformed_before:
                         self._malformed["watch"].inc(stream.malformed - malformed_before)
                         malformed_before = stream.malformed
-                    if change.type == BOOKMARK:
-                        await self._pipeline.submit(None, change.resource_version)
-                    elif change.type in (ADDED, MODIFIED) and change.object is not None:
+                    if change.type in (ADDED, MODIFIED) and change.object is not None:
                         received.inc()
-                        await self._process(change.object, change.raw, change.resource_version)
-                    else:  # DELETED: TTL expiry, not an occurrence
-                        await self._pipeline.submit(None, change.resource_version)
+                        await downstream.event(change.object, change.raw, change.resource_version)
+                    else:  # BOOKMARK, or DELETED (TTL expiry, not an occurrence)
+                        await downstream.mark(change.resource_version)
                     self.resource_version = stream.resource_version or self.resource_version
         finally:
             self.watching = False
@@ -252,45 +239,3 @@ class EventWatcher:
             and stream.malformed == 0
             and (time.monotonic() - opened < EXPIRED_WATCH_SECONDS)
         )
-
-    async def _process(self, event: Event, raw: bytes, resource_version: str | None) -> None:
-        try:
-            occurrence = self._route(event, raw)
-        except Exception as exc:
-            # One object the exporter cannot handle must not stop the others: skip it, and let
-            # its resourceVersion move the resume point so no relist meets it again.
-            log.error(
-                "skipping an Event that cannot be exported (%s): %.200r", excerpt(exc), raw,
-                exc_info=exc,
-            )  # fmt: skip
-            self._malformed["occurrence"].inc()
-            occurrence = None
-        await self._pipeline.submit(occurrence, resource_version)
-
-    def _route(self, event: Event, raw: bytes) -> Occurrence | None:
-        """The occurrence to export, or None when there is none (a duplicate, dropped, bad)."""
-        if not event.metadata.uid:
-            self._malformed["occurrence"].inc()
-            log.warning("skipping an Event without uid: %.200r", raw)
-            return None
-        occurrence = Occurrence.of(event, raw, self._cluster, self._window)
-        tracker = self._pipeline.tracker
-        decision = tracker.decide(occurrence.uid, occurrence.count)
-        if not decision.export:
-            self._metrics.duplicates.inc()
-            return None
-        if decision.missed:
-            self._metrics.count_gaps.inc(decision.missed)
-        rule = self._drop(event) if self._drop is not None else None
-        if rule is not None:
-            self._metrics.filtered.labels(rule).inc()
-            # A dropped occurrence is handled: remember it so a relist does not re-evaluate it.
-            tracker.stored(occurrence.uid, occurrence.count)
-            return None
-        if occurrence.clamped is not None:
-            self._metrics.clamped.labels(occurrence.clamped).inc()
-            log.debug(
-                "filing %s under %s, not its own time %s", occurrence.id,
-                occurrence.filing_time, occurrence.time,
-            )  # fmt: skip
-        return occurrence

@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-__all__ = ["parse_retry_after"]
+__all__ = ["PERMANENT_STATUSES", "parse_retry_after"]
+
+#: Answers that say the configuration is wrong (credentials refused, no such index or route,
+#: a method or proxy the destination does not accept): retrying cannot help until someone
+#: changes something, so the pipeline tries a few times only, then dead-letters the batch.
+PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 407})
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

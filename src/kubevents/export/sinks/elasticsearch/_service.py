@@ -36,6 +36,7 @@ import msgspec
 
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks._base import Rejected, SinkError, WriteResult
+from kubevents.export.sinks._http import PERMANENT_STATUSES
 from kubevents.export.sinks.elasticsearch._setup import ClusterSetup
 from kubevents.export.sinks.elasticsearch._templates import Engine, Product, search_document
 from kubevents.export.sinks.elasticsearch._transport import SearchAuth, SearchError, Transport
@@ -298,6 +299,7 @@ class ElasticsearchSink:
                         f"{attempt + 1} attempts, e.g. HTTP {failures[0].status}: "
                         f"{failures[0].detail}",
                         reason=f"item_{worst}", status=worst,
+                        permanent=all(f.status in PERMANENT_STATUSES for f in failures),
                     )  # fmt: skip
                 log.warning(
                     "sink %s: %d of %d documents answered e.g. HTTP %d (%s); sending them "
@@ -348,10 +350,12 @@ class ElasticsearchSink:
             return
         if status != 200:
             # A whole-request error is about the cluster or the configuration (auth, a proxy,
-            # overload), never about one document: retry, do not dead-letter.
+            # overload), never about one document: retried, and only a few times when it says
+            # the configuration is wrong (the pipeline then dead-letters the batch).
             raise SearchError(
                 f"{response.host}/_bulk answered HTTP {status}: {response.error_text()}",
                 reason=f"http_{status}", status=status, retry_after=response.retry_after,
+                permanent=status in PERMANENT_STATUSES,
             )  # fmt: skip
         try:
             result = msgspec.json.decode(response.body, type=_BulkResponse)

@@ -41,7 +41,7 @@ from kubevents.export._secrets import (
     url_has_secret,
 )
 from kubevents.export.sinks._base import HttpSinkError, Rejected, SinkError, WriteResult
-from kubevents.export.sinks._http import parse_retry_after
+from kubevents.export.sinks._http import PERMANENT_STATUSES, parse_retry_after
 from kubevents.export.sinks.webhook._encoder import encode_body, gzip_body, idempotency_key
 
 __all__ = ["WebhookError", "WebhookSink"]
@@ -300,8 +300,9 @@ class WebhookSink:
             if retry_after is not None:
                 message += f" (Retry-After {retry_after:g}s)"
             raise WebhookError(
-                message, reason=f"http_{status}", status=status, retry_after=retry_after
-            )
+                message, reason=f"http_{status}", status=status, retry_after=retry_after,
+                permanent=status in PERMANENT_STATUSES,
+            )  # fmt: skip
         return status, detail
 
 

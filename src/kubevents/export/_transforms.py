@@ -1,0 +1,121 @@
+"""The transforms between the source and the sinks: an occurrence, deduplicated, then filtered.
+
+The source (``_watcher``) hands over every Event object it receives and every resume mark;
+here each object becomes an ``Occurrence`` (its identity, its filing time), the tracker drops
+what was already exported (``Dedup``), the rules drop what the configuration excludes
+(``RuleFilter``), and what is left goes to the fan-out. Whatever the outcome, the object's
+resourceVersion goes along, so the resume point moves past skipped objects too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from kubevents.export._metrics import ExportMetrics
+from kubevents.export._occurrence import Occurrence, TimeWindow
+from kubevents.export._state import EventTracker
+from kubevents.kube import excerpt
+from kubevents.model import Event
+
+__all__ = ["Dedup", "Filter", "RuleFilter", "Submit", "Transforms"]
+
+log = logging.getLogger(__name__)
+
+Filter = Callable[[Event], str | None]  # the name of the rule that drops an Event, or None
+Submit = Callable[[Occurrence | None, str | None], Awaitable[None]]
+
+
+class Dedup:
+    """Passes an occurrence only if its (uid, count) is new; counts the counts never seen."""
+
+    def __init__(self, tracker: EventTracker, metrics: ExportMetrics) -> None:
+        self._tracker = tracker
+        self._duplicates = metrics.duplicates
+        self._gaps = metrics.count_gaps
+
+    def __call__(self, occurrence: Occurrence) -> bool:
+        decision = self._tracker.decide(occurrence.uid, occurrence.count)
+        if not decision.export:
+            self._duplicates.inc()
+            return False
+        if decision.missed:
+            self._gaps.inc(decision.missed)
+        return True
+
+
+class RuleFilter:
+    """Drops what the drop/match rules exclude, counting each rule's drops."""
+
+    def __init__(self, rules: Filter, tracker: EventTracker, metrics: ExportMetrics) -> None:
+        self._rules = rules
+        self._tracker = tracker
+        self._filtered = metrics.filtered
+
+    def __call__(self, occurrence: Occurrence) -> bool:
+        rule = self._rules(occurrence.event)
+        if rule is None:
+            return True
+        self._filtered.labels(rule).inc()
+        # A dropped occurrence is handled: remembered, so a relist does not evaluate it again.
+        self._tracker.stored(occurrence.uid, occurrence.count)
+        return False
+
+
+class Transforms:
+    """What the source feeds: objects become occurrences, then pass each stage, or not."""
+
+    def __init__(
+        self,
+        submit: Submit,
+        tracker: EventTracker,
+        metrics: ExportMetrics,
+        *,
+        cluster: str,
+        rules: Filter | None = None,
+        time_window: TimeWindow | None = None,
+    ) -> None:
+        self._submit = submit
+        self._cluster = cluster
+        self._window = time_window if time_window is not None else TimeWindow()
+        self._metrics = metrics
+        self._malformed = metrics.malformed.labels("occurrence")
+        self._stages: list[Callable[[Occurrence], bool]] = [Dedup(tracker, metrics)]
+        if rules is not None:
+            self._stages.append(RuleFilter(rules, tracker, metrics))
+
+    async def mark(self, resource_version: str | None) -> None:
+        """A resume point with no occurrence (a bookmark, a deletion, a list's end)."""
+        await self._submit(None, resource_version)
+
+    async def event(self, event: Event, raw: bytes, resource_version: str | None) -> None:
+        try:
+            occurrence = self._occurrence(event, raw)
+        except Exception as exc:
+            # One object the exporter cannot handle must not stop the others: skip it, and let
+            # its resourceVersion move the resume point so no relist meets it again.
+            log.error(
+                "skipping an Event that cannot be exported (%s): %.200r", excerpt(exc), raw,
+                exc_info=exc,
+            )  # fmt: skip
+            self._malformed.inc()
+            occurrence = None
+        await self._submit(occurrence, resource_version)
+
+    def _occurrence(self, event: Event, raw: bytes) -> Occurrence | None:
+        """The occurrence to export, or None when there is none (a duplicate, dropped, bad)."""
+        if not event.metadata.uid:
+            self._malformed.inc()
+            log.warning("skipping an Event without uid: %.200r", raw)
+            return None
+        occurrence = Occurrence.of(event, raw, self._cluster, self._window)
+        for stage in self._stages:
+            if not stage(occurrence):
+                return None
+        if occurrence.clamped is not None:
+            self._metrics.clamped.labels(occurrence.clamped).inc()
+            log.debug(
+                "filing %s under %s, not its own time %s", occurrence.id,
+                occurrence.filing_time, occurrence.time,
+            )  # fmt: skip
+        return occurrence
