@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -59,11 +60,17 @@ def call(url: str, method: str = "GET", body: Any = None) -> Any:
 
 
 def stored_count(engine: SearchEngine, index: str) -> int:
-    """Documents in the exporter's indices (0 while none exists yet)."""
+    """Documents in the exporter's indices (0 while none exists, or its shards still start)."""
     if not engine.running:
         return 0
-    call(f"{engine.url}/{index}-*/_refresh?allow_no_indices=true", "POST")
-    return int(call(f"{engine.url}/{index}-*/_count?allow_no_indices=true")["count"])
+    try:
+        call(f"{engine.url}/{index}-*/_refresh?allow_no_indices=true", "POST")
+        return int(call(f"{engine.url}/{index}-*/_count?allow_no_indices=true")["count"])
+    except urllib.error.HTTPError as exc:
+        # A just-created index answers 503 until its primary shard is allocated.
+        if exc.code == 503:
+            return 0
+        raise
 
 
 def stored_documents(engine: SearchEngine, index: str) -> list[dict[str, Any]]:
