@@ -161,7 +161,7 @@ async def test_a_dying_write_turns_health_red_and_the_exit_code_non_zero(
     failures = exporter.metrics.registry.get_sample_value(
         "kubevents_task_failures_total", {"task": "write-memory"}
     )
-    assert failures == 1
+    assert failures is not None and failures >= 1  # one per lane that met the bug
 
 
 class PoisonSink(MemorySink):
