@@ -58,6 +58,7 @@ class Flood:
     written: dict[str, int] = field(default_factory=dict)
     failed: int = 0
     retried: int = 0
+    expired: int = 0  # bumps of Events the TTL had deleted
 
     def _plan(self) -> list[list[tuple[int, int, int]]]:
         """Per worker, (operation number, Event index, count) in time order."""
@@ -109,6 +110,9 @@ class Flood:
             except StatusError as exc:
                 if exc.code == 409 and count == 1:
                     return True  # a retried create whose first attempt had landed
+                if exc.code == 404 and count > 1:
+                    self.expired += 1  # the apiserver's Event TTL deleted it meanwhile
+                    return False
                 if exc.code < 500 and exc.code != 429:
                     break
             except KubeError:
@@ -167,17 +171,37 @@ class WatchLog:
 
 
 class Receiver:
-    """A webhook receiver that can be taken down and brought back on the same port."""
+    """A webhook receiver that can be taken down and brought back on the same port, or made to
+    answer ``status`` (a 503, a 401) instead of accepting."""
 
     def __init__(self) -> None:
         self.deliveries: dict[str, int] = {}  # occurrence id -> times received
+        self.arrivals: list[str] = []  # every id, in the order received
+        self.status = 204
+        self.refused = 0
         self.port = 0
         self._runner: web.AppRunner | None = None
 
     async def _handle(self, request: web.Request) -> web.Response:
-        for document in msgspec.json.decode(await request.read()):
+        body = await request.read()
+        if self.status >= 300:
+            self.refused += 1
+            return web.Response(status=self.status, text="refused on purpose")
+        for document in msgspec.json.decode(body):
             self.deliveries[document["id"]] = self.deliveries.get(document["id"], 0) + 1
+            self.arrivals.append(document["id"])
         return web.Response(status=204)
+
+    def out_of_order(self) -> list[str]:
+        """Ids that arrived after a higher count of the same Event."""
+        highest: dict[str, int] = {}
+        late = []
+        for occurrence_id in self.arrivals:
+            uid, _, count = occurrence_id.rpartition(":")
+            if int(count) < highest.get(uid, 0):
+                late.append(occurrence_id)
+            highest[uid] = max(highest.get(uid, 0), int(count))
+        return late
 
     @property
     def url(self) -> str:

@@ -92,7 +92,11 @@ class Buffer(Protocol):
 
 
 class MemoryBuffer:
-    """A bounded in-memory queue: ``block`` or ``drop_newest`` when it is full."""
+    """A bounded in-memory queue: ``block`` or ``drop_newest`` when it is full.
+
+    ``capacity`` bounds every occurrence the buffer holds for its sink, those already handed
+    to the sink's driver and not yet stored included: it is the sink's whole memory bound.
+    """
 
     def __init__(
         self,
@@ -118,7 +122,7 @@ class MemoryBuffer:
         return None
 
     async def put(self, entry: Entry) -> None:
-        while len(self._items) >= self._capacity:
+        while self.depth() >= self._capacity:
             if self.when_full == "drop_newest":
                 self._dropped.inc()
                 self._acknowledge(entry)
@@ -136,7 +140,6 @@ class MemoryBuffer:
         entries = [self._items.popleft() for _ in range(min(limit, len(self._items)))]
         for entry in entries:
             self._taken[id(entry)] = entry
-        self._room.set()
         self._depth.set(self.depth())
         return entries
 
@@ -144,6 +147,7 @@ class MemoryBuffer:
         for entry in entries:
             self._taken.pop(id(entry), None)
             self._acknowledge(entry)
+        self._room.set()
         self._depth.set(self.depth())
 
     def depth(self) -> int:

@@ -89,9 +89,9 @@ class SinkDriver:
         self._metrics = metrics
         self._supervisor = supervisor
         self._dead_letter = dead_letter
-        self._lanes = [
-            asyncio.Queue[Entry](settings.max_batch_size) for _ in range(settings.max_concurrency)
-        ]
+        # Unbounded: the buffer bounds what is taken and not yet stored, so dealing entries to
+        # lanes never waits, and one busy lane never holds up the others.
+        self._lanes = [asyncio.Queue[Entry]() for _ in range(settings.max_concurrency)]
         self._busy = 0  # lanes holding a batch
         self._tasks: list[asyncio.Task[None]] = []
         self.flushing = False  # drain: write partial batches at once
@@ -122,11 +122,7 @@ class SinkDriver:
         count = len(lanes)
         while True:
             for entry in await self.buffer.take(self.settings.max_batch_size):
-                lane = lanes[lane_of(entry.occurrence.uid, count)]
-                if lane.full():
-                    await lane.put(entry)
-                else:
-                    lane.put_nowait(entry)
+                lanes[lane_of(entry.occurrence.uid, count)].put_nowait(entry)
 
     async def _lane(self, queue: asyncio.Queue[Entry]) -> None:
         loop = asyncio.get_running_loop()

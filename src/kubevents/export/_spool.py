@@ -128,6 +128,8 @@ class SpoolBuffer:
         self._ack_task: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
         self._room = asyncio.Event()
+        self._taken = 0  # handed to the sink's driver, not yet completed
+        self._freed = asyncio.Event()
         self._commits: deque[tuple[int, float]] = deque()  # (last sequence, commit time)
         self._oldest_recovered: float | None = None
         self._next = 1  # the log's next sequence, as of its last change
@@ -300,6 +302,16 @@ class SpoolBuffer:
     # -- taking --------------------------------------------------------------------------------
 
     async def take(self, limit: int) -> list[Entry]:
+        # What is taken stays in memory until stored: ``cache_size`` bounds it too.
+        while self._taken >= self._cache_size:
+            self._freed.clear()
+            await self._freed.wait()
+        limit = min(limit, self._cache_size - self._taken)
+        entries = await self._take(limit)
+        self._taken += len(entries)
+        return entries
+
+    async def _take(self, limit: int) -> list[Entry]:
         while True:
             if self._read in self._cache:
                 entries: list[Entry] = []
@@ -355,6 +367,8 @@ class SpoolBuffer:
     # -- completing ----------------------------------------------------------------------------
 
     def complete(self, entries: Sequence[Entry]) -> None:
+        self._taken -= len(entries)
+        self._freed.set()
         for entry in entries:
             if entry.sequence > self._acked:  # else dropped meanwhile to make room
                 self._done.add(entry.sequence)
