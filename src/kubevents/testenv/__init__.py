@@ -14,7 +14,15 @@ or ``python -m kubevents.testenv`` to keep one running for manual use.
 node resolved from Maven Central.
 """
 
-from ._build import ETCD_VERSION, KUBE_VERSION, Binaries, ensure_binaries
+from ._build import (
+    ETCD_VERSION,
+    HELM_VERSION,
+    KUBE_VERSION,
+    Binaries,
+    ensure_binaries,
+    ensure_helm,
+    ensure_kubectl,
+)
 from ._cluster import LIMITED_USER, LIMITED_VERBS, LocalCluster
 from ._search import (
     DEFAULT_SEARCH_VERSIONS,
@@ -23,10 +31,12 @@ from ._search import (
     ensure_search_engine,
     shared_search_engine,
 )
+from ._tokens import create_token
 
 __all__ = [
     "DEFAULT_SEARCH_VERSIONS",
     "ETCD_VERSION",
+    "HELM_VERSION",
     "KUBE_VERSION",
     "LIMITED_USER",
     "LIMITED_VERBS",
@@ -34,7 +44,10 @@ __all__ = [
     "LocalCluster",
     "SearchEngine",
     "SearchRuntime",
+    "create_token",
     "ensure_binaries",
+    "ensure_helm",
+    "ensure_kubectl",
     "ensure_search_engine",
     "shared_search_engine",
 ]
