@@ -1,5 +1,6 @@
 """The exporter: list-watch every Event, ship each occurrence to sinks, lose and repeat nothing."""
 
+from kubevents.export._access import Permission, check_access, required_permissions
 from kubevents.export._acklog import AckLog
 from kubevents.export._config import (
     BufferConfig,
@@ -7,12 +8,19 @@ from kubevents.export._config import (
     ElasticsearchSinkConfig,
     ExportConfig,
     JSONLSinkConfig,
+    LeaderElectionConfig,
     OpenSearchSinkConfig,
     SinkConfig,
     SQLiteSinkConfig,
     WebhookSinkConfig,
     load_export_config,
     parse_duration,
+)
+from kubevents.export._leader import (
+    CLUSTER_ANNOTATION,
+    EXIT_LEADERSHIP_LOST,
+    RESUME_ANNOTATION,
+    LeaderElectedExporter,
 )
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence, occurrence_count, occurrence_time
@@ -23,6 +31,9 @@ from kubevents.export._state import Checkpoint, EventTracker, load_checkpoint, s
 from kubevents.export._watcher import EventWatcher, WatchSettings
 
 __all__ = [
+    "CLUSTER_ANNOTATION",
+    "EXIT_LEADERSHIP_LOST",
+    "RESUME_ANNOTATION",
     "AckLog",
     "BatchSettings",
     "BufferConfig",
@@ -35,8 +46,11 @@ __all__ = [
     "ExportMetrics",
     "Exporter",
     "JSONLSinkConfig",
+    "LeaderElectedExporter",
+    "LeaderElectionConfig",
     "Occurrence",
     "OpenSearchSinkConfig",
+    "Permission",
     "Pipeline",
     "Rule",
     "RuleSet",
@@ -45,11 +59,13 @@ __all__ = [
     "WatchSettings",
     "WebhookSinkConfig",
     "build_sink",
+    "check_access",
     "compile_rules",
     "load_checkpoint",
     "load_export_config",
     "occurrence_count",
     "occurrence_time",
     "parse_duration",
+    "required_permissions",
     "save_checkpoint",
 ]

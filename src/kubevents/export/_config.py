@@ -17,6 +17,7 @@ import yaml
 
 from kubevents.export._rules import RuleSet, compile_rules
 from kubevents.export.store import DEFAULT_DB_PATH, default_db_path
+from kubevents.kube import validate_timing
 
 __all__ = [
     "AwsSigV4Config",
@@ -25,6 +26,7 @@ __all__ = [
     "ElasticsearchSinkConfig",
     "ExportConfig",
     "JSONLSinkConfig",
+    "LeaderElectionConfig",
     "OpenSearchSinkConfig",
     "SQLiteSinkConfig",
     "SinkConfig",
@@ -164,6 +166,44 @@ class HealthConfig(_Strict):
     sink_failing_after: Duration = "5m"  # a sink failing this long: unhealthy
 
 
+class LeaderElectionConfig(_Strict):
+    """``leader_election``: several replicas, one exporting (docs/operations.md)."""
+
+    enabled: bool = False
+    lease_name: str = "kubevents"
+    namespace: str | None = None  # default: the pod's namespace (service-account directory)
+    identity: str | None = None  # default: $POD_NAME, else the host name (a pod's name)
+    lease_duration: Duration = "15s"
+    renew_deadline: Duration = "10s"
+    retry_period: Duration = "2s"
+
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _validate_leader_election(le: LeaderElectionConfig) -> None:
+    lease = parse_duration(le.lease_duration, "leader_election.lease_duration")
+    renew = parse_duration(le.renew_deadline, "leader_election.renew_deadline")
+    retry = parse_duration(le.retry_period, "leader_election.retry_period")
+    if lease != int(lease):
+        raise ConfigError(
+            "leader_election.lease_duration: must be whole seconds (a Lease stores those)"
+        )
+    try:
+        validate_timing(lease, renew, retry)
+    except ValueError as exc:
+        raise ConfigError(f"leader_election: {exc}") from None
+    if not _DNS_SUBDOMAIN.match(le.lease_name):
+        raise ConfigError(
+            f"leader_election.lease_name: {le.lease_name!r} is not a valid object name"
+        )
+    if le.namespace is not None and not _DNS_LABEL.match(le.namespace):
+        raise ConfigError(f"leader_election.namespace: {le.namespace!r} is not a valid namespace")
+    if le.identity is not None and not le.identity.strip():
+        raise ConfigError("leader_election.identity: must not be empty")
+
+
 class ExportConfig(_Strict):
     cluster_name: str = "default"
     kubeconfig: str | None = None
@@ -185,6 +225,7 @@ class ExportConfig(_Strict):
     rules: RuleSet = msgspec.field(default_factory=RuleSet)
     listen: str | None = "127.0.0.1:9090"  # /metrics /healthz /readyz; None disables
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
+    leader_election: LeaderElectionConfig = msgspec.field(default_factory=LeaderElectionConfig)
     shutdown_timeout: Duration = "25s"
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -324,6 +365,7 @@ def _validate(config: ExportConfig) -> None:
         compile_rules(config.rules)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    _validate_leader_election(config.leader_election)
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -332,7 +374,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     scalar = {
         f.name
         for f in msgspec.structs.fields(ExportConfig)
-        if f.name not in ("buffer", "sinks", "rules", "health")
+        if f.name not in ("buffer", "sinks", "rules", "health", "leader_election")
     }
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX):

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kubevents.errors import KubeError, StatusError
+from kubevents.export._access import check_access
 from kubevents.export._acklog import AckLog
 from kubevents.export._config import (
     ConfigError,
@@ -127,8 +128,12 @@ class Exporter:
         sinks: Sequence[Sink] | None = None,
         metrics: ExportMetrics | None = None,
         progress: bool = False,
+        resume_resource_version: str | None = None,
     ) -> None:
         self.config = config
+        # A resume point handed over by a previous leader (export/_leader.py); it wins over
+        # the local checkpoint's, which belongs to whenever this replica last led.
+        self._resume_rv = resume_resource_version
         self.metrics = metrics or ExportMetrics()
         self._client = client
         self._own_client = client is None
@@ -166,6 +171,11 @@ class Exporter:
         except KubeError as exc:
             await client.close()
             raise ConfigError(f"cluster {client.cluster.host} is not reachable: {exc}") from None
+        try:
+            await check_access(client, c)
+        except ConfigError:
+            await client.close()
+            raise
         return client
 
     async def _start_sinks(self) -> list[Sink]:
@@ -262,7 +272,7 @@ class Exporter:
             self._tracker = EventTracker(
                 checkpoint, ttl_seconds=parse_duration(c.state_ttl, "state_ttl")
             )
-            start_rv = checkpoint.resource_version if checkpoint else None
+            start_rv = self._resume_rv or (checkpoint.resource_version if checkpoint else None)
             self._saved_rv = start_rv
             b = c.buffer
             self.pipeline = Pipeline(
