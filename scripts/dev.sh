@@ -4,6 +4,7 @@
 #                         embedded SQLite default against a real cluster, then a query)
 #   scripts/dev.sh test   set up, then lint, type-check and run the whole test suite
 #   scripts/dev.sh bench  set up, then run the benchmarks (bench/run.py; arguments passed on)
+#   scripts/dev.sh image  set up, then build the OCI image and check it (scripts/build-image.sh)
 # "Set up" = a project venv with the package and its dev tools, and the real kube-apiserver +
 # etcd binaries built from Go modules (cached in ~/.cache/kubevents/testbin, ~5 min cold).
 set -euo pipefail
@@ -42,6 +43,10 @@ build_cluster() {
   "$VENV/bin/python" -c 'from kubevents.testenv import ensure_binaries; b = ensure_binaries(); print(b)'
 }
 
+build_tools() {
+  "$VENV/bin/python" -c 'from kubevents.testenv import ensure_helm, ensure_kubectl; print(ensure_kubectl()); print(ensure_helm())'
+}
+
 lint() {
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check .
@@ -62,6 +67,7 @@ case "${1:-}" in
     shift
     phase "python setup" setup_python
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
+    phase "kubectl + helm for the manifest tests (Go build, cached)" build_tools
     phase "ruff + mypy --strict" lint
     phase "pytest" tests "$@"
     ;;
@@ -71,8 +77,13 @@ case "${1:-}" in
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
     phase "benchmarks" "$VENV/bin/python" bench/run.py "$@"
     ;;
+  image)
+    phase "python setup" setup_python
+    phase "kube-apiserver + etcd (Go build, cached)" build_cluster
+    phase "image" scripts/build-image.sh
+    ;;
   *)
-    echo "usage: $0 run|test|bench [args]" >&2
+    echo "usage: $0 run|test|bench|image [args]" >&2
     exit 2
     ;;
 esac

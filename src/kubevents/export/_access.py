@@ -77,7 +77,7 @@ async def check_access(
     raise ConfigError(
         f"missing RBAC permission for {who}: "
         + "; ".join(p.describe() for p in missing)
-        + " (deploy/rbac.yaml has the ClusterRole and Role the exporter needs)"
+        + " (deploy/10-rbac.yaml has the ClusterRole and Role the exporter needs)"
     )
 
 
