@@ -1,5 +1,5 @@
 # The README's two commands. Both set everything up on a fresh machine.
-.PHONY: run test bench image
+.PHONY: run test bench chaos image
 
 run:  ## set up, then run the main job
 	scripts/dev.sh run
@@ -9,6 +9,9 @@ test:  ## set up, then lint, type-check and pass the whole test suite (real comp
 
 bench:  ## set up, run every benchmark (~9 min warm), print the ratio table, write bench/results/
 	scripts/dev.sh bench
+
+chaos:  ## set up, then SIGKILL the exporter 20 times during a 50 000-operation flood and verify from outside (~6 min)
+	scripts/dev.sh chaos
 
 image:  ## build the OCI image with podman (no Docker daemon) and check it; not part of make test
 	scripts/dev.sh image

@@ -31,6 +31,7 @@ __all__ = [
     "call",
     "indexed",
     "seed_events",
+    "story_event",
     "wait_until_indexed",
 ]
 
@@ -59,7 +60,8 @@ _STORY = [
 ]  # fmt: skip
 
 
-def _event(namespace: str, i: int, now: datetime) -> Event:
+def story_event(namespace: str, i: int, now: datetime) -> Event:
+    """Event number ``i`` of the seeded story (the same on every run)."""
     rng = random.Random(i)  # the same events on every run
     kind, reason, component, field_path, template = _STORY[i % len(_STORY)]
     app = f"svc-{i % 97}"
@@ -107,7 +109,7 @@ async def seed_events(
     bodies = []
     for i in range(first, first + total):
         namespace = namespaces[i % len(namespaces)]
-        bodies.append((namespace, msgspec.json.encode(_event(namespace, i, now).to_dict())))
+        bodies.append((namespace, msgspec.json.encode(story_event(namespace, i, now).to_dict())))
     headers = {
         "Authorization": f"Bearer {cluster.admin_token}",
         "Content-Type": "application/json",

@@ -11,6 +11,10 @@
    sink, in a fresh process: RSS and tracemalloc, and the correlator's cache sizes (LRU-bounded).
 4. **API writes**: every parity trace through client-go and kubevents against the real local
    apiserver: the number of writes must be identical (ratio 1.00).
+5. **outage** (issue 20): the events.k8s.io/v1 recorder records 100 000 events while the local
+   apiserver is unreachable (a cut ``FaultProxy``): most live tasks, traced memory peak, RSS,
+   drops, the time to catch up once it is back, and whether the server's series counts are
+   those of the occurrences kept (``_outage.py``, in a fresh interpreter).
 
 ``python bench/run.py recorder`` runs this suite alone.
 """
@@ -21,6 +25,7 @@ import asyncio
 import bisect
 import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -34,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from bench._outage import ENV_CA, ENV_TOKEN, ENV_URL
 from bench.common import REPO, BenchContext, Row, Stopwatch, Suite, percentile, rss_bytes
 from xcheck.harness import (
     Trace,
@@ -75,6 +81,10 @@ GC_TUNED_THRESHOLD = (10_000, 20, 20)
 LATENCY_BURST = 800
 OVERLOAD_EVENTS = 20_000
 MEMORY_OBJECTS = 100_000
+# The outage rows: the bounds of tests/events/test_events_outage.py.
+OUTAGE_EVENTS = 100_000
+OUTAGE_TASK_BOUND = 8
+OUTAGE_MEMORY_BOUND_MIB = 16
 
 
 # -- 1. correlate -----------------------------------------------------------------------------
@@ -515,11 +525,13 @@ def memory_child(objects: int, trace_memory: bool) -> dict[str, Any]:
     return result
 
 
-def _in_child(*args: str) -> dict[str, Any]:
-    """``python -m bench.recorder ARGS`` in a fresh interpreter: clean RSS and GC state."""
-    command = [sys.executable, "-m", "bench.recorder", *args]
+def _in_child(
+    *args: str, module: str = "bench.recorder", env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``python -m MODULE ARGS`` in a fresh interpreter: clean RSS and GC state."""
+    command = [sys.executable, "-m", module, *args]
     out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False,
-                         timeout=900)  # fmt: skip
+                         timeout=900, env=env)  # fmt: skip
     if out.returncode != 0:
         raise RuntimeError(f"{command} failed:\n{out.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(out.stdout)
@@ -616,6 +628,50 @@ def bench_api_writes(ctx: BenchContext, binary: Path) -> tuple[list[Row], dict[s
     return rows, results
 
 
+# -- 5. an API outage (events.k8s.io/v1) ------------------------------------------------------
+
+
+def _outage_in_child(ctx: BenchContext, events: int, trace: bool) -> dict[str, Any]:
+    cluster = ctx.cluster()
+    env = {**os.environ, ENV_URL: cluster.url, ENV_TOKEN: cluster.admin_token,
+           ENV_CA: str(cluster.ca_file)}  # fmt: skip
+    args = [str(events), *(["--tracemalloc"] if trace else [])]
+    return _in_child(*args, module="bench._outage", env=env)
+
+
+def bench_outage(ctx: BenchContext) -> tuple[list[Row], dict[str, Any]]:
+    events = OUTAGE_EVENTS // 4 if ctx.quick else OUTAGE_EVENTS
+    plain = _outage_in_child(ctx, events, trace=False)
+    traced = _outage_in_child(ctx, events, trace=True)
+    mib = 2**20
+    unwritten = plain["kept"] - plain["server_count_sum"]
+    rows = [
+        Row(
+            "outage: most live tasks while the apiserver is unreachable", "tasks",
+            plain["most_tasks"], target=f"≤ {OUTAGE_TASK_BOUND} (none per event)",
+            met=plain["most_tasks"] <= OUTAGE_TASK_BOUND,
+            note=f"{events:,} events about {plain['objects']} pods through a cut FaultProxy; "
+            f"dropped {plain['dropped_queue_full']:,} at the recorder (queue full), "
+            f"{plain['dropped_watcher_full']:,} at the sink watcher",
+        ),
+        Row(
+            "outage: traced memory peak", "MiB", traced["traced_peak"] / mib,
+            target=f"≤ {OUTAGE_MEMORY_BOUND_MIB} MiB",
+            met=traced["traced_peak"] <= OUTAGE_MEMORY_BOUND_MIB * mib,
+            note=f"tracemalloc; RSS {plain['rss_before'] / mib:.0f} → peak "
+            f"{plain['rss_peak'] / mib:.0f} MiB in the run without it",
+        ),
+        Row(
+            "outage: catching up once the apiserver is back", "s", plain["recovery_seconds"],
+            target="server counts = occurrences kept",
+            met=0 <= unwritten <= plain["retry_limit"],
+            note=f"kept {plain['kept']:,}; {plain['server_events']} Events on the server, "
+            f"series counts summing to {plain['server_count_sum']:,}",
+        ),
+    ]  # fmt: skip
+    return rows, {"events": events, "run": plain, "traced_run": traced}
+
+
 # -- the suite ----------------------------------------------------------------------------------
 
 
@@ -631,6 +687,7 @@ def run(ctx: BenchContext) -> Suite:
             ("latency", lambda: bench_latency(ctx.quick)),
             ("memory", lambda: bench_memory(ctx.quick)),
             ("api_writes", lambda: bench_api_writes(ctx, binary)),
+            ("outage", lambda: bench_outage(ctx)),
         ]
         for name, part in parts:
             began = time.perf_counter()

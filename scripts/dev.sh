@@ -4,6 +4,7 @@
 #                         embedded SQLite default against a real cluster, then a query)
 #   scripts/dev.sh test   set up, then lint, type-check and run the whole test suite
 #   scripts/dev.sh bench  set up, then run the benchmarks (bench/run.py; arguments passed on)
+#   scripts/dev.sh chaos  set up, then the chaos run (bench/chaos.py; arguments passed on)
 #   scripts/dev.sh image  set up, then build the OCI image and check it (scripts/build-image.sh)
 # "Set up" = a project venv with the package and its dev tools, and the real kube-apiserver +
 # etcd binaries built from Go modules (cached in ~/.cache/kubevents/testbin, ~5 min cold).
@@ -77,13 +78,19 @@ case "${1:-}" in
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
     phase "benchmarks" "$VENV/bin/python" bench/run.py "$@"
     ;;
+  chaos)
+    shift
+    phase "python setup" setup_python
+    phase "kube-apiserver + etcd (Go build, cached)" build_cluster
+    phase "chaos" "$VENV/bin/python" bench/chaos.py "$@"
+    ;;
   image)
     phase "python setup" setup_python
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
     phase "image" scripts/build-image.sh
     ;;
   *)
-    echo "usage: $0 run|test|bench|image [args]" >&2
+    echo "usage: $0 run|test|bench|chaos|image [args]" >&2
     exit 2
     ;;
 esac

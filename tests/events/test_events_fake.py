@@ -19,7 +19,7 @@ def test_records_type_reason_note() -> None:
     fake = FakeRecorder(10)
     assert isinstance(fake, EventRecorder)
     fake.eventf(POD, NODE, "Warning", "FailedMount", "Mounting", "volume %s: %d", "data", 3)
-    # Action and related are not part of the string (v0.36.3).
+    # Action and related are not part of the string (client-go v0.38 without Verbose).
     assert fake.drain() == ["Warning FailedMount volume data: 3"]
 
 

@@ -1,6 +1,7 @@
 """The isomorphic-event cache and its passes: client-go's TestFinishSeries,
-TestRefreshExistingEventSeries and TestRecordEventToSink, the key, the patch body, and master's
-fix for occurrences counted while a pass' API call is in flight."""
+TestRefreshExistingEventSeries and TestRecordEventToSink, the key, the patch body, and
+occurrences counted while a pass' API call is in flight (client-go v0.38's own cases for that:
+test_series_concurrency.py)."""
 
 from __future__ import annotations
 
@@ -289,7 +290,7 @@ async def test_refresh_skips_singletons(series_sink: SeriesSink) -> None:
     assert len(cache) == 1
 
 
-# -- master's fix: nothing counted during a pass' API call is lost -----------------------------
+# -- nothing counted during a pass' API call is lost ----------------------------------------
 
 
 async def test_occurrence_during_a_refresh_write_is_kept(series_sink: SeriesSink) -> None:
@@ -304,7 +305,7 @@ async def test_occurrence_during_a_refresh_write_is_kept(series_sink: SeriesSink
     series_sink.on_patch = occurrence_meanwhile
     assert await refresh_existing_event_series(cache, series_sink) == 1
     entry = cache.get(key)
-    # v0.36.3 would have stored the server's count-10 event over the count of 11.
+    # The server's event is stored with the count observed during the write, not its 10.
     assert entry is not None and entry.series is not None
     assert entry.series.count == 11
 

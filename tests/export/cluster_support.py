@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kubevents.export import ExportConfig, Exporter, load_export_config
 from kubevents.kube import KubeClient
 from kubevents.testenv import LocalCluster
 from support import eventually
@@ -101,3 +104,52 @@ def exporter_process(
         yield process
     finally:
         process.stop()
+
+
+def config(tmp_path: Path, namespace: str, **fields: object) -> ExportConfig:
+    """An in-process exporter's configuration for one test namespace."""
+    base: dict[str, object] = {
+        "cluster_name": "svc", "namespace": namespace, "listen": "127.0.0.1:0",
+        "checkpoint": str(tmp_path / "checkpoint"), "shutdown_timeout": "10s",
+    }  # fmt: skip
+    base.update(fields)
+    return load_export_config(overrides=base, environ={})
+
+
+class Running:
+    """An in-process exporter's run: ``stop`` ends it, ``exit_code`` is what it returned."""
+
+    def __init__(self, task: asyncio.Task[int], stop: asyncio.Event) -> None:
+        self.task = task
+        self.stop = stop
+
+    async def exit_code(self, within: float = 30) -> int:
+        self.stop.set()
+        return await asyncio.wait_for(asyncio.shield(self.task), within)
+
+
+@contextlib.asynccontextmanager
+async def run_exporter(exporter: Exporter) -> AsyncIterator[Running]:
+    """Run ``exporter`` in this loop until the block ends (start-up errors are raised)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(exporter.run(stop))
+    started = asyncio.create_task(exporter.wait_started())
+    await asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        started.cancel()
+        task.result()
+    run = Running(task, stop)
+    try:
+        yield run
+    finally:
+        stop.set()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(task, 30)
+
+
+@contextlib.asynccontextmanager
+async def running(exporter: Exporter) -> AsyncIterator[asyncio.Event]:
+    """``run_exporter`` for runs that must end cleanly: exit code 0 is asserted."""
+    async with run_exporter(exporter) as run:
+        yield run.stop
+        assert await run.exit_code() == 0

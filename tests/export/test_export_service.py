@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import aiohttp
@@ -13,41 +12,17 @@ import pytest
 from aiohttp import web
 
 from kubevents.cli._workload import record_flood
-from kubevents.export import ExportConfig, Exporter, Occurrence, load_export_config
+from kubevents.export import Exporter, Occurrence
 from kubevents.export.sinks import SinkError, WebhookSink, WriteResult
 from kubevents.kube import KubeClient
 from kubevents.testenv import LocalCluster
 
-from .cluster_support import server_counts, wait_for
+from .cluster_support import config, running, server_counts, wait_for
 from .memory_sink import MemorySink
 
 pytestmark = pytest.mark.cluster
 
 OUTAGE_SECONDS = 60  # the acceptance criterion: a sink down for a full minute
-
-
-def config(tmp_path: Path, namespace: str, **fields: object) -> ExportConfig:
-    base: dict[str, object] = {
-        "cluster_name": "svc", "namespace": namespace, "listen": "127.0.0.1:0",
-        "checkpoint": str(tmp_path / "checkpoint"), "shutdown_timeout": "10s",
-    }  # fmt: skip
-    base.update(fields)
-    return load_export_config(overrides=base, environ={})
-
-
-@contextlib.asynccontextmanager
-async def running(exporter: Exporter) -> AsyncIterator[asyncio.Event]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(exporter.run(stop))
-    started = asyncio.create_task(exporter.wait_started())
-    await asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()  # surface a start-up error
-    try:
-        yield stop
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(task, 30) == 0
 
 
 async def test_memory_stays_bounded_while_the_sink_is_down(

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
-from kubevents.export import AckLog, BatchSettings, EventTracker, ExportMetrics, Pipeline
+from kubevents.export import (
+    AckLog,
+    BatchSettings,
+    DeadLetterHandler,
+    EventTracker,
+    ExportMetrics,
+    Pipeline,
+)
+from kubevents.export.sinks import Rejected, SinkError
 from support import eventually
 
 from .memory_sink import MemorySink, occurrence
 
 
 def make(
-    *sinks: MemorySink, rv: str | None = "0", **settings: float
+    *sinks: MemorySink,
+    rv: str | None = "0",
+    dead_letter: DeadLetterHandler | None = None,
+    **settings: float,
 ) -> tuple[Pipeline, AckLog, EventTracker]:
     tracker = EventTracker()
     acklog = AckLog(rv)
@@ -29,6 +41,7 @@ def make(
     pipeline = Pipeline(
         list(sinks), tracker, acklog, ExportMetrics(),
         BatchSettings(**defaults),  # type: ignore[arg-type]
+        dead_letter=dead_letter,
     )  # fmt: skip
     pipeline.start()
     return pipeline, acklog, tracker
@@ -136,6 +149,61 @@ async def test_rejected_occurrences_go_to_the_dead_letter_handler() -> None:
     assert await pipeline.drain(10)
     assert dead == [("memory", ["u1:1"])]
     assert pipeline.metrics.rejected.labels("memory")._value.get() == 1
+    await pipeline.stop()
+
+
+async def test_a_failing_dead_letter_write_is_retried_before_the_batch_is_acknowledged() -> None:
+    sink = MemorySink()
+    sink.reject_ids = {"u1:1"}
+    attempts: list[list[str]] = []
+
+    async def dead_letter(name: str, rejected: Sequence[Rejected]) -> None:
+        attempts.append([r.occurrence.id for r in rejected])
+        if len(attempts) < 3:
+            raise SinkError("cannot write dead letters", reason="is_directory")
+
+    pipeline, _, _ = make(sink, dead_letter=dead_letter)
+    await submit_all(pipeline, 3)
+    assert await pipeline.drain(10)
+    assert attempts == [["u1:1"]] * 3
+    assert pipeline.acklog.resource_version == "3" and pipeline.acknowledged == 3
+    assert pipeline.metrics.dead_letter_failures.labels("memory")._value.get() == 2
+    # The sink stored the batch once: only the dead-letter write was repeated.
+    assert pipeline.metrics.rejected.labels("memory")._value.get() == 1
+    assert sink.writes == [["u0:1", "u1:1", "u2:1"]]
+    assert pipeline.supervisor.failure is None and pipeline.failing_sinks() == []
+    await pipeline.stop()
+
+
+async def test_while_dead_letters_fail_the_sink_is_failing_and_nothing_is_acknowledged() -> None:
+    sink = MemorySink()
+    sink.reject_ids = {"u0:1"}
+
+    async def dead_letter(name: str, rejected: Sequence[Rejected]) -> None:
+        raise SinkError("disk full", reason="disk_full")
+
+    pipeline, _, _ = make(sink, dead_letter=dead_letter)
+    await submit_all(pipeline, 2)
+    await eventually(lambda: pipeline.failing_sinks() != [], "the sink to count as failing")
+    [(name, _, error)] = pipeline.failing_sinks()
+    assert name == "memory" and "dead-letter write of 1 failed" in error and "disk full" in error
+    assert pipeline.acklog.resource_version == "0" and pipeline.acknowledged == 0
+    await pipeline.stop()
+
+
+async def test_a_write_that_dies_is_reported_to_the_supervisor() -> None:
+    class Broken(EventTracker):
+        def stored(self, uid: str, count: int) -> None:
+            raise RuntimeError("injected")
+
+    pipeline = Pipeline(
+        [MemorySink()], Broken(), AckLog("0"), ExportMetrics(), BatchSettings(flush_delay=0.01)
+    )
+    pipeline.start()
+    await submit_all(pipeline, 1)
+    await pipeline.supervisor.failed.wait()
+    assert pipeline.supervisor.failure is not None
+    assert pipeline.supervisor.failure.task == "write-memory"
     await pipeline.stop()
 
 

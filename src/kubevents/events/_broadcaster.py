@@ -3,10 +3,11 @@
 The same machinery as ``kubevents.record.EventBroadcaster``: created inside a running event loop
 it uses that loop, anywhere else it runs its own loop in a daemon thread; recorders may be used
 from any thread; every watcher is one task; ``shutdown`` flushes and reports. What is specific to
-events.k8s.io/v1: the mux is ``watch.NewBroadcaster``'s (incoming 25, each watcher 1000, drop if
-full), a recorder's send waits for room instead of being dropped (v0.36.3 blocks a goroutine
-per send), and the sink keeps the isomorphic-event cache with its heartbeat and finish passes,
-scheduled on the injected clock.
+events.k8s.io/v1 (client-go v0.38): the sink watcher writes through the isomorphic-event cache,
+one event at a time (``_recording``), and the cache has its heartbeat and finish passes,
+scheduled on the injected clock. As in ``kubevents.record``, the mux is
+``NewLongQueueBroadcaster``'s (incoming 1000, each watcher 1000, drop if full), so an API outage
+drops events instead of piling them up.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, TypeVar, cast
 from kubevents.clock import Clock, RealClock
 from kubevents.events._flow import Flow
 from kubevents.events._recorder import Recorder, reporting_instance_for
+from kubevents.events._recording import SERIES_OUTCOME, SinkWriter, submit
 from kubevents.events._series import EventSeriesCache
 from kubevents.events._sink import DEFAULT_SLEEP_DURATION, EventSink
 from kubevents.events._watch import EventHandler, Watch
@@ -51,11 +53,9 @@ _T = TypeVar("_T")
 
 # client-go's maxQueuedEvents: each watcher's queue.
 MAX_QUEUED_EVENTS = 1000
-# apimachinery's incomingQueueLength: tools/events uses NewBroadcaster, not the long queue.
-INCOMING_QUEUE_LENGTH = 25
+# tools/events uses NewLongQueueBroadcaster: the incoming queue is as long as a watcher's.
+INCOMING_QUEUE_LENGTH = MAX_QUEUED_EVENTS
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
-# The sink outcome of an occurrence counted into an in-memory series (no API call).
-SERIES_OUTCOME = "series"
 _DROP_LOG_INTERVAL = 1.0
 
 
@@ -99,12 +99,10 @@ class EventBroadcaster:
             self._setup()
 
     def _setup(self) -> None:
-        self._mux: Broadcaster[Any] = Broadcaster(
-            MAX_QUEUED_EVENTS,
-            FullChannelBehavior.DROP_IF_CHANNEL_FULL,
-            incoming_queue_length=INCOMING_QUEUE_LENGTH,
+        self._mux: Broadcaster[Any] = Broadcaster.long_queue(
+            MAX_QUEUED_EVENTS, FullChannelBehavior.DROP_IF_CHANNEL_FULL
         )
-        self._flow = Flow(self._mux, self._host, self._drop_log)
+        self._flow = Flow(self._mux, self._host)
 
     async def _setup_async(self) -> None:
         self._setup()
@@ -127,27 +125,27 @@ class EventBroadcaster:
 
     @property
     def accepted(self) -> int:
-        """Events that entered the incoming queue (``waiting`` ones have not yet)."""
+        """Events recorders queued."""
         return self._mux.accepted
 
     @property
-    def waiting(self) -> int:
-        """Events recorded and waiting for room in the incoming queue."""
-        return self._flow.waiting
-
-    @property
     def dropped(self) -> int:
-        """Events recorded after shutdown (dropped)."""
-        return self._flow.rejected
+        """Events recorders could not queue (queue full, or after shutdown)."""
+        return self._mux.dropped_full + self._mux.rejected_stopped
 
     def stats(self) -> BroadcasterStats:
-        """Counters, as ``kubevents.record``'s (``sink_outcomes`` adds ``SERIES_OUTCOME``)."""
+        """Counters, as ``kubevents.record``'s (``sink_outcomes`` adds ``SERIES_OUTCOME``).
+
+        Drops: ``dropped_queue_full`` at the recorders (incoming queue full),
+        ``dropped_watcher_full`` at a watcher whose queue was full (the sink watcher's while it
+        was busy writing, during an outage), ``dropped_after_shutdown``, ``dropped_at_shutdown``.
+        """
         with self._lock:
             watches = list(self._watches)
         return BroadcasterStats(
             accepted=self._mux.accepted,
-            dropped_queue_full=0,
-            dropped_after_shutdown=self._flow.rejected,
+            dropped_queue_full=self._mux.dropped_full,
+            dropped_after_shutdown=self._mux.rejected_stopped,
             invalid=self._invalid,
             dropped_watcher_full=self._retired_watcher_drops
             + sum(watch.dropped for watch in watches),
@@ -159,7 +157,7 @@ class EventBroadcaster:
         """A recorder; its reportingInstance is ``reporting_controller + "-" + hostname``."""
         return Recorder(
             reporting_controller, reporting_instance_for(reporting_controller),
-            self.clock, self._flow.submit, self._count_invalid,
+            self.clock, self._submit, self._count_invalid,
         )  # fmt: skip
 
     def start_event_watcher(self, handler: EventHandler) -> Watch:
@@ -181,24 +179,23 @@ class EventBroadcaster:
     def start_recording_to_sink(self, sink: EventSink | None = None) -> Watch:
         """Write every event to the sink through the series cache; start the passes.
 
-        The heartbeat runs every ``REFRESH_TIME`` and the finish pass every ``FINISH_TIME`` of
-        the clock, each after the previous run ended (and at once if the cache is pre-filled).
-        A second call raises ``RuntimeError`` (client-go master; v0.36.3 would start twice).
+        Events are written one at a time, retries included, in the order recorded; while a
+        write waits (an API outage), later events queue for this watcher (up to
+        ``MAX_QUEUED_EVENTS``) and beyond that are dropped and counted in
+        ``stats().dropped_watcher_full``. The heartbeat runs every ``REFRESH_TIME`` and the
+        finish pass every ``FINISH_TIME`` of the clock, each after the previous run ended (and
+        at once if the cache is pre-filled). A second call raises ``RuntimeError``.
         """
         target = sink if sink is not None else self._sink
         if target is None:
             raise ValueError("no sink: pass one here or to EventBroadcaster()")
-        self._flow.start_recording(self.cache, self.clock, target, self.sleep_duration, self._sleep)
+        self._flow.start_recording(self.cache, self.clock, target)
         self._sink = target
-
-        def handle(event: EventsV1Event) -> None:
-            to_send = self.cache.observe(event, self.clock.now())
-            if to_send is None:
-                self._outcomes[SERIES_OUTCOME] += 1
-                return
-            self._flow.send(to_send, self._record_outcome)
-
-        return self.start_event_watcher(handle)
+        writer = SinkWriter(
+            target, self.cache, self.clock, self.sleep_duration, self._sleep,
+            self._flow.stopping, self._count_outcome,
+        )  # fmt: skip
+        return self.start_event_watcher(writer)
 
     def start_logging(
         self, logger: logging.Logger | None = None, level: int = logging.INFO
@@ -252,8 +249,8 @@ class EventBroadcaster:
             await self._host.run(self._flow.run_due())
 
     async def aflush(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 - as flush()
-        """Wait until every event recorded before this call was handled by every watcher and,
-        for the sink, its write finished (retries included). False on timeout."""
+        """Wait until every event recorded before this call was handled by every watcher (for
+        the sink: written, retries included). False on timeout."""
         if self._report is not None:
             return True
         return await self._host.run(self._flush_on_loop(timeout))
@@ -273,7 +270,8 @@ class EventBroadcaster:
         """
         if self._report is not None:
             return self._report
-        self._flow.close()
+        # Refuse new events now, not once the loop gets to it (thread-safe, idempotent).
+        self._mux.shutdown_nowait()
         report = await self._host.run(self._shutdown_on_loop(timeout))
         self._host.stop(join=False)
         return report
@@ -284,7 +282,7 @@ class EventBroadcaster:
             return self._report
         if self._host.on_loop_thread():
             return self._blocking(self._shutdown_on_loop(timeout), "ashutdown")
-        self._flow.close()
+        self._mux.shutdown_nowait()
         report = self._blocking(self._shutdown_on_loop(timeout), "ashutdown")
         self._host.stop(join=True)
         return report
@@ -317,8 +315,11 @@ class EventBroadcaster:
         with self._lock:
             self._invalid += 1
 
-    def _record_outcome(self, outcome: RecordOutcome) -> None:
-        self._outcomes[outcome.value] += 1
+    def _submit(self, event: EventsV1Event, logger: logging.Logger) -> bool:
+        return submit(self._mux, event, self._drop_log, logger)
+
+    def _count_outcome(self, outcome: str) -> None:
+        self._outcomes[outcome] += 1
 
     def _blocking(self, coro: Coroutine[Any, Any, _T], async_name: str) -> _T:
         if self._host.on_loop_thread():
@@ -341,7 +342,7 @@ class EventBroadcaster:
 
     async def _shutdown_on_loop(self, limit: float | None) -> ShutdownReport:
         if self._shutdown_task is None:
-            self._flow.close()
+            self._mux.shutdown_nowait()
             handled = {id(watch): watch.handled for watch in self._watches_snapshot()}
             self._shutdown_task = self._host.loop.create_task(self._finish_shutdown(limit, handled))
         return await asyncio.shield(self._shutdown_task)

@@ -15,8 +15,8 @@ __all__ = ["FakeRecorder"]
 class FakeRecorder:
     """Records ``"Type Reason Note"`` strings into the queue ``events``.
 
-    As client-go v0.36.3: action and related are not shown, and type and reason are part of
-    the format string. ``verbose=True`` is client-go master's ``Verbose``:
+    As client-go's (v0.38): action and related are not shown, and type and reason are part of
+    the format string. ``verbose=True`` is its ``Verbose``:
     ``"Type Reason Action Note"`` then ``" {kind=K,apiVersion=G/V}"`` for regarding and for
     related when they have a kind or apiVersion of their own.
 

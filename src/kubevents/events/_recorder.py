@@ -1,8 +1,8 @@
 """The events.k8s.io/v1 recorder: client-go ``tools/events``' ``recorderImpl``.
 
 ``eventf()`` runs on the caller's thread, does no I/O and never waits: it builds the Event and
-hands it to the broadcaster, which queues it (client-go v0.36.3 never drops an event for lack of
-room in the incoming queue: its sends wait in goroutines, here in a FIFO).
+offers it to the broadcaster, which queues it or, when the incoming queue is full, drops and
+logs it (client-go v0.38's ``ActionOrDrop``).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class EventRecorder(Protocol):
         ...
 
 
-# Takes a built event and returns whether it was queued; never raises.
+# Takes a built event and returns whether it was queued (else dropped); never raises.
 SubmitFunc = Callable[[EventsV1Event, logging.Logger], bool]
 # Invalid calls (no reference, bad type) are counted by the broadcaster.
 InvalidFunc = Callable[[], None]

@@ -7,13 +7,19 @@ in memory. The heartbeat (``refresh_existing_event_series``, every 30 minutes) w
 series' current count; ``finish_series`` (every 6 minutes) writes the final count of a series
 idle for 6 minutes and forgets it, and forgets singletons older than 6 minutes.
 
-Both passes follow client-go master rather than v0.36.3 in one respect: they copy the entries
-under the lock, call the sink without it, and replace or delete an entry only if it is still
-what was copied, so that occurrences counted while a call was in flight are never lost.
+The cache counts only the occurrences that reach it: an event dropped on the way (a full
+queue, see ``_recording``) is never counted, as in client-go v0.38, where the drop happens
+before the cache is consulted.
+
+Both passes follow client-go v0.38 (kubernetes#141654): they take the keys under the lock, copy
+each entry just before its API call, call the sink without the lock, and afterwards replace or
+delete the entry only if it is still the same series (same name), keeping a count observed
+during the call. Recording never waits for a pass.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Iterator, Mapping
@@ -142,66 +148,106 @@ class EventSeriesCache:
             )
             return deep_copy_event(cached)
 
-    def series_snapshots(self) -> list[tuple[EventKey, EventsV1Event]]:
-        """Copies of every entry that has a series."""
+    def discard(self, key: EventKey) -> bool:
+        """Forget ``key``; True if it was there."""
         with self._lock:
-            return [
-                (key, deep_copy_event(event))
-                for key, event in self._entries.items()
-                if event.series is not None
-            ]
+            return self._entries.pop(key, None) is not None
 
-    def finished_snapshots(self, now: datetime) -> list[tuple[EventKey, EventsV1Event, bool]]:
-        """Copies of the entries to finish: ``(key, event, send_final_count)``.
+    def series_keys(self) -> list[EventKey]:
+        """The keys of the entries that have a series."""
+        with self._lock:
+            return [key for key, event in self._entries.items() if event.series is not None]
 
-        A series whose last occurrence is more than ``FINISH_TIME`` before ``now`` (its final
-        count is sent), and a singleton whose eventTime is (just forgotten).
-        """
+    def series_copy(
+        self, key: EventKey, idle_before: datetime | None = None
+    ) -> EventsV1Event | None:
+        """A copy of the entry for ``key`` if it has a series (last observed before
+        ``idle_before``, when given); else None."""
+        with self._lock:
+            event = self._entries.get(key)
+            if event is None or event.series is None:
+                return None
+            last = event.series.last_observed_time
+            if idle_before is not None and not _before(last, idle_before):
+                return None
+            return deep_copy_event(event)
+
+    def finish_scan(self, now: datetime) -> tuple[list[EventKey], int]:
+        """Forget the singletons whose eventTime is more than ``FINISH_TIME`` before ``now``;
+        return the keys of the series idle that long, and how many singletons went."""
         limit = now - FINISH_TIME
-        out: list[tuple[EventKey, EventsV1Event, bool]] = []
+        idle: list[EventKey] = []
+        forgotten = 0
         with self._lock:
-            for key, event in self._entries.items():
+            for key, event in list(self._entries.items()):
                 if event.series is not None:
                     if _before(event.series.last_observed_time, limit):
-                        out.append((key, deep_copy_event(event), True))
+                        idle.append(key)
                 elif _before(event.event_time, limit):
-                    out.append((key, deep_copy_event(event), False))
-        return out
+                    del self._entries[key]
+                    forgotten += 1
+        return idle, forgotten
 
-    def replace_if_unchanged(
-        self, key: EventKey, expected: EventsV1Event, new: EventsV1Event
-    ) -> bool:
-        """Store ``new`` for ``key`` unless the entry changed since ``expected`` was copied."""
+    def store_refreshed(self, key: EventKey, sent: EventsV1Event, recorded: EventsV1Event) -> bool:
+        """After a heartbeat write: store the server's event for ``key`` if the entry is still
+        the series that was sent (same name, still a series), keeping any later count."""
+        assert recorded.series is not None
         with self._lock:
-            if self._entries.get(key) != expected:
+            cached = self._entries.get(key)
+            if cached is None or cached.series is None:
                 return False
-            self._entries[key] = deep_copy_event(new)
+            if cached.metadata.name != sent.metadata.name:
+                return False
+            if cached.series.count > recorded.series.count:
+                recorded.series.count = cached.series.count
+                recorded.series.last_observed_time = cached.series.last_observed_time
+            self._entries[key] = deep_copy_event(recorded)
             return True
 
-    def delete_if_unchanged(self, key: EventKey, expected: EventsV1Event) -> bool:
-        """Forget ``key`` unless the entry changed since ``expected`` was copied."""
+    def delete_finished(self, key: EventKey, sent: EventsV1Event) -> bool:
+        """After a final write: forget ``key`` if the entry is still the series that was sent
+        and was not observed again since."""
+        assert sent.series is not None
         with self._lock:
-            if self._entries.get(key) != expected:
+            cached = self._entries.get(key)
+            if (
+                cached is None
+                or cached.metadata.name != sent.metadata.name
+                or cached.series is None
+                or cached.series.count > sent.series.count
+            ):
                 return False
             del self._entries[key]
             return True
 
 
 async def refresh_existing_event_series(
-    cache: EventSeriesCache, sink: EventSink, logger: logging.Logger | None = None
+    cache: EventSeriesCache,
+    sink: EventSink,
+    logger: logging.Logger | None = None,
+    *,
+    stopping: asyncio.Event | None = None,
 ) -> int:
     """The heartbeat: write every series' current count, once each (no retries).
 
-    An entry whose write succeeded is replaced by the server's event, the base of further
-    counting, unless an occurrence was counted meanwhile. Returns the number written.
+    Each entry is copied just before its write, so the count sent is the latest. A written
+    entry is replaced by the server's event, the base of further counting, if it is still the
+    same series; a count observed during the write is kept. Stops early once ``stopping`` is
+    set. Returns the number of series written.
     """
     written = 0
-    for key, snapshot in cache.series_snapshots():
-        recorded, retry = await record_event(sink, deep_copy_event(snapshot), logger)
+    for key in cache.series_keys():
+        if stopping is not None and stopping.is_set():
+            break
+        sent = cache.series_copy(key)
+        if sent is None:
+            continue
+        recorded, retry = await record_event(sink, sent, logger)
         if retry or recorded is None:
             continue
         written += 1
-        cache.replace_if_unchanged(key, snapshot, recorded)
+        if recorded.series is not None:
+            cache.store_refreshed(key, sent, recorded)
     return written
 
 
@@ -210,20 +256,26 @@ async def finish_series(
     sink: EventSink,
     now: datetime | Clock,
     logger: logging.Logger | None = None,
+    *,
+    stopping: asyncio.Event | None = None,
 ) -> int:
-    """Write the final count of every series idle for ``FINISH_TIME`` and forget it.
+    """Write the final count of every series idle for more than ``FINISH_TIME``; forget it.
 
-    Singletons that old are forgotten without a write. A series whose write failed with a
-    retryable error stays, for the next pass; one counted again meanwhile stays too, as it is
-    active again. Returns the number of entries forgotten.
+    Singletons that old are forgotten without a write. A series is checked again, and copied,
+    just before its write (against ``now`` read again when it is a clock): one observed
+    meanwhile is active again and is not written. After the write it is forgotten unless the
+    write is to be retried, it was replaced, or it was observed again during the write. Stops
+    early once ``stopping`` is set. Returns the number of entries forgotten.
     """
-    when = now if isinstance(now, datetime) else now.now()
-    removed = 0
-    for key, snapshot, send in cache.finished_snapshots(when):
-        if send:
-            _, retry = await record_event(sink, deep_copy_event(snapshot), logger)
-            if retry:
-                continue
-        if cache.delete_if_unchanged(key, snapshot):
+    idle, removed = cache.finish_scan(now if isinstance(now, datetime) else now.now())
+    for key in idle:
+        if stopping is not None and stopping.is_set():
+            break
+        when = now if isinstance(now, datetime) else now.now()
+        sent = cache.series_copy(key, idle_before=when - FINISH_TIME)
+        if sent is None:
+            continue
+        _, retry = await record_event(sink, sent, logger)
+        if not retry and cache.delete_finished(key, sent):
             removed += 1
     return removed

@@ -24,10 +24,11 @@ from kubevents.export._leader import (
 )
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence, occurrence_count, occurrence_time
-from kubevents.export._pipeline import BatchSettings, Pipeline
+from kubevents.export._pipeline import BatchSettings, DeadLetterHandler, Pipeline
 from kubevents.export._rules import Rule, RuleSet, compile_rules
 from kubevents.export._service import Exporter, build_sink
 from kubevents.export._state import Checkpoint, EventTracker, load_checkpoint, save_checkpoint
+from kubevents.export._supervisor import TaskFailure, TaskSupervisor
 from kubevents.export._watcher import EventWatcher, WatchSettings
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "BufferConfig",
     "Checkpoint",
     "ConfigError",
+    "DeadLetterHandler",
     "ElasticsearchSinkConfig",
     "EventTracker",
     "EventWatcher",
@@ -56,6 +58,8 @@ __all__ = [
     "RuleSet",
     "SQLiteSinkConfig",
     "SinkConfig",
+    "TaskFailure",
+    "TaskSupervisor",
     "WatchSettings",
     "WebhookSinkConfig",
     "build_sink",

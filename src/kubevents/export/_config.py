@@ -164,6 +164,8 @@ class BufferConfig(_Strict):
 class HealthConfig(_Strict):
     stall_after: Duration = "15m"  # no event and no (re)watch for this long: unhealthy
     sink_failing_after: Duration = "5m"  # a sink failing this long: unhealthy
+    # checkpoint writes failing this long while occurrences are being acknowledged: unhealthy
+    checkpoint_stale_after: Duration = "2m"
 
 
 class LeaderElectionConfig(_Strict):
@@ -335,6 +337,7 @@ def _validate(config: ExportConfig) -> None:
     parse_duration(config.buffer.flush_delay, "buffer.flush_delay")
     parse_duration(config.health.stall_after, "health.stall_after")
     parse_duration(config.health.sink_failing_after, "health.sink_failing_after")
+    parse_duration(config.health.checkpoint_stale_after, "health.checkpoint_stale_after")
     for field in ("queue_size", "max_batch_size", "max_concurrency"):
         if getattr(config.buffer, field) < 1:
             raise ConfigError(f"buffer.{field}: must be at least 1")

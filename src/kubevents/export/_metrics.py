@@ -86,6 +86,26 @@ class ExportMetrics:
         self.checkpoints = Counter(
             _PREFIX + "checkpoint_saves_total", "Checkpoints written", registry=r
         )
+        self.checkpoint_failures = Counter(
+            _PREFIX + "checkpoint_save_failures_total",
+            "Checkpoint writes that failed (retried with backoff)",
+            ["reason"], registry=r,
+        )  # fmt: skip
+        self.last_checkpoint = Gauge(
+            _PREFIX + "last_checkpoint_timestamp_seconds",
+            "Unix time of the last checkpoint written",
+            registry=r,
+        )
+        self.dead_letter_failures = Counter(
+            _PREFIX + "dead_letter_failures_total",
+            "Failed writes of rejected occurrences to the dead-letter target (retried)",
+            ["sink"], registry=r,
+        )  # fmt: skip
+        self.task_failures = Counter(
+            _PREFIX + "task_failures_total",
+            "Background tasks that died; the exporter drains and exits non-zero after one",
+            ["task"], registry=r,
+        )  # fmt: skip
         self.tracked_events = Gauge(
             _PREFIX + "tracked_events", "Events whose exported count is remembered", registry=r
         )

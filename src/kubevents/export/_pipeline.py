@@ -4,8 +4,9 @@
 watch, so memory stays bounded and nothing is dropped. A batch is flushed when it reaches
 ``max_batch_size`` or ``flush_delay`` after its first item; at most ``max_concurrency`` writes
 are in flight per sink. A failed write is retried with jittered exponential backoff until it
-succeeds or the pipeline is stopped; an occurrence is acknowledged only when every sink has
-stored it, which is what moves the checkpoint.
+succeeds or the pipeline is stopped, and so is the dead-letter write of what a sink rejected:
+an occurrence is acknowledged only when every sink has stored it (or its rejection is on disk),
+which is what moves the checkpoint. The batchers and writes run under a ``TaskSupervisor``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kubevents.export._acklog import AckLog, Ticket
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
 from kubevents.export._state import EventTracker
-from kubevents.export.sinks._base import HttpSinkError, Rejected, Sink, SinkError
+from kubevents.export._supervisor import TaskSupervisor
+from kubevents.export.sinks._base import HttpSinkError, Rejected, Sink, SinkError, WriteResult
 
 __all__ = ["BatchSettings", "DeadLetterHandler", "Pipeline"]
 
@@ -34,7 +37,12 @@ DEFAULT_MAX_CONCURRENCY = 4
 RETRY_INITIAL_DELAY = 0.5
 RETRY_MAX_DELAY = 30.0
 
+# A rejected occurrence's log line shows this much of the Event's JSON (user-controlled text).
+REJECTED_LOG_CHARS = 300
+
 DeadLetterHandler = Callable[[str, Sequence[Rejected]], Awaitable[None]]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class _SinkRunner:
         metrics: ExportMetrics,
         on_stored: Callable[[_Item], None],
         dead_letter: DeadLetterHandler | None,
+        supervisor: TaskSupervisor,
     ) -> None:
         self.sink = sink
         self.settings = settings
@@ -68,15 +77,17 @@ class _SinkRunner:
         self._metrics = metrics
         self._on_stored = on_stored
         self._dead_letter = dead_letter
+        self._supervisor = supervisor
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._writes: set[asyncio.Task[None]] = set()
         self._batcher: asyncio.Task[None] | None = None
         self._stopping = False
         self.failing_since: float | None = None
+        self.last_error = ""
         self._depth = metrics.queue_depth.labels(sink.name)
 
     def start(self) -> None:
-        self._batcher = asyncio.create_task(self._batch_loop(), name=f"batcher-{self.sink.name}")
+        self._batcher = self._supervisor.spawn(self._batch_loop(), f"batcher-{self.sink.name}")
 
     async def put(self, item: _Item) -> None:
         await self.queue.put(item)
@@ -101,60 +112,95 @@ class _SinkRunner:
                     break
             self._depth.set(self.queue.qsize())
             await self._slots.acquire()
-            task = asyncio.create_task(self._write(batch))
+            task = self._supervisor.spawn(
+                self._write(batch), f"write-{self.sink.name}", forever=False
+            )
             self._writes.add(task)
             task.add_done_callback(self._write_done)
 
     def _write_done(self, task: asyncio.Task[None]) -> None:
         self._writes.discard(task)
         self._slots.release()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sink %s: write task failed", self.sink.name, exc_info=task.exception())
 
     async def _write(self, batch: list[_Item]) -> None:
         name = self.sink.name
-        delay = self.settings.retry_initial_delay
         occurrences = [item.occurrence for item in batch]
-        while True:
+        started = time.monotonic()
+
+        async def write() -> WriteResult:
+            nonlocal started
             started = time.monotonic()
-            try:
-                result = await self.sink.write(occurrences)
-            except Exception as exc:
-                reason = exc.reason if isinstance(exc, SinkError) else type(exc).__name__
-                self._metrics.sink_errors.labels(name, reason).inc()
-                if self.failing_since is None:
-                    self.failing_since = time.monotonic()
-                wait = delay * (0.5 + random.random())
-                # A destination that says when to come back (HTTP Retry-After) is obeyed.
-                retry_after = exc.retry_after if isinstance(exc, HttpSinkError) else None
-                if retry_after is not None and retry_after > wait:
-                    wait = min(retry_after, self.settings.retry_max_delay * 4)
-                log.warning(
-                    "sink %s: write of %d failed (%s), retrying in %.1fs",
-                    name, len(batch), exc, wait,
-                )  # fmt: skip
-                await asyncio.sleep(wait)
-                delay = min(delay * 2, self.settings.retry_max_delay)
-                continue
-            break
-        self.failing_since = None
+            return await self.sink.write(occurrences)
+
+        result = await self._retry(write, f"write of {len(batch)}", self._count_sink_error)
         self._metrics.batch_seconds.labels(name).observe(time.monotonic() - started)
         if result.rejected:
             self._metrics.rejected.labels(name).inc(len(result.rejected))
-            if self._dead_letter is not None:
-                await self._dead_letter(name, result.rejected)
-            else:
-                for rejected in result.rejected:
-                    log.error(
-                        "sink %s rejected %s (%s): %s",
-                        name, rejected.occurrence.id, rejected.reason, rejected.occurrence.raw,
-                    )  # fmt: skip
+            await self._reject(result.rejected)
+        self.failing_since = None
+        self.last_error = ""
         now = time.time()
         self._metrics.exported.labels(name).inc(len(batch))
         self._metrics.last_success.labels(name).set(now)
         self._metrics.export_lag.labels(name).set(now - batch[-1].occurrence.time.timestamp())
         for item in batch:
             self._on_stored(item)
+
+    async def _reject(self, rejected: Sequence[Rejected]) -> None:
+        """Hand rejected occurrences to the dead-letter target, or log them (bounded)."""
+        name = self.sink.name
+        dead_letter = self._dead_letter
+        if dead_letter is None:
+            for r in rejected:
+                log.error(
+                    "sink %s rejected %s (%s): %.*r",
+                    name, r.occurrence.id, r.reason, REJECTED_LOG_CHARS, r.occurrence.raw,
+                )  # fmt: skip
+            return
+
+        def count(exc: Exception) -> None:
+            self._metrics.dead_letter_failures.labels(name).inc()
+
+        # The batch is acknowledged only once its rejections are on disk: until then the
+        # checkpoint holds, and a restart sends the batch again.
+        await self._retry(
+            lambda: dead_letter(name, rejected), f"dead-letter write of {len(rejected)}", count
+        )
+
+    def _count_sink_error(self, exc: Exception) -> None:
+        reason = exc.reason if isinstance(exc, SinkError) else type(exc).__name__
+        self._metrics.sink_errors.labels(self.sink.name, reason).inc()
+
+    async def _retry(
+        self,
+        action: Callable[[], Awaitable[_T]],
+        what: str,
+        count: Callable[[Exception], None],
+    ) -> _T:
+        """Run ``action`` until it succeeds, backing off (jittered, doubling) between failures.
+
+        While it fails the sink counts as failing (health reports it after
+        ``health.sink_failing_after``).
+        """
+        delay = self.settings.retry_initial_delay
+        while True:
+            try:
+                return await action()
+            except Exception as exc:
+                count(exc)
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                self.last_error = f"{what} failed: {exc}"
+                wait = delay * (0.5 + random.random())
+                # A destination that says when to come back (HTTP Retry-After) is obeyed.
+                retry_after = exc.retry_after if isinstance(exc, HttpSinkError) else None
+                if retry_after is not None and retry_after > wait:
+                    wait = min(retry_after, self.settings.retry_max_delay * 4)
+                log.warning(
+                    "sink %s: %s failed (%s), retrying in %.1fs", self.sink.name, what, exc, wait
+                )
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, self.settings.retry_max_delay)
 
     def idle(self) -> bool:
         return self.queue.empty() and not self._writes
@@ -179,6 +225,7 @@ class Pipeline:
         metrics: ExportMetrics,
         settings: BatchSettings | None = None,
         dead_letter: DeadLetterHandler | None = None,
+        supervisor: TaskSupervisor | None = None,
     ) -> None:
         if not sinks:
             raise ValueError("the pipeline needs at least one sink")
@@ -186,8 +233,10 @@ class Pipeline:
         self.acklog = acklog
         self.metrics = metrics
         self.settings = settings or BatchSettings()
+        self.supervisor = supervisor if supervisor is not None else TaskSupervisor(metrics)
         self._runners = [
-            _SinkRunner(sink, self.settings, metrics, self._stored, dead_letter) for sink in sinks
+            _SinkRunner(sink, self.settings, metrics, self._stored, dead_letter, self.supervisor)
+            for sink in sinks
         ]
         self.acknowledged = 0
 
@@ -224,11 +273,16 @@ class Pipeline:
 
     def failing_for(self) -> float:
         """Seconds the longest-failing sink has been failing (0 if all are healthy)."""
+        return max((seconds for _, seconds, _ in self.failing_sinks()), default=0.0)
+
+    def failing_sinks(self) -> list[tuple[str, float, str]]:
+        """(sink name, seconds failing, last error) of every sink whose writes are failing."""
         now = time.monotonic()
-        return max(
-            (now - r.failing_since for r in self._runners if r.failing_since is not None),
-            default=0.0,
-        )
+        return [
+            (r.sink.name, now - r.failing_since, r.last_error)
+            for r in self._runners
+            if r.failing_since is not None
+        ]
 
     def queue_depth(self) -> int:
         return max(runner.queue.qsize() for runner in self._runners)

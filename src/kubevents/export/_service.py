@@ -3,6 +3,7 @@
 Shutdown (SIGTERM/SIGINT, or ``stop`` set): stop reading the watch, flush what is queued
 within the deadline, save the checkpoint for what every sink acknowledged, exit 0. Anything
 not acknowledged by then is simply not checkpointed, so the next start exports it again.
+A background task that dies takes the same path, and the exit code is then 1.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from kubevents.errors import KubeError, StatusError
 from kubevents.export._access import check_access
 from kubevents.export._acklog import AckLog
+from kubevents.export._checkpointer import Checkpointer
 from kubevents.export._config import (
     ConfigError,
     ElasticsearchSinkConfig,
@@ -32,7 +34,8 @@ from kubevents.export._metrics import ExportMetrics
 from kubevents.export._pipeline import BatchSettings, DeadLetterHandler, Pipeline
 from kubevents.export._rules import compile_rules
 from kubevents.export._server import HealthReport, MetricsServer
-from kubevents.export._state import EventTracker, load_checkpoint, save_checkpoint
+from kubevents.export._state import EventTracker, load_checkpoint
+from kubevents.export._supervisor import TaskSupervisor
 from kubevents.export._watcher import EventWatcher, WatchSettings
 from kubevents.export.sinks import Sink, SinkError
 from kubevents.kube import ConfigError as KubeConfigError
@@ -42,7 +45,7 @@ __all__ = ["Exporter", "build_sink"]
 
 log = logging.getLogger(__name__)
 
-PRUNE_INTERVAL = 300.0
+EXIT_FAILED = 1
 
 
 def build_sink(config: SinkConfig) -> Sink:
@@ -141,9 +144,9 @@ class Exporter:
         self._progress = progress
         self.pipeline: Pipeline | None = None
         self.watcher: EventWatcher | None = None
+        self.checkpointer: Checkpointer | None = None
         self.server: MetricsServer | None = None
-        self._tracker: EventTracker | None = None
-        self._saved_rv: str | None = None
+        self.supervisor = TaskSupervisor(self.metrics)
         self._started = asyncio.Event()
 
     async def wait_started(self) -> None:
@@ -198,47 +201,29 @@ class Exporter:
     def health(self) -> HealthReport:
         problems: list[str] = []
         c = self.config
-        watcher, pipeline = self.watcher, self.pipeline
+        watcher, pipeline, checkpointer = self.watcher, self.pipeline, self.checkpointer
         details: dict[str, object] = {}
-        if watcher is None or pipeline is None:
-            return HealthReport(False, False, ("starting",), details)
+        if self.supervisor.failure is not None:
+            problems.append(str(self.supervisor.failure))
+        if watcher is None or pipeline is None or checkpointer is None:
+            return HealthReport(False, False, (*problems, "starting"), details)
         stall_after = parse_duration(c.health.stall_after, "health.stall_after")
         idle = time.monotonic() - watcher.last_progress
         if idle > stall_after:
             problems.append(f"watch stalled: no event and no re-watch for {idle:.0f}s")
-        failing = pipeline.failing_for()
-        if failing > parse_duration(c.health.sink_failing_after, "health.sink_failing_after"):
-            problems.append(f"a sink has been failing for {failing:.0f}s")
+        failing_after = parse_duration(c.health.sink_failing_after, "health.sink_failing_after")
+        for name, seconds, error in pipeline.failing_sinks():
+            if seconds > failing_after:
+                problems.append(f"sink {name} has been failing for {seconds:.0f}s: {error}")
+        stale = checkpointer.stale_for()
+        if stale > parse_duration(c.health.checkpoint_stale_after, "health.checkpoint_stale_after"):
+            problems.append(f"checkpoint not saved for {stale:.0f}s: {checkpointer.last_error}")
         details.update(
             watching=watcher.watching, synced=watcher.synced,
             resource_version=watcher.resource_version, checkpoint=pipeline.acklog.resource_version,
             queue_depth=pipeline.queue_depth(), acknowledged=pipeline.acknowledged,
         )  # fmt: skip
         return HealthReport(not problems, watcher.synced, tuple(problems), details)
-
-    def _save(self) -> None:
-        assert self._tracker is not None and self.pipeline is not None
-        rv = self.pipeline.acklog.resource_version
-        snapshot = self._tracker.snapshot(self.config.cluster_name, rv)
-        save_checkpoint(self.config.checkpoint_path(), snapshot)
-        self._saved_rv = rv
-        self.metrics.checkpoints.inc()
-        self.metrics.tracked_events.set(len(self._tracker))
-
-    async def _checkpoint_loop(self) -> None:
-        interval = parse_duration(self.config.checkpoint_interval, "checkpoint_interval")
-        last_prune = time.monotonic()
-        last_acked = -1
-        assert self.pipeline is not None and self._tracker is not None
-        while True:
-            await asyncio.sleep(interval)
-            if time.monotonic() - last_prune > PRUNE_INTERVAL:
-                self._tracker.prune()
-                last_prune = time.monotonic()
-            acked = self.pipeline.acknowledged
-            if acked != last_acked or self.pipeline.acklog.resource_version != self._saved_rv:
-                await asyncio.to_thread(self._save)
-                last_acked = acked
 
     async def _progress_loop(self) -> None:
         assert self.watcher is not None and self.pipeline is not None
@@ -255,11 +240,14 @@ class Exporter:
         sys.stderr.write(f"\rbackfill: done, {pipeline.acknowledged} occurrences stored\n")
 
     async def run(self, stop: asyncio.Event) -> int:
-        """Export until ``stop`` is set; raises ``ConfigError`` for an unusable configuration."""
+        """Export until ``stop`` is set or a background task dies; return the exit code.
+
+        Raises ``ConfigError`` for an unusable configuration (before anything is exported).
+        """
         c = self.config
         client = self._client or await self._connect()
         sinks: list[Sink] = []
-        tasks: list[asyncio.Task[None]] = []
+        supervisor = self.supervisor
         try:
             sinks = await self._start_sinks()
             checkpoint = load_checkpoint(c.checkpoint_path())
@@ -269,18 +257,20 @@ class Exporter:
                     c.checkpoint_path(), checkpoint.cluster, c.cluster_name,
                 )  # fmt: skip
                 checkpoint = None
-            self._tracker = EventTracker(
-                checkpoint, ttl_seconds=parse_duration(c.state_ttl, "state_ttl")
-            )
+            tracker = EventTracker(checkpoint, ttl_seconds=parse_duration(c.state_ttl, "state_ttl"))
             start_rv = self._resume_rv or (checkpoint.resource_version if checkpoint else None)
-            self._saved_rv = start_rv
             b = c.buffer
             self.pipeline = Pipeline(
-                sinks, self._tracker, AckLog(start_rv), self.metrics,
+                sinks, tracker, AckLog(start_rv), self.metrics,
                 BatchSettings(b.queue_size, b.max_batch_size,
                               parse_duration(b.flush_delay, "buffer.flush_delay"),
                               b.max_concurrency),
-                dead_letter=_dead_letter(c),
+                dead_letter=_dead_letter(c), supervisor=supervisor,
+            )  # fmt: skip
+            self.checkpointer = Checkpointer(
+                c.checkpoint_path(), c.cluster_name, tracker, self.pipeline, self.metrics,
+                interval=parse_duration(c.checkpoint_interval, "checkpoint_interval"),
+                saved_resource_version=start_rv,
             )  # fmt: skip
             watch_timeout = (
                 None if c.watch_timeout is None
@@ -296,30 +286,26 @@ class Exporter:
                 drop=compile_rules(c.rules),
             )  # fmt: skip
             if c.listen is not None:
-                host, _, port = c.listen.rpartition(":")
-                self.server = MetricsServer(self.metrics.registry, self.health, host, int(port))
-                await self.server.start()
+                await self._serve(c.listen)
             self.pipeline.start()
-            watch_task = asyncio.create_task(self.watcher.run(start_rv), name="watcher")
-            tasks = [watch_task, asyncio.create_task(self._checkpoint_loop(), name="checkpoint")]
+            watch_task = supervisor.spawn(self.watcher.run(start_rv), "watcher")
+            supervisor.spawn(self.checkpointer.run(), "checkpoint")
             if self._progress:
-                tasks.append(asyncio.create_task(self._progress_loop(), name="progress"))
+                supervisor.spawn(self._progress_loop(), "progress", forever=False)
             self._started.set()
             log.info(
                 "exporting events of cluster %r from %s to %s (resume: %s)",
                 c.cluster_name, client.cluster.host, ", ".join(s.name for s in sinks),
                 start_rv or "relist",
             )  # fmt: skip
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait([stopper, watch_task], return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            if watch_task.done() and not watch_task.cancelled() and watch_task.exception():
-                raise watch_task.exception()  # type: ignore[misc]
-            return await self._drain(tasks)
+            stopping = asyncio.create_task(stop.wait())
+            failing = asyncio.create_task(supervisor.failed.wait())
+            await asyncio.wait([stopping, failing], return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            failing.cancel()
+            return await self._drain(watch_task)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await supervisor.cancel_all()
             if self.pipeline is not None:
                 await self.pipeline.stop()
             for sink in sinks:
@@ -330,21 +316,34 @@ class Exporter:
             if self._own_client:
                 await client.close()
 
-    async def _drain(self, tasks: list[asyncio.Task[None]]) -> int:
-        assert self.pipeline is not None
+    async def _serve(self, listen: str) -> None:
+        host, _, port = listen.rpartition(":")
+        self.server = MetricsServer(self.metrics.registry, self.health, host, int(port))
+        try:
+            await self.server.start()
+        except OSError as exc:
+            self.server = None
+            raise ConfigError(f"listen: cannot serve on {listen}: {exc.strerror or exc}") from None
+
+    async def _drain(self, watch_task: asyncio.Task[None]) -> int:
+        assert self.pipeline is not None and self.checkpointer is not None
+        failure = self.supervisor.failure
+        if failure is not None:
+            log.error("stopping after a failure: %s", failure)
         deadline = parse_duration(self.config.shutdown_timeout, "shutdown_timeout")
         started = time.monotonic()
-        tasks[0].cancel()  # the watcher: stop reading, keep what is queued
-        await asyncio.gather(tasks[0], return_exceptions=True)
+        watch_task.cancel()  # stop reading, keep what is queued
+        await asyncio.gather(watch_task, return_exceptions=True)
         flushed = await self.pipeline.drain(max(0.0, deadline - 1.0))
         await self.pipeline.stop()
-        await asyncio.to_thread(self._save)
+        saved = await self.checkpointer.save()
         log.info(
-            "stopped in %.1fs: %s; checkpoint at resourceVersion %s",
+            "stopped in %.1fs: %s; checkpoint %s at resourceVersion %s",
             time.monotonic() - started,
             "everything queued was stored"
             if flushed
             else "deadline hit, unstored events will be re-sent",
-            self.pipeline.acklog.resource_version,
+            "saved" if saved else "NOT saved",
+            self.checkpointer.saved_resource_version,
         )  # fmt: skip
-        return 0
+        return EXIT_FAILED if failure is not None or not saved else 0

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from kubevents.model import Event, ObjectReference
+from kubevents.model import Event, EventsV1Event, ObjectReference
 
 __all__ = [
     "LOG_FORMAT",
@@ -138,7 +138,7 @@ class DropLog:
         self._next = 0.0
         self._suppressed = 0
 
-    def log(self, logger: logging.Logger, reason: str, event: Event) -> None:
+    def log(self, logger: logging.Logger, reason: str, event: Event | EventsV1Event) -> None:
         now = time.monotonic()
         # Unlocked on purpose: racing callers may log twice or miscount the suppressed lines;
         # the exact numbers are in the broadcaster's counters.
@@ -147,7 +147,7 @@ class DropLog:
             return
         self._next = now + self._interval
         suppressed, self._suppressed = self._suppressed, 0
-        ref = event.involved_object
+        ref = event.regarding if isinstance(event, EventsV1Event) else event.involved_object
         logger.error(
             "Unable to record event: %s: %s %s %s about %s %s/%s%s",
             reason, event.type, event.reason, event.metadata.name,

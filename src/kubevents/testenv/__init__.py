@@ -11,7 +11,8 @@ test and the harness that checks it cannot share a bug.
 or ``python -m kubevents.testenv`` to keep one running for manual use.
 
 ``SearchEngine`` / ``ensure_search_engine`` do the same for a real OpenSearch or Elasticsearch
-node resolved from Maven Central.
+node resolved from Maven Central. ``FaultProxy`` sits in front of a real server and makes it
+unreachable on demand (an apiserver outage).
 """
 
 from ._build import (
@@ -24,6 +25,7 @@ from ._build import (
     ensure_kubectl,
 )
 from ._cluster import LIMITED_USER, LIMITED_VERBS, LocalCluster
+from ._faultproxy import FaultProxy
 from ._search import (
     DEFAULT_SEARCH_VERSIONS,
     SearchEngine,
@@ -41,6 +43,7 @@ __all__ = [
     "LIMITED_USER",
     "LIMITED_VERBS",
     "Binaries",
+    "FaultProxy",
     "LocalCluster",
     "SearchEngine",
     "SearchRuntime",

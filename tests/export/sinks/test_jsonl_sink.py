@@ -247,3 +247,39 @@ async def test_an_external_copytruncate_is_followed(
     await sink.close()
     assert ids(path) == ["u2:1", "u3:1"]  # no rotation: the file was emptied
     assert names(tmp_path) == ["events.jsonl"]
+
+
+async def test_a_deleted_file_is_recreated_instead_of_written_into_the_void(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "events.jsonl"
+    sink = JSONLSink(path)
+    await sink.start()
+    await sink.write(make_batch(2))
+    path.unlink()
+    await sink.write(make_batch(2, start=2))
+    assert ids(path) == ["u2:1", "u3:1"]
+    await sink.close()
+
+
+async def test_a_removed_directory_is_recreated(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "events.jsonl"
+    sink = JSONLSink(path)
+    await sink.start()
+    await sink.write(make_batch(1))
+    (tmp_path / "out").rename(tmp_path / "archived")
+    await sink.write(make_batch(1, start=1))
+    assert ids(path) == ["u1:1"]
+    assert ids(tmp_path / "archived" / "events.jsonl") == ["u0:1"]
+    await sink.close()
+
+
+async def test_a_file_moved_away_and_replaced_is_followed_by_path(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    sink = JSONLSink(path)
+    await sink.start()
+    await sink.write(make_batch(1))
+    path.rename(tmp_path / "events.jsonl.old")
+    path.write_bytes(b"")  # another program put a new file in its place
+    await sink.write(make_batch(1, start=1))
+    assert ids(path) == ["u1:1"]
+    assert ids(tmp_path / "events.jsonl.old") == ["u0:1"]
+    await sink.close()

@@ -213,6 +213,14 @@ class JSONLSink:
     def _write_file(self, data: bytes) -> None:
         path = self._path
         assert path is not None
+        if self._fd is not None and self._replaced(path, self._fd):
+            # Appending to an unlinked inode would "succeed" and vanish: follow the path, as
+            # log shippers do, and start a new file where the old one was.
+            log.warning(
+                "sink %s: %s was moved or deleted; writing to a new file at that path",
+                self._name, path,
+            )  # fmt: skip
+            self._close_sync()
         if self._fd is None:
             self._open()
         # The size is asked each time: an external copytruncate may have emptied the file.
@@ -228,6 +236,19 @@ class JSONLSink:
         except OSError as exc:
             self._roll_back(fd, start)
             raise _io_error("cannot write to", path, exc) from None
+
+    @staticmethod
+    def _replaced(path: Path, fd: int) -> bool:
+        """Whether ``path`` no longer names the open file (deleted, moved, or replaced)."""
+        try:
+            opened = os.fstat(fd)
+            current = os.stat(path)
+        except OSError:
+            return True
+        return opened.st_nlink == 0 or (current.st_dev, current.st_ino) != (
+            opened.st_dev,
+            opened.st_ino,
+        )
 
     def _file_size(self, path: Path) -> int:
         assert self._fd is not None
