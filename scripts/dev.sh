@@ -5,6 +5,8 @@
 #   scripts/dev.sh test   set up, then lint, type-check and run the whole test suite
 #   scripts/dev.sh bench  set up, then run the benchmarks (bench/run.py; arguments passed on)
 #   scripts/dev.sh chaos  set up, then the chaos run (bench/chaos.py; arguments passed on)
+#   scripts/dev.sh fuzz   set up, then run the fuzz suite at full size (tests/fuzz; arguments
+#                         passed on, e.g. --seed N to reproduce a run)
 #   scripts/dev.sh image  set up, then build the OCI image and check it (scripts/build-image.sh)
 # "Set up" = a project venv with the package and its dev tools, and the real kube-apiserver +
 # etcd binaries built from Go modules (cached in ~/.cache/kubevents/testbin, ~5 min cold).
@@ -52,6 +54,8 @@ lint() {
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check .
   "$VENV/bin/mypy"
+  # The layers and the private-module rule ([tool.importlinter] in pyproject.toml).
+  "$VENV/bin/lint-imports" --no-logo
 }
 
 tests() {
@@ -69,7 +73,7 @@ case "${1:-}" in
     phase "python setup" setup_python
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
     phase "kubectl + helm for the manifest tests (Go build, cached)" build_tools
-    phase "ruff + mypy --strict" lint
+    phase "ruff + mypy --strict + import contracts" lint
     phase "pytest" tests "$@"
     ;;
   bench)
@@ -84,13 +88,18 @@ case "${1:-}" in
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
     phase "chaos" "$VENV/bin/python" bench/chaos.py "$@"
     ;;
+  fuzz)
+    shift
+    phase "python setup" setup_python
+    phase "fuzz" env PYTHONPATH=tests "$VENV/bin/python" -m fuzz "$@"
+    ;;
   image)
     phase "python setup" setup_python
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
     phase "image" scripts/build-image.sh
     ;;
   *)
-    echo "usage: $0 run|test|bench|chaos|image [args]" >&2
+    echo "usage: $0 run|test|bench|chaos|fuzz|image [args]" >&2
     exit 2
     ;;
 esac

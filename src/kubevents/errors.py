@@ -42,23 +42,43 @@ class StatusError(KubeError):
 
     @property
     def causes(self) -> list[dict[str, Any]]:
-        causes = self.details.get("causes") or []
-        return list(causes)
+        causes = self.details.get("causes")
+        # The body came from the network: only well-formed causes count.
+        if not isinstance(causes, list):
+            return []
+        return [cause for cause in causes if isinstance(cause, dict)]
 
     def has_cause(self, cause_type: str) -> bool:
         return any(cause.get("reason") == cause_type for cause in self.causes)
 
     @classmethod
     def from_status(cls, status: dict[str, Any], http_code: int = 0) -> StatusError:
-        """Build from a ``metav1.Status`` object (as returned in a body or a watch ERROR)."""
-        code = status.get("code") or http_code
+        """Build from a ``metav1.Status`` object (as returned in a body or a watch ERROR).
+
+        Never raises: the body came from the network. A ``code`` that is not a positive int32
+        (``"abc"``, ``1.5``, ``true``) gives way to ``http_code``; a ``reason`` or ``message``
+        that is not a string is left empty.
+        """
+        code = _status_code(status.get("code")) or _status_code(http_code)
         error_cls: type[StatusError] = GoneError if code == 410 else StatusError
         return error_cls(
-            int(code),
-            str(status.get("reason") or ""),
-            str(status.get("message") or ""),
+            code,
+            _text(status.get("reason")),
+            _text(status.get("message")),
             details=status.get("details") if isinstance(status.get("details"), dict) else None,
         )
+
+
+def _status_code(value: object) -> int:
+    """``value`` if it is a usable ``Status.code`` (Go: int32), else 0."""
+    if type(value) is not int or not 0 < value < 2**31:
+        return 0
+    return value
+
+
+def _text(value: object) -> str:
+    # Not str(value): the repr of a deeply nested value can itself raise RecursionError.
+    return value if isinstance(value, str) else ""
 
 
 class GoneError(StatusError):

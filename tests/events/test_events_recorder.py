@@ -14,6 +14,7 @@ import msgspec
 import pytest
 from kubernetes.client import V1Node, V1ObjectMeta, V1Pod
 
+from kubevents._recorderbase.gocompat import go_unix_nano
 from kubevents.clock import FakeClock, RealClock
 from kubevents.events import EventBroadcaster, EventRecorder, Recorder
 from kubevents.model import (
@@ -23,7 +24,6 @@ from kubevents.model import (
     ObjectMeta,
     ObjectReference,
 )
-from kubevents.record._util import go_unix_nano
 
 if TYPE_CHECKING:
     from events.conftest import ApiSink, SeriesSink

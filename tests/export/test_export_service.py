@@ -169,3 +169,33 @@ async def test_a_silent_watch_makes_health_fail(
         # Any event is progress again.
         await record_flood(kube, namespace, objects=1, repeats=1)
         await wait_for(lambda: exporter.health().healthy, "health to recover")
+
+
+async def test_the_configured_time_window_decides_the_filing_time(
+    local_cluster: LocalCluster, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from kubevents.model import Event, EventSource, ObjectMeta, ObjectReference, Time
+
+    two_days_ago = Time.of((datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0))
+    await kube.events.create(
+        Event(
+            metadata=ObjectMeta(name="old.1", namespace=namespace),
+            involved_object=ObjectReference(kind="Pod", namespace=namespace, name="p"),
+            reason="Old",
+            message="from two days ago",
+            type="Normal",
+            source=EventSource(component="test"),
+            first_timestamp=two_days_ago,
+            last_timestamp=two_days_ago,
+        )
+    )
+    sink = MemorySink()
+    cfg = config(tmp_path, namespace, time_window={"past": "1h"})
+    async with running(Exporter(cfg, client=kube, sinks=[sink])):
+        await wait_for(lambda: len(sink.stored) == 1, "the occurrence")
+    [stored] = sink.stored.values()
+    assert stored.time == two_days_ago  # the document keeps its own time
+    # Outside the window it is filed under its creation time, which the server set just now.
+    assert datetime.now(UTC) - stored.filing_time < timedelta(minutes=5)

@@ -14,7 +14,7 @@ import msgspec
 import pytest
 
 from kubevents.cli._workload import record_flood
-from kubevents.export import EventTracker, Exporter, Occurrence
+from kubevents.export import ConfigError, EventTracker, Exporter, Occurrence
 from kubevents.export.sinks import Rejected, WriteResult
 from kubevents.kube import KubeClient
 from kubevents.testenv import LocalCluster
@@ -213,3 +213,14 @@ async def test_a_failing_dead_letter_write_is_retried_counted_and_named(
         assert await run.exit_code() == 0
     letters = [msgspec.json.decode(line) for line in dead.read_bytes().splitlines()]
     assert [letter["document"]["uid"] for letter in letters] == [created.metadata.uid]
+
+
+async def test_a_dead_letter_file_that_cannot_be_opened_stops_the_start(
+    local_cluster: LocalCluster, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    dead = tmp_path / "dead.jsonl"
+    cfg = config(tmp_path, namespace, dead_letter=str(dead))
+    dead.mkdir()  # after validation: the start itself must notice
+    exporter = Exporter(cfg, client=kube, sinks=[MemorySink()])
+    with pytest.raises(ConfigError, match=r"dead_letter: .*directory"):
+        await exporter.run(asyncio.Event())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from kubevents.export import Occurrence, occurrence_count, occurrence_time
+import pytest
+
+from kubevents.export import Occurrence, TimeWindow, occurrence_count, occurrence_time
 from kubevents.model import Event, EventSeries, MicroTime, ObjectMeta, Time
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -47,3 +49,54 @@ def test_fallbacks() -> None:
     # A legacy event with both stamps keeps lastTimestamp (the latest occurrence).
     both = Event(last_timestamp=Time.of(at(6)), event_time=MicroTime.of(at(1)))
     assert occurrence_time(both) == at(6)
+
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+WINDOW = TimeWindow(past=timedelta(days=30), future=timedelta(hours=1))
+
+
+def dated(when: datetime, created: datetime | None) -> Event:
+    return Event(
+        metadata=ObjectMeta(
+            uid="u", creation_timestamp=None if created is None else Time.of(created)
+        ),
+        last_timestamp=Time.of(when),
+    )
+
+
+@pytest.mark.parametrize(
+    ("when", "created", "filed", "side"),
+    [
+        (NOW - timedelta(minutes=5), NOW, NOW - timedelta(minutes=5), None),
+        (NOW - timedelta(days=29), None, NOW - timedelta(days=29), None),
+        (NOW + timedelta(minutes=59), None, NOW + timedelta(minutes=59), None),
+        # Out of the window: the creation time the API server set, when that is in it...
+        (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), NOW - timedelta(hours=2),
+         NOW - timedelta(hours=2), "future"),
+        (datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC), NOW, NOW, "past"),
+        # ... else the nearest edge of the window.
+        (datetime(9999, 12, 31, tzinfo=UTC), None, NOW + timedelta(hours=1), "future"),
+        (datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC), datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC),
+         NOW - timedelta(days=30), "past"),
+        (NOW - timedelta(days=45), NOW - timedelta(days=40), NOW - timedelta(days=30), "past"),
+    ],
+)  # fmt: skip
+def test_the_filing_time_stays_in_the_window(
+    when: datetime, created: datetime | None, filed: datetime, side: str | None
+) -> None:
+    occurrence = Occurrence.of(dated(when, created), b"{}", "prod", WINDOW, NOW)
+    assert occurrence.time == when  # what the documents show
+    assert occurrence.filing_time == filed
+    assert occurrence.clamped == side
+
+
+def test_without_a_window_the_filing_time_is_the_own_time() -> None:
+    old = dated(datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC), None)
+    occurrence = Occurrence.of(old, b"{}", "prod")
+    assert occurrence.filing_time == occurrence.time and occurrence.clamped is None
+
+
+def test_a_window_reaching_past_the_calendar_is_bounded_by_it() -> None:
+    huge = TimeWindow(past=timedelta(days=36_500_00), future=timedelta(days=36_500_00))
+    for when in (datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC)):
+        assert Occurrence.of(dated(when, None), b"{}", "p", huge, NOW).filing_time == when

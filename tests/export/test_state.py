@@ -85,3 +85,17 @@ def test_a_failed_save_leaves_the_old_checkpoint(
     loaded = load_checkpoint(path)
     assert loaded is not None and loaded.resource_version == "1"
     assert [p.name for p in tmp_path.iterdir()] == ["state"]  # the temp file was removed
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"format":1,"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"format":1,"events":{"\xff":[1,2.0]}}',
+    ],
+    ids=["nested too deeply", "invalid UTF-8"],
+)
+def test_a_checkpoint_that_cannot_be_decoded_is_ignored(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "checkpoint"
+    path.write_bytes(data)
+    assert load_checkpoint(path) is None

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +23,8 @@ from kubevents.export import (
     WatchSettings,
 )
 from kubevents.export import _watcher as watcher_module
+from kubevents.export.sinks import Sink
+from kubevents.export.sinks._sqlite import SQLiteSink
 from kubevents.kube import KubeClient
 from support import eventually
 
@@ -33,11 +39,16 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class Harness:
-    def __init__(self, client: KubeClient, rules: Callable[..., str | None] | None = None) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        rules: Callable[..., str | None] | None = None,
+        more_sinks: Sequence[Sink] = (),
+    ) -> None:
         self.sink = MemorySink()
         self.metrics = ExportMetrics()
         self.pipeline = Pipeline(
-            [self.sink], EventTracker(), AckLog(None), self.metrics,
+            [self.sink, *more_sinks], EventTracker(), AckLog(None), self.metrics,
             BatchSettings(flush_delay=0.01),
         )  # fmt: skip
         self.watcher = EventWatcher(
@@ -156,8 +167,9 @@ async def test_malformed_objects_and_deletions_are_skipped(
         await h.until(lambda: "b:1" in h.sink.stored, "the valid event after the bad ones")
         await h.until(lambda: h.pipeline.acklog.resource_version == "10", "the checkpoint")
     assert sorted(h.sink.stored) == ["a:1", "b:1"]
-    # bad list item, bad watch line, an Event without uid
-    assert h.value("malformed") == 3
+    assert h.value("malformed", "list") == 1  # the bad list item
+    assert h.value("malformed", "watch") == 1  # the bad watch line
+    assert h.value("malformed", "occurrence") == 1  # the Event without uid
 
 
 async def test_watch_errors_back_off_and_retry_the_same_resource_version(
@@ -224,3 +236,149 @@ async def test_a_valid_checkpoint_resumes_the_watch_without_listing(
     assert watches == ["40"]
     assert server.list_calls() == 1  # only the cheap limit=1 check, no relist
     assert h.value("relists", "checkpoint") == 0
+
+
+# -- bad input never stops the loop ------------------------------------------------------------
+
+
+async def test_a_list_item_with_an_out_of_range_time_is_skipped(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    # Python cannot represent this instant in UTC; it used to end the watcher at every LIST.
+    server, client = api
+    bad = {**event_object("x", 1, 6), "lastTimestamp": "9999-12-31T23:59:59-01:00"}
+    server.objects = [event_object("a", 1, 5), bad, event_object("b", 1, 7)]
+    server.list_rv = 7
+    async with Harness(client) as h:
+        await h.until(lambda: h.pipeline.acklog.resource_version == "7", "the checkpoint")
+    assert sorted(h.sink.stored) == ["a:1", "b:1"]
+    assert h.value("malformed", "list") == 1
+
+
+async def test_an_error_line_with_an_unreadable_code_backs_off_and_rewatches(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    server, client = api
+    server.list_rv = 5
+    status = {"kind": "Status", "code": "abc", "message": "odd"}
+    server.watches = [
+        WatchScript([line("ERROR", status)]),
+        WatchScript([line("ADDED", event_object("a", 1, 6))], hold=True),
+    ]
+    async with Harness(client) as h:
+        await h.until(lambda: "a:1" in h.sink.stored, "the event after the error")
+    watches = [q["resourceVersion"] for kind, q in server.requests if kind == "watch"]
+    assert watches == ["5", "5"]
+    assert h.value("watch_restarts", "error") == 1
+
+
+async def test_an_unexpected_error_is_logged_counted_and_retried(
+    api: tuple[FakeAPIServer, KubeClient],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server, client = api
+    server.list_rv = 5
+    server.watches = [WatchScript([line("ADDED", event_object("a", 1, 6))], hold=True)]
+    real_watch = client.events.watch
+    failures = 2
+
+    async def failing_watch(*args: Any, **kwargs: Any) -> Any:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise RuntimeError("a bug nobody foresaw")
+        return await real_watch(*args, **kwargs)
+
+    monkeypatch.setattr(client.events, "watch", failing_watch)
+    async with Harness(client) as h:
+        await h.until(lambda: "a:1" in h.sink.stored, "the event after the errors")
+    # Cancellation still ends the loop: it is not an error to retry.
+    assert h.task is not None and h.task.cancelled()
+    assert h.value("watch_restarts", "unexpected") == 2
+    logged = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
+    assert len(logged) == 2
+    assert all(isinstance(r.exc_info[1], RuntimeError) for r in logged if r.exc_info)
+
+
+async def test_an_event_the_exporter_cannot_handle_is_skipped(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    server, client = api
+    server.objects = [event_object("a", 1, 5), event_object("b", 1, 6)]
+    server.list_rv = 6
+
+    def drop(event: Any) -> str | None:
+        if event.metadata.uid == "a":
+            raise ValueError("a rule that fails on this event")
+        return None
+
+    async with Harness(client, rules=drop) as h:
+        await h.until(lambda: h.pipeline.acklog.resource_version == "6", "the checkpoint")
+    assert list(h.sink.stored) == ["b:1"]
+    assert h.value("malformed", "occurrence") == 1
+
+
+async def test_an_out_of_range_count_never_reaches_the_store(
+    api: tuple[FakeAPIServer, KubeClient], tmp_path: Path
+) -> None:
+    # Kubernetes counts are int32; 2**63 used to fail every insert of its batch, for ever.
+    server, client = api
+    server.list_rv = 5
+    huge = {**event_object("x", 1, 6), "count": 2**63}
+    server.watches = [
+        WatchScript([line("ADDED", huge), line("ADDED", event_object("b", 1, 7))], hold=True)
+    ]
+    store = SQLiteSink(tmp_path / "events.db", retention_days=None)
+    await store.start()
+    try:
+        async with Harness(client, more_sinks=[store]) as h:
+            await h.until(lambda: h.pipeline.acklog.resource_version == "7", "the checkpoint")
+    finally:
+        await store.close()
+    assert list(h.sink.stored) == ["b:1"]
+    assert h.value("malformed", "watch") == 1
+
+
+async def test_an_event_dated_outside_the_time_window_is_filed_at_a_sane_time(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    server, client = api
+    now = datetime.now(UTC).replace(microsecond=0)
+    created = {"creationTimestamp": f"{now:%Y-%m-%dT%H:%M:%SZ}"}
+    future = event_object("f", 1, 5)
+    future["metadata"] |= created
+    future["lastTimestamp"] = "9999-12-31T23:59:59Z"
+    past = event_object("p", 1, 6)  # no creationTimestamp: filed at the edge of the window
+    past["firstTimestamp"] = past["lastTimestamp"] = "0001-01-01T00:00:01Z"
+    normal = event_object("n", 1, 7)
+    normal["lastTimestamp"] = created["creationTimestamp"]
+    server.objects = [future, past, normal]
+    server.list_rv = 7
+    async with Harness(client) as h:
+        await h.until(lambda: len(h.sink.stored) == 3, "the three events")
+    far, old, usual = (h.sink.stored[k] for k in ("f:1", "p:1", "n:1"))
+    assert far.time == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)  # the original time
+    assert far.filing_time == now  # its creation, which the API server sets
+    assert old.time == datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC)
+    edge = old.filing_time - (datetime.now(UTC) - timedelta(days=30))
+    assert timedelta(seconds=-60) < edge <= timedelta(0)
+    assert usual.filing_time == usual.time == now
+    assert h.value("clamped", "future") == 1
+    assert h.value("clamped", "past") == 1
+
+
+@pytest.mark.parametrize("saved", ["1" * 5000, "²"], ids=["past int() limit", "unicode digit"])
+async def test_an_odd_checkpoint_resource_version_is_not_a_crash(
+    api: tuple[FakeAPIServer, KubeClient], saved: str
+) -> None:
+    # Both pass str.isdigit(), and int() refuses both.
+    server, client = api
+    server.list_rv = 50
+    server.watches = [WatchScript([line("MODIFIED", event_object("a", 3, 51))], hold=True)]
+    h = Harness(client)
+    await h.start(saved)
+    try:
+        await h.until(lambda: "a:3" in h.sink.stored, "the watched change")
+    finally:
+        await h.__aexit__()

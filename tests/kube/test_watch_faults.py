@@ -169,3 +169,141 @@ async def test_connection_refused_is_a_transport_error() -> None:
 async def test_missing_kubeconfig_is_a_config_error(tmp_path: object) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         await KubeClient.connect(f"{tmp_path}/nope")
+
+
+# -- input that used to escape the decoders ----------------------------------------------------
+
+DEEP = b"[" * 3000 + b"]" * 3000  # deeper than the interpreter's recursion limit
+
+
+def with_field(obj: dict[str, object], key: str, value: bytes) -> bytes:
+    """``obj`` as JSON with ``key`` set to the raw JSON ``value`` (which json.dumps cannot make)."""
+    return json.dumps(obj).encode()[:-1] + b', "%s": %s}' % (key.encode(), value)
+
+
+BAD_OBJECTS = {
+    "invalid UTF-8 in a field": with_field(event("x", "11"), "reason", b'"\xff"'),
+    "nesting in an unknown field": with_field(event("x", "11"), "extra", DEEP),
+    "time past year 9999 in UTC": with_field(
+        event("x", "11"), "lastTimestamp", b'"9999-12-31T23:59:59-01:00"'
+    ),
+    "time before year 1 in UTC": with_field(
+        event("x", "11"), "firstTimestamp", b'"0001-01-01T00:00:00+01:00"'
+    ),
+    "count beyond int64": with_field(event("x", "11"), "count", b"9223372036854775808"),
+    "count beyond int32": with_field(event("x", "11"), "count", b"2147483648"),
+}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        *(b'{"type":"ADDED","object":%s}\n' % obj for obj in BAD_OBJECTS.values()),
+        b'{"type":"ADD\xffED","object":{}}\n',  # invalid UTF-8 in the envelope
+        b'{"type":"ADDED","object":{},"x":%s}\n' % DEEP,  # nesting in the envelope
+        b'{"type":"BOOKMARK","object":{"metadata":{"x":%s}}}\n' % DEEP,
+        b'{"type":"ERROR","object":{"kind":"Status","details":%s}}\n' % DEEP,
+    ],
+    ids=[*BAD_OBJECTS, "utf8 envelope", "nested envelope", "nested bookmark", "nested error"],
+)
+async def test_bad_watch_lines_are_counted_and_skipped(
+    fake_server: Callable[[Handler], Awaitable[KubeClient]], bad: bytes
+) -> None:
+    client = await fake_server(streaming(bad, line(ADDED, event("good", "12"))))
+    async with await client.events.watch(resource_version="9", timeout_seconds=5) as stream:
+        names = [ev.object.name async for ev in stream if ev.object is not None]
+    assert names == ["good"]
+    assert stream.malformed == 1
+    assert stream.resource_version == "12"
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        b'{"kind":"Status","code":"abc","message":"odd"}',
+        b'{"kind":"Status","code":1.5,"message":"odd"}',
+        b'{"kind":"Status","code":true,"message":"odd"}',
+        b'{"kind":"Status","code":99999999999999999999,"message":"odd"}',
+        b'{"kind":"Status","message":["not","a","string"],"details":{"causes":7}}',
+        b'{"kind":"Status","code":410,"message":"\xff"}',
+    ],
+    ids=["code abc", "code float", "code bool", "code huge", "odd types", "utf8"],
+)
+async def test_an_unreadable_error_line_is_a_status_error(
+    fake_server: Callable[[Handler], Awaitable[KubeClient]], status: bytes
+) -> None:
+    client = await fake_server(streaming(b'{"type":"ERROR","object":%s}\n' % status))
+    stream = aiter(await client.events.watch(resource_version="1", timeout_seconds=5))
+    with pytest.raises(StatusError) as info:
+        await anext(stream)
+    # Without a usable code the watch failed for a reason the client cannot read: a 500.
+    assert info.value.code == 500
+    assert info.value.causes == [] and not info.value.has_cause("x")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"kind":"Status","code":"abc","reason":"TooManyRequests","message":"slow"}',
+        b'{"kind":"Status","code":429,"message":"sl\xffow"}',
+        b'{"kind":"Status","code":429,"details":{"causes":%s}}' % DEEP,
+    ],
+    ids=["code abc", "utf8", "nested"],
+)
+async def test_an_unreadable_error_body_is_a_status_error_with_the_http_code(
+    fake_server: Callable[[Handler], Awaitable[KubeClient]], body: bytes
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=503, body=body, content_type="application/json")
+
+    client = await fake_server(handler)
+    with pytest.raises(StatusError) as info:
+        await client.events.get("ns", "x")
+    assert info.value.code == 503
+
+
+def list_page(*items: bytes, metadata: bytes = b'{"resourceVersion":"7"}') -> bytes:
+    return b'{"kind":"EventList","metadata":%s,"items":[%s]}' % (metadata, b",".join(items))
+
+
+async def test_bad_list_items_are_counted_and_skipped(
+    fake_server: Callable[[Handler], Awaitable[KubeClient]], caplog: pytest.LogCaptureFixture
+) -> None:
+    good = json.dumps(event("good", "5")).encode()
+    # Last, a time the decoder's error message quotes: huge, with a terminal escape sequence.
+    quoted = b'{"lastTimestamp":"\\u001b]0;owned\\u0007%s"}' % (b"x" * 100_000)
+    body = list_page(good, *BAD_OBJECTS.values(), quoted)
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    client = await fake_server(handler)
+    caplog.set_level(logging.WARNING)
+    page = await client.events.list()
+    assert [e.name for e in page.items] == ["good"] and page.raw_items == [good]
+    assert page.malformed == len(BAD_OBJECTS) + 1
+    assert page.resource_version == "7"
+    # Bounded, and no raw control character from the input reaches a log line.
+    for record in caplog.records:
+        text = record.getMessage()
+        assert len(text) < 700 and "\x1b" not in text and "\x07" not in text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        list_page(metadata=b'{"resourceVersion":"7","continue":"\xff"}'),
+        list_page(metadata=b'{"resourceVersion":"7","x":%s}' % DEEP),
+        b'{"kind":"EventList","items":[%s' % DEEP[:3000],
+    ],
+    ids=["utf8 continue", "nested metadata", "nested and torn"],
+)
+async def test_an_unreadable_list_page_is_an_unexpected_object_error(
+    fake_server: Callable[[Handler], Awaitable[KubeClient]], body: bytes
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    client = await fake_server(handler)
+    with pytest.raises(UnexpectedObjectError):
+        await client.events.list()

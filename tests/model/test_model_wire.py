@@ -139,6 +139,57 @@ def test_bad_times_fail_decoding() -> None:
         Event.from_dict({"firstTimestamp": "yesterday"})
 
 
+@pytest.mark.parametrize(
+    "value", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:59:59+01:00", "0001-01-01T00:00:00+00:01"]
+)
+def test_times_outside_years_1_to_9999_in_utc_are_invalid(value: str) -> None:
+    # Valid RFC 3339, but not representable in UTC: the object is malformed, not a crash.
+    for data in (
+        b'{"lastTimestamp":"%s"}' % value.encode(),
+        b'{"eventTime":"%s"}' % value.encode(),
+    ):
+        with pytest.raises(msgspec.ValidationError, match="out of range"):
+            Event.from_json(data)
+    with pytest.raises(ValueError, match="out of range"):
+        Time.parse(value)
+    aware = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-2)))
+    with pytest.raises(msgspec.ValidationError, match="out of range"):
+        Event.from_dict({"lastTimestamp": aware})
+    # The extremes themselves are fine.
+    assert Time.parse("9999-12-31T23:59:59Z").year == 9999
+    assert Time.parse("0001-01-01T00:00:01Z").year == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "bits"),
+    [
+        ("count", 32),
+        ("series.count", 32),
+        ("metadata.generation", 64),
+        ("metadata.deletionGracePeriodSeconds", 64),
+    ],
+)
+def test_integers_have_gos_sizes(field: str, bits: int) -> None:
+    # Go could not decode a larger value either, and a count must fit a SQLite INTEGER.
+    def event(value: int) -> bytes:
+        *outer, name = field.split(".")
+        data: dict[str, object] = {name: value}
+        for key in reversed(outer):
+            data = {key: data}
+        return json.dumps(data).encode()
+
+    limit = 2 ** (bits - 1)
+    for ok in (limit - 1, -limit):
+        Event.from_json(event(ok))
+    for bad in (limit, -limit - 1, 2**200):
+        with pytest.raises(msgspec.ValidationError, match="Expected `int`"):
+            Event.from_json(event(bad))
+    deprecated = EventsV1Event.from_json(b'{"deprecatedCount":2147483647}')
+    assert deprecated.deprecated_count == 2**31 - 1
+    with pytest.raises(msgspec.ValidationError):
+        EventsV1Event.from_json(b'{"deprecatedCount":2147483648}')
+
+
 def test_go_escaping_of_html_characters() -> None:
     event = Event(message="a<b>&c\u2028", metadata=ObjectMeta(annotations={"k": "<"}))
     data = event.to_json()

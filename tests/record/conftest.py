@@ -13,7 +13,8 @@ import pytest
 
 from kubevents.kube import KubeClient
 from kubevents.model import Event
-from kubevents.record import EventSink, KubeEventSink, get_event_key
+from kubevents.record import EventSink, KubeEventSink
+from kubevents.record._keys import get_event_key
 
 CreateFunc = Callable[[Event], Awaitable[Event]]
 PatchFunc = Callable[[Event, bytes], Awaitable[Event]]

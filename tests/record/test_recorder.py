@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from kubernetes.client import V1Node, V1ObjectMeta, V1Pod
 
+from kubevents._recorderbase.gocompat import go_hex, go_unix_nano
 from kubevents.clock import FakeClock
 from kubevents.errors import TransportError
 from kubevents.model import Event, EventSource, ObjectReference, Time
@@ -25,7 +26,6 @@ from kubevents.record import (
     FakeRecorder,
 )
 from kubevents.record._recorder import _time_of_unix_nanos
-from kubevents.record._util import go_hex, go_unix_nano
 
 if TYPE_CHECKING:
     from record.conftest import FakeSink

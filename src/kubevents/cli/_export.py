@@ -9,10 +9,15 @@ from typing import Any
 
 import click
 import msgspec
-import yaml
 
 from kubevents.cli._logsetup import setup_logging
-from kubevents.export import ConfigError, Exporter, LeaderElectedExporter, load_export_config
+from kubevents.export import (
+    ConfigError,
+    Exporter,
+    LeaderElectedExporter,
+    load_export_config,
+    read_config_file,
+)
 
 __all__ = ["export", "run_exporter"]
 
@@ -116,9 +121,8 @@ def _raw_sinks(config_file: str | None) -> list[dict[str, Any]]:
     if config_file is None:
         return []
     try:
-        with open(config_file) as handle:
-            data = yaml.safe_load(handle) or {}
-    except (OSError, yaml.YAMLError):
+        data = read_config_file(config_file)
+    except ConfigError:
         return []  # load_export_config reports the problem with the file
-    sinks = data.get("sinks") if isinstance(data, dict) else None
+    sinks = data.get("sinks")
     return list(sinks) if isinstance(sinks, list) else []

@@ -8,6 +8,8 @@ import time
 
 import msgspec
 
+from kubevents.cli._table import printable
+
 __all__ = ["setup_logging"]
 
 _ENCODER = msgspec.json.Encoder()
@@ -32,13 +34,27 @@ class JSONFormatter(logging.Formatter):
         return _ENCODER.encode(entry).decode()
 
 
+class ConsoleFormatter(logging.Formatter):
+    """One readable line per record. Messages can quote Event text or a receiver's answer, so
+    control characters in them are escaped: a log line cannot drive the terminal or forge
+    another line. (Tracebacks keep their line breaks.)"""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        message = record.message
+        record.message = printable(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
+
+
 def setup_logging(level: str = "info", fmt: str = "console") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JSONFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+            ConsoleFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]

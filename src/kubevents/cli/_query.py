@@ -17,7 +17,7 @@ from typing import Any
 import click
 import msgspec
 
-from kubevents.cli._table import align_rows, column_widths, format_age
+from kubevents.cli._table import align_rows, column_widths, format_age, printable
 from kubevents.export._document import encode_lines, format_time
 from kubevents.export.store import (
     DB_PATH_ENV,
@@ -72,6 +72,10 @@ _UNTIL_HELP = "Before this time (exclusive); same forms as --since."
 
 class _StoreProblem(click.ClickException):
     exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        # The message can quote what the store holds, which is Event text.
+        super().__init__(printable(message))
 
 
 def parse_when(value: str, now: datetime) -> datetime:
@@ -312,15 +316,15 @@ def query(
     printer = _Printer(output, namespaced=namespace is None)
     store = _open(db)
     with store, _quiet_exit():
-        if not follow:
-            found = store.query(flt)
-            if found:
-                printer.emit(found)
-            elif output != "json":
-                where = f" in namespace {namespace}" if namespace is not None else ""
-                click.echo(f"No events found{where}.", err=True)
-            return
         try:
+            if not follow:
+                found = store.query(flt)
+                if found:
+                    printer.emit(found)
+                elif output != "json":
+                    where = f" in namespace {namespace}" if namespace is not None else ""
+                    click.echo(f"No events found{where}.", err=True)
+                return
             # The first batch is the backlog (maybe empty: then just the table header).
             for batch in store.follow_batches(flt, poll_interval, backlog=True):
                 printer.emit(batch)
@@ -343,20 +347,22 @@ def _render_stats(result: Stats, since: datetime | None, until: datetime | None)
     ]
     if result.first is not None and result.last is not None:
         lines.append(f"Times:        {format_time(result.first)} to {format_time(result.last)}")
+    # str() throughout: SQLite columns are loosely typed, and a damaged store can hold anything.
     sections = [
-        ("REASON", [[r.reason, str(r.count), str(r.warnings)] for r in result.reasons]),
+        ("REASON", [[str(r.reason), str(r.count), str(r.warnings)] for r in result.reasons]),
         (
             "OBJECT",
             [
-                [f"{o.namespace or '-'}/{o.kind.lower()}/{o.name}", str(o.count), str(o.warnings)]
+                [f"{o.namespace or '-'}/{str(o.kind).lower()}/{o.name}", str(o.count),
+                 str(o.warnings)]
                 for o in result.objects
             ],
         ),
         (
             "NAMESPACE",
-            [[n.namespace or "-", str(n.count), str(n.warnings)] for n in result.namespaces],
+            [[str(n.namespace or "-"), str(n.count), str(n.warnings)] for n in result.namespaces],
         ),
-    ]
+    ]  # fmt: skip
     return "\n\n".join(["\n".join(lines)] + [_stats_table(t, rows) for t, rows in sections if rows])
 
 

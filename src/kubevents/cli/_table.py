@@ -1,13 +1,43 @@
-"""``kubectl events``-shaped tables: LAST SEEN, TYPE, REASON, OBJECT, COUNT, MESSAGE."""
+"""``kubectl events``-shaped tables: LAST SEEN, TYPE, REASON, OBJECT, COUNT, MESSAGE.
+
+Every cell is Event text, which anyone allowed to create Events writes: ``align_rows`` shows
+control characters and bidirectional overrides as escapes (``\x1b``, ``\u202e``), so a
+message cannot retitle the terminal, move the cursor or reorder what is printed around it.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from kubevents.model import Event
 
-__all__ = ["align_rows", "column_widths", "event_time", "format_age", "render_table"]
+__all__ = [
+    "align_rows",
+    "column_widths",
+    "event_time",
+    "format_age",
+    "printable",
+    "render_table",
+]
+
+# C0, DEL, C1, the bidi marks, embeddings, overrides and isolates (U+061C, U+200E, U+200F,
+# U+202A-U+202E, U+2066-U+2069), and the Unicode line and paragraph separators.
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f"  # C0, DEL, C1
+    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with terminal control characters and bidi overrides shown as escapes."""
+    return _UNSAFE.sub(_escape, text)
 
 
 def event_time(event: Event) -> datetime | None:
@@ -60,17 +90,20 @@ def render_table(events: Iterable[Event], now: datetime, *, namespace_column: bo
 
 
 def column_widths(rows: Sequence[Sequence[str]]) -> list[int]:
-    """Width of every column but the last (which is never padded)."""
-    return [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    """Width of every column but the last (which is never padded), as ``align_rows`` prints."""
+    return [max(len(printable(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
 
 
 def align_rows(rows: Sequence[Sequence[str]], widths: Sequence[int] | None = None) -> list[str]:
     """kubectl's layout: columns padded to ``widths`` (default: the widest cell), 3 spaces apart.
 
     The last column, usually the message, is left ragged so long messages do not pad the rest.
+    Cells are passed through ``printable``.
     """
     widths = column_widths(rows) if widths is None else widths
     return [
-        "   ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "   " + r[-1]
+        "   ".join(printable(cell).ljust(w) for cell, w in zip(r[:-1], widths, strict=True))
+        + "   "
+        + printable(r[-1])
         for r in rows
     ]

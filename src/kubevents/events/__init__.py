@@ -12,20 +12,16 @@ picks this API or the legacy core/v1 recorder (``kubevents.record``) by what the
 See ``docs/recorder.md``.
 """
 
+from kubevents._recorderbase.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, MAX_QUEUED_EVENTS
+from kubevents._recorderbase.reports import BroadcasterStats, ShutdownReport
+from kubevents._recorderbase.sinks import RecordOutcome
 from kubevents.events._adapter import (
     EVENTS_V1_GROUP_VERSION,
     EventBroadcasterAdapter,
     EventRecorderAdapter,
     new_event_broadcaster_adapter,
 )
-from kubevents.events._broadcaster import (
-    DEFAULT_SHUTDOWN_TIMEOUT,
-    INCOMING_QUEUE_LENGTH,
-    MAX_QUEUED_EVENTS,
-    SERIES_OUTCOME,
-    EventBroadcaster,
-    structured_fields,
-)
+from kubevents.events._broadcaster import INCOMING_QUEUE_LENGTH, EventBroadcaster, structured_fields
 from kubevents.events._fake import FakeRecorder
 from kubevents.events._fieldselector import (
     FieldSelector,
@@ -34,6 +30,7 @@ from kubevents.events._fieldselector import (
     get_field_selector,
 )
 from kubevents.events._recorder import EventRecorder, Recorder, make_event
+from kubevents.events._recording import SERIES_OUTCOME
 from kubevents.events._series import (
     FINISH_TIME,
     INITIAL_SERIES_COUNT,
@@ -57,12 +54,7 @@ from kubevents.events._sink import (
 )
 from kubevents.events._watch import EventHandler, Watch
 from kubevents.model import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
-from kubevents.record import (
-    BroadcasterStats,
-    BroadcasterStoppedError,
-    RecordOutcome,
-    ShutdownReport,
-)
+from kubevents.mux import BroadcasterStoppedError
 
 __all__ = [
     "DEFAULT_SHUTDOWN_TIMEOUT",

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from types import TracebackType
 from typing import Any
 
 from kubevents import record
+from kubevents._recorderbase.aio import SleepFunc
+from kubevents._recorderbase.lifecycle import AsyncShutdownOnExit
+from kubevents._recorderbase.reports import ShutdownReport
 from kubevents.clock import Clock
-from kubevents.events._broadcaster import DEFAULT_SHUTDOWN_TIMEOUT, EventBroadcaster
+from kubevents.events._broadcaster import EventBroadcaster
 from kubevents.events._recorder import EventRecorder
 from kubevents.events._sink import DEFAULT_SLEEP_DURATION, KubeEventSink
 from kubevents.kube import KubeClient
 from kubevents.model import EventSource
-from kubevents.record import ShutdownReport, SleepFunc
 
 __all__ = [
     "EVENTS_V1_GROUP_VERSION",
@@ -59,11 +60,12 @@ class EventRecorderAdapter:
         return EventRecorderAdapter(self.legacy.with_logger(logger))
 
 
-class EventBroadcasterAdapter:
+class EventBroadcasterAdapter(AsyncShutdownOnExit):
     """A new-API broadcaster when the server serves events.k8s.io/v1, and always a legacy one.
 
     Made by ``new_event_broadcaster_adapter``. ``events_v1_broadcaster`` is None when the
-    server does not serve events.k8s.io/v1; ``legacy_broadcaster`` always exists.
+    server does not serve events.k8s.io/v1; ``legacy_broadcaster`` always exists. ``async with``
+    shuts both down on exit.
     """
 
     def __init__(
@@ -129,17 +131,6 @@ class EventBroadcasterAdapter:
         if self.events_v1_broadcaster is not None:
             reports.append(self.events_v1_broadcaster.shutdown(timeout))
         return _combine(reports)
-
-    async def __aenter__(self) -> EventBroadcasterAdapter:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.ashutdown(DEFAULT_SHUTDOWN_TIMEOUT)
 
 
 def _combine(reports: list[ShutdownReport]) -> ShutdownReport:

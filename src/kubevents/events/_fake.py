@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-import queue
 from typing import Any
 
-from kubevents.record._fake import _type_meta
-from kubevents.record._logging import sprintf
+from kubevents._recorderbase.fake import FakeRecorderBase, type_meta
+from kubevents._recorderbase.gocompat import sprintf
 
 __all__ = ["FakeRecorder"]
 
 
-class FakeRecorder:
+class FakeRecorder(FakeRecorderBase):
     """Records ``"Type Reason Note"`` strings into the queue ``events``.
 
     As client-go's (v0.38): action and related are not shown, and type and reason are part of
@@ -26,9 +24,7 @@ class FakeRecorder:
     """
 
     def __init__(self, buffer_size: int | None = 100, *, verbose: bool = False) -> None:
-        self.events: queue.Queue[str] | None = (
-            queue.Queue(buffer_size) if buffer_size is not None else None
-        )
+        super().__init__(buffer_size)
         self.verbose = verbose
 
     def eventf(
@@ -52,25 +48,11 @@ class FakeRecorder:
             line = sprintf(f"{type} {reason} {note}", args)
         self.events.put(line)
 
-    def with_logger(self, logger: logging.Logger) -> FakeRecorder:
-        return self
-
-    def drain(self) -> list[str]:
-        """Every string recorded so far (and not yet read), oldest first."""
-        out: list[str] = []
-        if self.events is None:
-            return out
-        while True:
-            try:
-                out.append(self.events.get_nowait())
-            except queue.Empty:
-                return out
-
 
 def _object_string(obj: Any) -> str:
     if obj is None:
         return ""
-    kind, group_version = _type_meta(obj)
+    kind, group_version = type_meta(obj)
     if not kind and not group_version:
         return ""
     return f" {{kind={kind},apiVersion={group_version}}}"

@@ -16,11 +16,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
+from kubevents._recorderbase.gocompat import go_unix_nano, sprintf
+from kubevents._recorderbase.util import NAMESPACE_DEFAULT, generate_event_name, validate_event_type
 from kubevents.clock import Clock, RealClock
 from kubevents.model import EventsV1Event, MicroTime, ObjectMeta, ObjectReference, get_reference
-from kubevents.record import NAMESPACE_DEFAULT, generate_event_name, validate_event_type
-from kubevents.record._logging import sprintf
-from kubevents.record._util import go_unix_nano
 
 __all__ = ["EventRecorder", "Recorder", "reporting_instance_for"]
 

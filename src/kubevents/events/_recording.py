@@ -10,47 +10,29 @@
                                                                               with retries
 
 Nothing on this path grows with the number of events: a recorder offers its event without
-waiting (``submit``) and the sink watcher writes one event at a time, retries included
-(``SinkWriter``), so during an API outage the watcher's queue fills and further events are
-dropped, counted and logged rather than held. An event is dropped before the series cache sees
-it, so the counts the cache reports are those of the occurrences that were kept; a dropped
-first occurrence is not counted, and the next one that gets through is created in its place.
+waiting (the broadcaster's ``ActionOrDrop``) and the sink watcher writes one event at a time,
+retries included (``SinkWriter``), so during an API outage the watcher's queue fills and
+further events are dropped, counted and logged rather than held. An event is dropped before
+the series cache sees it, so the counts the cache reports are those of the occurrences that
+were kept; a dropped first occurrence is not counted, and the next one that gets through is
+created in its place.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
-from typing import Any
 
+from kubevents._recorderbase.aio import SleepFunc
 from kubevents.clock import Clock
 from kubevents.events._series import EventSeriesCache
 from kubevents.events._sink import EventSink, attempt_recording
-from kubevents.kube import ADDED
 from kubevents.model import EventsV1Event
-from kubevents.record import BroadcasterStoppedError, SleepFunc
-from kubevents.record._logging import DropLog
-from kubevents.record._mux import Broadcaster
 
-__all__ = ["SERIES_OUTCOME", "SinkWriter", "submit"]
+__all__ = ["SERIES_OUTCOME", "SinkWriter"]
 
 # The sink outcome of an occurrence counted into an in-memory series (no API call).
 SERIES_OUTCOME = "series"
-
-
-def submit(
-    mux: Broadcaster[Any], event: EventsV1Event, drop_log: DropLog, logger: logging.Logger
-) -> bool:
-    """client-go's ``ActionOrDrop`` from the recorder: queue ``event`` or drop and log it."""
-    try:
-        if mux.action_or_drop(ADDED, event):
-            return True
-        reason = "too many queued events, dropped event"
-    except BroadcasterStoppedError:
-        reason = "broadcaster already stopped (will not retry!)"
-    drop_log.log(logger, reason, event)
-    return False
 
 
 class SinkWriter:

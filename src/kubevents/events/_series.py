@@ -28,10 +28,10 @@ from typing import NamedTuple
 
 import msgspec
 
+from kubevents._recorderbase.gocompat import wrap_int32
 from kubevents.clock import Clock
 from kubevents.events._sink import EventSink, deep_copy_event, record_event
 from kubevents.model import EventsV1Event, EventsV1EventSeries, MicroTime, ObjectReference
-from kubevents.record._util import wrap_int32
 
 __all__ = [
     "FINISH_TIME",

@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import enum
 import logging
 import os
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from kubevents.errors import RequestConstructionError, StatusError
-from kubevents.kube import CONTENT_TYPE_STRATEGIC_MERGE_PATCH, KubeClient
+from kubevents._recorderbase.aio import SleepFunc
+from kubevents._recorderbase.sinks import (
+    MAX_TRIES_PER_EVENT,
+    ApiSinkBase,
+    Attempt,
+    RecordOutcome,
+    classify_failure,
+    patch_or_create,
+    retry_writes,
+)
+from kubevents.errors import StatusError
+from kubevents.kube import EventsAPI, KubeClient
 from kubevents.model import EventsV1Event, go_json
-from kubevents.record import RecordOutcome, SleepFunc
-from kubevents.record._util import is_key_not_found_error
 
 __all__ = [
     "DEFAULT_SLEEP_DURATION",
@@ -40,7 +47,6 @@ __all__ = [
 
 log = logging.getLogger("kubevents.events")
 
-MAX_TRIES_PER_EVENT = 12
 DEFAULT_SLEEP_DURATION = 10.0
 # wait.Jitter(sleepDuration, 0.25): every wait is in [sleep, 1.25 * sleep).
 RETRY_JITTER_FACTOR = 0.25
@@ -91,12 +97,6 @@ def create_patch_bytes_for_series(event: EventsV1Event) -> bytes:
     )
 
 
-class _Attempt(enum.Enum):
-    WRITTEN = 0
-    REJECTED = 1
-    RETRY = 2
-
-
 async def record_event(
     sink: EventSink, event: EventsV1Event, logger: logging.Logger | None = None
 ) -> tuple[EventsV1Event | None, bool]:
@@ -106,58 +106,38 @@ async def record_event(
     client-go it clears ``event``'s resourceVersion before a create.
     """
     recorded, attempt = await _record(sink, event, logger or log)
-    return recorded, attempt is _Attempt.RETRY
+    return recorded, attempt is Attempt.RETRY
 
 
 async def _record(
     sink: EventSink, event: EventsV1Event, logger: logging.Logger
-) -> tuple[EventsV1Event | None, _Attempt]:
-    new_event: EventsV1Event | None = None
-    err: Exception | None = None
+) -> tuple[EventsV1Event | None, Attempt]:
     is_series = event.series is not None
+    patch: bytes | None = None
     if is_series:
         try:
             patch = create_patch_bytes_for_series(event)
         except Exception:
             logger.exception("Unable to calculate diff, no merge is possible: %s", describe(event))
-            return None, _Attempt.REJECTED
-        try:
-            new_event = await sink.patch(event, patch)
-        except Exception as exc:
-            err = exc
-    # The event may have been deleted (its TTL expired) since: create it, series included.
-    if not is_series or is_key_not_found_error(err):
-        event.metadata.resource_version = ""
-        try:
-            new_event = await sink.create(event)
-            err = None
-        except Exception as exc:
-            err = exc
+            return None, Attempt.REJECTED
+    # An event with a series whose event expired (its TTL) is created, series included.
+    new_event, err = await patch_or_create(sink, event, patch)
     if err is None:
-        return new_event, _Attempt.WRITTEN
+        return new_event, Attempt.WRITTEN
 
-    # The concrete class decides, as in client-go; a wrapped error is not unwrapped.
-    if isinstance(err, RequestConstructionError):
-        logger.error("Unable to construct event (will not retry!): %s: %s", describe(event), err)
-        return None, _Attempt.REJECTED
-    if isinstance(err, StatusError):
+    def status(err: StatusError) -> Attempt:
         if err.reason == _STATUS_REASON_ALREADY_EXISTS:
             if is_series:
                 # The patch found no event and our create lost the race with the original
                 # one: the event exists now, so the next attempt's patch will work.
                 logger.info("Event exists now, will patch it after sleeping: %s", describe(event))
-                return None, _Attempt.RETRY
+                return Attempt.RETRY
             logger.debug("Server rejected event (will not retry!): %s: %s", describe(event), err)
         else:
             logger.error("Server rejected event (will not retry!): %s: %s", describe(event), err)
-        return None, _Attempt.REJECTED
-    # UnexpectedObjectError (a reply matching no known pattern) and everything else, transport
-    # failures included, are worth another try.
-    logger.error(
-        "Unable to write event (may retry after sleeping): %s: %s: %s",
-        describe(event), type(err).__name__, err,
-    )  # fmt: skip
-    return None, _Attempt.RETRY
+        return Attempt.REJECTED
+
+    return None, classify_failure(err, status, describe(event), logger)
 
 
 def jitter(duration: float, max_factor: float, rand: Callable[[], float] = random.random) -> float:
@@ -182,61 +162,24 @@ async def attempt_recording(
     Every wait is ``jitter(sleep_duration, 0.25)``. Once ``stopping`` is set, a failed attempt
     is not retried (the first attempt is always made).
     """
-    logger = logger or log
-    tries = 0
-    while True:
-        _, attempt = await _record(sink, event, logger)
-        if attempt is _Attempt.WRITTEN:
-            return RecordOutcome.WRITTEN
-        if attempt is _Attempt.REJECTED:
-            return RecordOutcome.REJECTED
-        tries += 1
-        if tries >= MAX_TRIES_PER_EVENT:
-            logger.error("Unable to write event (retry limit exceeded!): %s", describe(event))
-            return RecordOutcome.RETRY_LIMIT
-        delay = jitter(sleep_duration, RETRY_JITTER_FACTOR, rand)
-        if await _interrupted_sleep(delay, stopping, sleep):
-            logger.error("Unable to write event (broadcaster is shut down): %s", describe(event))
-            return RecordOutcome.SHUT_DOWN
+    log_to = logger or log
+
+    async def write() -> Attempt:
+        _, attempt = await _record(sink, event, log_to)
+        return attempt
+
+    return await retry_writes(
+        write, lambda tries: jitter(sleep_duration, RETRY_JITTER_FACTOR, rand),
+        stopping=stopping, sleep=sleep, describe=lambda: describe(event), logger=log_to,
+    )  # fmt: skip
 
 
-async def _interrupted_sleep(
-    delay: float, stopping: asyncio.Event | None, sleep: SleepFunc
-) -> bool:
-    """Sleep ``delay``; True (give up) if ``stopping`` is or becomes set first."""
-    if stopping is None:
-        await sleep(delay)
-        return False
-    if stopping.is_set():
-        return True
-    sleeper = asyncio.ensure_future(sleep(delay))
-    stopper = asyncio.ensure_future(stopping.wait())
-    try:
-        await asyncio.wait((sleeper, stopper), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        sleeper.cancel()
-        stopper.cancel()
-    return stopping.is_set()
-
-
-class KubeEventSink:
+class KubeEventSink(ApiSinkBase[EventsV1Event]):
     """The API sink: events.k8s.io/v1 Events through ``KubeClient.events_v1``.
 
     Like client-go's ``events.EventSinkImpl``: each call goes to the event's namespace, an event
     without one fails with a plain (so retried) error, and patches are strategic-merge.
     """
-
-    def __init__(self, client: KubeClient) -> None:
-        self._setup(client, None)
-
-    def _setup(
-        self, client: KubeClient | None, connect: Callable[[], Awaitable[KubeClient]] | None
-    ) -> None:
-        self._client = client
-        self._connect = connect
-        # Only a client this sink made itself is closed by aclose().
-        self._owns_client = client is None
-        self._lock: asyncio.Lock | None = None
 
     @classmethod
     def from_kubeconfig(
@@ -250,54 +193,13 @@ class KubeEventSink:
         For code without an event loop: the broadcaster's own loop thread then creates (and at
         shutdown closes) the client. Arguments are ``KubeClient.connect``'s.
         """
+        return cls._connecting(kubeconfig, context, connect_kwargs)
 
-        async def connect() -> KubeClient:
-            return await KubeClient.connect(kubeconfig, context, **connect_kwargs)
+    def _api(self, client: KubeClient) -> EventsAPI[EventsV1Event]:
+        return client.events_v1
 
-        sink = cls.__new__(cls)
-        sink._setup(None, connect)
-        return sink
-
-    async def client(self) -> KubeClient:
-        if self._client is not None:
-            return self._client
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._client is None:
-                assert self._connect is not None
-                self._client = await self._connect()
-        return self._client
-
-    @staticmethod
-    def _check_namespace(event: EventsV1Event, verb: str) -> None:
+    def _check_namespace(self, event: EventsV1Event, verb: str) -> None:
         if not event.metadata.namespace:
             # Deliberately not a kubevents error: client-go returns a plain error here, which
             # the recorder retries.
             raise ValueError(f"can't {verb} an event with empty namespace")
-
-    async def create(self, event: EventsV1Event) -> EventsV1Event:
-        self._check_namespace(event, "create")
-        client = await self.client()
-        return await client.events_v1.create(event)
-
-    async def update(self, event: EventsV1Event) -> EventsV1Event:
-        self._check_namespace(event, "update")
-        client = await self.client()
-        return await client.events_v1.update(event)
-
-    async def patch(self, event: EventsV1Event, patch: bytes) -> EventsV1Event:
-        self._check_namespace(event, "patch")
-        client = await self.client()
-        return await client.events_v1.patch(
-            event.metadata.namespace,
-            event.metadata.name,
-            patch,
-            content_type=CONTENT_TYPE_STRATEGIC_MERGE_PATCH,
-        )
-
-    async def aclose(self) -> None:
-        """Close the client if this sink created it (``from_kubeconfig``); else do nothing."""
-        if self._owns_client and self._client is not None:
-            client, self._client = self._client, None
-            await client.close()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
+from kubevents._recorderbase.handler import WatchBase
 from kubevents.model import EventsV1Event
-from kubevents.record._watch import WatchBase
 
 __all__ = ["EventHandler", "Watch"]
 
@@ -14,14 +13,13 @@ __all__ = ["EventHandler", "Watch"]
 EventHandler = Callable[[EventsV1Event], object]
 
 
-class Watch(WatchBase[EventsV1Event]):
+class Watch(
+    WatchBase[EventsV1Event], logger="kubevents.events", task_prefix="kubevents-events-watch"
+):
     """One running watcher: ``stop()`` detaches it (client-go returns its stop function).
 
     Events already queued for it are still handled after ``stop()``, as in client-go.
     """
-
-    _log = logging.getLogger("kubevents.events")
-    _task_prefix = "kubevents-events-watch"
 
     def __call__(self) -> None:
         """The same as ``stop()``: what client-go hands out is the stop function itself."""

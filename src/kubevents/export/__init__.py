@@ -13,9 +13,10 @@ from kubevents.export._config import (
     SinkConfig,
     SQLiteSinkConfig,
     WebhookSinkConfig,
-    load_export_config,
     parse_duration,
+    parse_file_mode,
 )
+from kubevents.export._configload import load_export_config, read_config_file
 from kubevents.export._leader import (
     CLUSTER_ANNOTATION,
     EXIT_LEADERSHIP_LOST,
@@ -23,7 +24,12 @@ from kubevents.export._leader import (
     LeaderElectedExporter,
 )
 from kubevents.export._metrics import ExportMetrics
-from kubevents.export._occurrence import Occurrence, occurrence_count, occurrence_time
+from kubevents.export._occurrence import (
+    Occurrence,
+    TimeWindow,
+    occurrence_count,
+    occurrence_time,
+)
 from kubevents.export._pipeline import BatchSettings, DeadLetterHandler, Pipeline
 from kubevents.export._rules import Rule, RuleSet, compile_rules
 from kubevents.export._service import Exporter, build_sink
@@ -60,6 +66,7 @@ __all__ = [
     "SinkConfig",
     "TaskFailure",
     "TaskSupervisor",
+    "TimeWindow",
     "WatchSettings",
     "WebhookSinkConfig",
     "build_sink",
@@ -70,6 +77,8 @@ __all__ = [
     "occurrence_count",
     "occurrence_time",
     "parse_duration",
+    "parse_file_mode",
+    "read_config_file",
     "required_permissions",
     "save_checkpoint",
 ]

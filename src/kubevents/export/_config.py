@@ -1,23 +1,24 @@
 """Exporter configuration: a YAML file, then ``KUBEVENTS_*`` environment variables, then flags.
 
-Everything is validated before the exporter starts: unknown keys, bad durations, bad selectors,
-bad rules; each error names the field (``sinks[1].url: ...``) and the CLI exits with code 2.
+Everything is validated before the exporter starts (``_validate.py``): unknown keys, bad
+durations, sizes out of bounds, bad selectors, bad rules, paths that cannot be written; each
+error names the field (``sinks[1].url: ...``) and the CLI exits with code 2. ``${NAME}``
+references in credential fields are expanded from the environment here (``_secrets.py``).
 """
 
 from __future__ import annotations
 
-import os
+import math
 import re
-from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
-import yaml
 
-from kubevents.export._rules import RuleSet, compile_rules
+from kubevents.export._occurrence import TimeWindow
+from kubevents.export._rules import RuleSet
 from kubevents.export.store import DEFAULT_DB_PATH, default_db_path
-from kubevents.kube import validate_timing
 
 __all__ = [
     "AwsSigV4Config",
@@ -30,12 +31,15 @@ __all__ = [
     "OpenSearchSinkConfig",
     "SQLiteSinkConfig",
     "SinkConfig",
+    "TimeWindowConfig",
     "WebhookSinkConfig",
-    "load_export_config",
     "parse_duration",
+    "parse_file_mode",
 ]
 
 ENV_PREFIX = "KUBEVENTS_"
+#: Files the exporter creates are private to its user unless a ``file_mode`` says otherwise.
+DEFAULT_FILE_MODE = "0600"
 
 Duration = str | float | int
 
@@ -46,11 +50,17 @@ class ConfigError(Exception):
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+#: The longest duration any setting accepts: more is a typo, and sleeps or timers that long
+#: overflow the event loop's clock arithmetic.
+MAX_DURATION = 365 * 86400.0
 
 
 def parse_duration(value: Duration, field: str) -> float:
-    """Seconds from ``1.5``, ``"500ms"``, ``"30s"``, ``"5m"``, ``"3h"`` or ``"2d"``."""
-    if isinstance(value, bool):
+    """Seconds from ``1.5``, ``"500ms"``, ``"30s"``, ``"5m"``, ``"3h"`` or ``"2d"``.
+
+    Finite, not negative and at most 365 days, or ``ConfigError`` naming ``field``.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ConfigError(f"{field}: expected a duration like 30s, 5m or 1h, got {value!r}")
     if isinstance(value, int | float):
         seconds = float(value)
@@ -59,9 +69,35 @@ def parse_duration(value: Duration, field: str) -> float:
         if match is None:
             raise ConfigError(f"{field}: invalid duration {value!r} (use e.g. 500ms, 30s, 5m, 1h)")
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ConfigError(f"{field}: must be a finite duration, got {value!r}")
     if seconds < 0:
         raise ConfigError(f"{field}: must not be negative")
+    if seconds > MAX_DURATION:
+        raise ConfigError(f"{field}: at most 365d, got {value!r}")
     return seconds
+
+
+_FILE_MODE = re.compile(r"^0?o?([0-7]{3})$")
+
+
+def parse_file_mode(value: str | int, field: str) -> int:
+    """The permission bits of an octal string such as ``"0640"``, or ``ConfigError``.
+
+    Owner read and write are required (the exporter writes the file); execute bits are refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, str):
+        # YAML reads an unquoted 0640 as the number 416 and 640 as six hundred and forty.
+        raise ConfigError(f'{field}: give the mode as a quoted octal string such as "0640"')
+    match = _FILE_MODE.match(value.strip())
+    if match is None:
+        raise ConfigError(f"{field}: expected an octal mode such as 0600 or 0640, got {value!r}")
+    mode = int(match.group(1), 8)
+    if mode & 0o600 != 0o600:
+        raise ConfigError(f"{field}: {value} must let the owner read and write (0600 at least)")
+    if mode & 0o111:
+        raise ConfigError(f"{field}: {value} has execute bits; data files need none")
+    return mode
 
 
 class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -73,6 +109,7 @@ class SQLiteSinkConfig(_Strict, tag="sqlite", tag_field="type"):
     retention_days: float | None = 30.0
     # "full" syncs each batch: an acknowledged batch survives a power loss, not only a crash.
     synchronous: Literal["full", "normal"] = "full"
+    file_mode: str | int = DEFAULT_FILE_MODE  # octal string; the database, -wal and -shm
     name: str = "sqlite"
 
 
@@ -80,12 +117,14 @@ class JSONLSinkConfig(_Strict, tag="jsonl", tag_field="type"):
     path: str = "-"  # "-" is stdout
     max_bytes: int | None = None
     backups: int = 5
+    file_mode: str | int = DEFAULT_FILE_MODE  # octal string; the file and its backups
     name: str = "jsonl"
 
 
 class WebhookSinkConfig(_Strict, tag="webhook", tag_field="type"):
     url: str
     headers: dict[str, str] = msgspec.field(default_factory=dict)
+    bearer_token_file: str | None = None  # re-read when it changes (a mounted Secret)
     timeout: Duration = "10s"
     ca_file: str | None = None
     client_cert: str | None = None
@@ -180,30 +219,17 @@ class LeaderElectionConfig(_Strict):
     retry_period: Duration = "2s"
 
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+class TimeWindowConfig(_Strict):
+    """Bounds of the time an occurrence is filed under (docs/exporter.md, "Event times")."""
 
+    past: Duration = "30d"
+    future: Duration = "1h"
 
-def _validate_leader_election(le: LeaderElectionConfig) -> None:
-    lease = parse_duration(le.lease_duration, "leader_election.lease_duration")
-    renew = parse_duration(le.renew_deadline, "leader_election.renew_deadline")
-    retry = parse_duration(le.retry_period, "leader_election.retry_period")
-    if lease != int(lease):
-        raise ConfigError(
-            "leader_election.lease_duration: must be whole seconds (a Lease stores those)"
+    def window(self) -> TimeWindow:
+        return TimeWindow(
+            past=timedelta(seconds=parse_duration(self.past, "time_window.past")),
+            future=timedelta(seconds=parse_duration(self.future, "time_window.future")),
         )
-    try:
-        validate_timing(lease, renew, retry)
-    except ValueError as exc:
-        raise ConfigError(f"leader_election: {exc}") from None
-    if not _DNS_SUBDOMAIN.match(le.lease_name):
-        raise ConfigError(
-            f"leader_election.lease_name: {le.lease_name!r} is not a valid object name"
-        )
-    if le.namespace is not None and not _DNS_LABEL.match(le.namespace):
-        raise ConfigError(f"leader_election.namespace: {le.namespace!r} is not a valid namespace")
-    if le.identity is not None and not le.identity.strip():
-        raise ConfigError("leader_election.identity: must not be empty")
 
 
 class ExportConfig(_Strict):
@@ -224,10 +250,12 @@ class ExportConfig(_Strict):
     buffer: BufferConfig = msgspec.field(default_factory=BufferConfig)
     sinks: list[SinkConfig] = msgspec.field(default_factory=list)
     dead_letter: str | None = None
+    dead_letter_file_mode: str | int = DEFAULT_FILE_MODE
     rules: RuleSet = msgspec.field(default_factory=RuleSet)
     listen: str | None = "127.0.0.1:9090"  # /metrics /healthz /readyz; None disables
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
     leader_election: LeaderElectionConfig = msgspec.field(default_factory=LeaderElectionConfig)
+    time_window: TimeWindowConfig = msgspec.field(default_factory=TimeWindowConfig)
     shutdown_timeout: Duration = "25s"
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -243,183 +271,3 @@ class ExportConfig(_Strict):
             if isinstance(sink, SQLiteSinkConfig):
                 return Path(sink.path).expanduser().with_name(Path(sink.path).name + ".checkpoint")
         return Path("kubevents.checkpoint")
-
-
-_FIELD_SELECTOR = re.compile(r"^[A-Za-z0-9_.\-/]+\s*(=|==|!=)\s*[^,=!]*$")
-_LABEL_KEY = r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
-_LABEL_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
-_LABEL_REQUIREMENT = re.compile(
-    rf"^\s*(!?{_LABEL_KEY}|{_LABEL_KEY}\s*(=|==|!=)\s*{_LABEL_VALUE}"
-    rf"|{_LABEL_KEY}\s+(in|notin)\s+\(\s*{_LABEL_VALUE}(\s*,\s*{_LABEL_VALUE})*\s*\))\s*$"
-)
-
-
-def _split_label_selector(selector: str) -> list[str]:
-    parts, depth, current = [], 0, ""
-    for ch in selector:
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    parts.append(current)
-    return parts
-
-
-_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
-
-
-def _validate_search_sink(sink: ElasticsearchSinkConfig, where: str) -> None:
-    if not sink.hosts:
-        raise ConfigError(f"{where}.hosts: at least one URL is needed")
-    for host in sink.hosts:
-        if not re.match(r"^https?://[^/\s]+", host):
-            raise ConfigError(f"{where}.hosts: not an http(s) URL: {host!r}")
-    if not _INDEX_NAME.match(sink.index) or len(sink.index) > 200:
-        raise ConfigError(
-            f"{where}.index: {sink.index!r} is not a valid index name (lowercase letters, "
-            "digits, - _ . +; not starting with - _ . +)"
-        )
-    parse_duration(sink.timeout, f"{where}.timeout")
-    if sink.mode == "data_stream" and sink.op_type == "index":
-        raise ConfigError(f"{where}.op_type: data streams accept only create")
-    for field in ("max_bulk_docs", "shards", "item_retries"):
-        if getattr(sink, field) < (0 if field == "item_retries" else 1):
-            raise ConfigError(f"{where}.{field}: too small")
-    if sink.max_bulk_bytes < 1024:
-        raise ConfigError(f"{where}.max_bulk_bytes: must be at least 1024")
-    if sink.replicas is not None and sink.replicas < 0:
-        raise ConfigError(f"{where}.replicas: must not be negative")
-    if bool(sink.client_cert) != bool(sink.client_key):
-        raise ConfigError(f"{where}: client_cert and client_key go together")
-    for secret in ("password", "api_key", "bearer_token"):
-        if getattr(sink, secret) is not None and getattr(sink, secret + "_file") is not None:
-            raise ConfigError(f"{where}: give {secret} or {secret}_file, not both")
-    methods = [
-        m
-        for m, on in (
-            ("username/password", sink.username is not None),
-            ("api_key", sink.api_key is not None or sink.api_key_file is not None),
-            ("bearer_token", sink.bearer_token is not None or sink.bearer_token_file is not None),
-            ("aws", sink.aws is not None),
-        )
-        if on
-    ]
-    if len(methods) > 1:
-        raise ConfigError(f"{where}: choose one authentication method, not {' and '.join(methods)}")
-    if (sink.password is not None or sink.password_file is not None) and sink.username is None:
-        raise ConfigError(f"{where}.password: needs username")
-    if sink.version is not None:
-        if sink.product is None:
-            raise ConfigError(f"{where}.version: needs product")
-        if not re.match(r"^\d+(\.\d+){0,2}$", sink.version):
-            raise ConfigError(f"{where}.version: expected e.g. 2.19 or 8.14.1")
-
-
-def _validate(config: ExportConfig) -> None:
-    if config.field_selector:
-        for part in config.field_selector.split(","):
-            if not _FIELD_SELECTOR.match(part.strip()):
-                raise ConfigError(f"field_selector: invalid requirement {part.strip()!r}")
-    if config.label_selector:
-        for part in _split_label_selector(config.label_selector):
-            if not _LABEL_REQUIREMENT.match(part):
-                raise ConfigError(f"label_selector: invalid requirement {part.strip()!r}")
-    for field in ("state_ttl", "checkpoint_interval", "shutdown_timeout"):
-        parse_duration(getattr(config, field), field)
-    if (
-        config.watch_timeout is not None
-        and parse_duration(config.watch_timeout, "watch_timeout") < 1
-    ):
-        raise ConfigError("watch_timeout: must be at least 1s")
-    parse_duration(config.buffer.flush_delay, "buffer.flush_delay")
-    parse_duration(config.health.stall_after, "health.stall_after")
-    parse_duration(config.health.sink_failing_after, "health.sink_failing_after")
-    parse_duration(config.health.checkpoint_stale_after, "health.checkpoint_stale_after")
-    for field in ("queue_size", "max_batch_size", "max_concurrency"):
-        if getattr(config.buffer, field) < 1:
-            raise ConfigError(f"buffer.{field}: must be at least 1")
-    if config.page_size < 1:
-        raise ConfigError("page_size: must be at least 1")
-    names: set[str] = set()
-    for i, sink in enumerate(config.effective_sinks()):
-        if sink.name in names:
-            raise ConfigError(f"sinks[{i}].name: duplicate sink name {sink.name!r}")
-        names.add(sink.name)
-        if isinstance(sink, WebhookSinkConfig):
-            if not re.match(r"^https?://[^/\s]+", sink.url):
-                raise ConfigError(f"sinks[{i}].url: not an http(s) URL: {sink.url!r}")
-            parse_duration(sink.timeout, f"sinks[{i}].timeout")
-            if bool(sink.client_cert) != bool(sink.client_key):
-                raise ConfigError(f"sinks[{i}]: client_cert and client_key go together")
-        if isinstance(sink, ElasticsearchSinkConfig):
-            _validate_search_sink(sink, f"sinks[{i}]")
-        if (
-            isinstance(sink, SQLiteSinkConfig | ElasticsearchSinkConfig)
-            and sink.retention_days is not None
-            and sink.retention_days <= 0
-        ):
-            raise ConfigError(f"sinks[{i}].retention_days: must be positive (or null)")
-    if config.listen is not None and not re.match(r"^[^:\s]*:\d{1,5}$", config.listen):
-        raise ConfigError(f"listen: expected host:port, got {config.listen!r}")
-    try:
-        compile_rules(config.rules)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    _validate_leader_election(config.leader_election)
-
-
-def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """``KUBEVENTS_<FIELD>`` for every top-level scalar field (values parsed as YAML)."""
-    out: dict[str, Any] = {}
-    scalar = {
-        f.name
-        for f in msgspec.structs.fields(ExportConfig)
-        if f.name not in ("buffer", "sinks", "rules", "health", "leader_election")
-    }
-    for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX):
-            continue
-        field = key[len(ENV_PREFIX) :].lower()
-        if field in scalar:
-            out[field] = yaml.safe_load(value) if value else None
-    return out
-
-
-def _error_path(message: str) -> str:
-    # msgspec: "Expected `int`, got `str` - at `$.buffer.queue_size`" -> "buffer.queue_size: ..."
-    match = re.match(r"^(.*) - at `\$\.?(.*)`$", message)
-    if match is None:
-        return message
-    return f"{match.group(2) or '(top level)'}: {match.group(1)}"
-
-
-def load_export_config(
-    path: str | os.PathLike[str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> ExportConfig:
-    """Build and validate the configuration (file < environment < ``overrides``)."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            text = Path(path).expanduser().read_text()
-        except OSError as exc:
-            raise ConfigError(f"config file {str(path)!r}: {exc.strerror or exc}") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {str(path)!r}: not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"config file {str(path)!r}: expected a mapping at the top level")
-        data.update(loaded or {})
-    data.update(_env_overrides(os.environ if environ is None else environ))
-    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        config = msgspec.convert(data, ExportConfig)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(_error_path(str(exc))) from None
-    _validate(config)
-    return config

@@ -40,10 +40,15 @@ class ExportMetrics:
             _PREFIX + "events_filtered_total", "Occurrences dropped by a rule", ["rule"], registry=r
         )
         self.malformed = Counter(
-            _PREFIX + "malformed_objects_total",
-            "Objects from the API that could not be decoded (logged and skipped)",
-            registry=r,
-        )
+            _PREFIX + "malformed_total",
+            "Objects skipped as malformed (logged), by stage: watch, list, occurrence",
+            ["stage"], registry=r,
+        )  # fmt: skip
+        self.clamped = Counter(
+            _PREFIX + "clamped_time_total",
+            "Occurrences filed under a time other than their own (outside time_window), by side",
+            ["direction"], registry=r,
+        )  # fmt: skip
         self.count_gaps = Counter(
             _PREFIX + "count_gap_occurrences_total",
             "Occurrences the exporter never saw (count jumped across a gap, e.g. 3 -> 7 adds 3)",

@@ -2,18 +2,26 @@
 
 Every count bump of an Event is a separate occurrence. Its id ``<uid>:<count>`` is the same
 whichever exporter, replay or relist produces it, so sinks can make writes idempotent.
+
+An occurrence's own time is whatever the Event's author wrote (years 0001-9999 pass the API).
+What a sink files it under (a daily index, the store's retention clock) is its *filing time*:
+its own time when that lies in a ``TimeWindow`` around now, else the Event's
+``creationTimestamp`` (set by the API server; clients cannot choose it) when that does, else
+the nearest edge of the window. Documents keep every original time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from kubevents.model import Event
 
-__all__ = ["Occurrence", "occurrence_count", "occurrence_time"]
+__all__ = ["Occurrence", "TimeWindow", "occurrence_count", "occurrence_time"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN = datetime.min.replace(tzinfo=UTC)
+_MAX = datetime.max.replace(tzinfo=UTC)
 
 
 def occurrence_count(event: Event) -> int:
@@ -46,29 +54,87 @@ def occurrence_time(event: Event) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """How far an occurrence's own time may lie before / after now and still be filed under it.
+
+    A genuine occurrence is at most as old as the API server keeps Events (``--event-ttl``: an
+    hour by default, days at the most in practice) and ahead of now by a reporter's clock skew
+    at the most (seconds). The defaults leave every genuine occurrence where it is: 30 days
+    back is the sinks' default retention, so out-of-window times cost no more daily indices
+    than normal operation keeps anyway; an hour ahead allows for a badly skewed node clock.
+    """
+
+    past: timedelta = timedelta(days=30)
+    future: timedelta = timedelta(hours=1)
+
+    def file(self, when: datetime, created: datetime | None, now: datetime) -> datetime:
+        """The filing time of an occurrence at ``when`` of an Event created at ``created``."""
+        low = _shift(now, -self.past)
+        high = _shift(now, self.future)
+        if low <= when <= high:
+            return when
+        if created is not None and low <= created <= high:
+            return created
+        return low if when < low else high
+
+
+def _shift(moment: datetime, delta: timedelta) -> datetime:
+    try:
+        return moment + delta
+    except OverflowError:
+        return _MIN if delta < timedelta(0) else _MAX
+
+
+@dataclass(frozen=True, slots=True)
 class Occurrence:
-    """One occurrence to export: the decoded Event, the server's exact JSON and its identity."""
+    """One occurrence to export: the decoded Event, the server's exact JSON and its identity.
+
+    ``time`` is the occurrence's own time (what documents show); ``filing_time`` is the time
+    sinks file it under (see the module docstring): the same unless a ``TimeWindow`` moved it.
+    """
 
     id: str
     uid: str
     count: int
     time: datetime
+    filing_time: datetime
     event: Event
     raw: bytes
     cluster: str
     resource_version: str
 
     @classmethod
-    def of(cls, event: Event, raw: bytes, cluster: str) -> Occurrence:
+    def of(
+        cls,
+        event: Event,
+        raw: bytes,
+        cluster: str,
+        window: TimeWindow | None = None,
+        now: datetime | None = None,
+    ) -> Occurrence:
+        """The occurrence ``event`` shows; ``window`` (None: none) bounds its filing time."""
         count = occurrence_count(event)
         uid = event.metadata.uid
+        when = occurrence_time(event)
+        filing = when
+        if window is not None:
+            now = datetime.now(UTC) if now is None else now
+            filing = window.file(when, event.metadata.creation_timestamp, now)
         return cls(
             id=f"{uid}:{count}",
             uid=uid,
             count=count,
-            time=occurrence_time(event),
+            time=when,
+            filing_time=filing,
             event=event,
             raw=raw,
             cluster=cluster,
             resource_version=event.metadata.resource_version,
         )
+
+    @property
+    def clamped(self) -> str | None:
+        """``"past"`` / ``"future"``: which side of its ``TimeWindow`` the own time fell on."""
+        if self.filing_time == self.time:
+            return None
+        return "past" if self.time < self.filing_time else "future"

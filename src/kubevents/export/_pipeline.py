@@ -142,7 +142,9 @@ class _SinkRunner:
         now = time.time()
         self._metrics.exported.labels(name).inc(len(batch))
         self._metrics.last_success.labels(name).set(now)
-        self._metrics.export_lag.labels(name).set(now - batch[-1].occurrence.time.timestamp())
+        self._metrics.export_lag.labels(name).set(
+            now - batch[-1].occurrence.filing_time.timestamp()
+        )
         for item in batch:
             self._on_stored(item)
 

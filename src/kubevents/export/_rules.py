@@ -130,8 +130,23 @@ def _compile(rule: Rule, where: str) -> _Predicate:
     return _all(ordered)
 
 
+# A rule's name is the ``rule`` label of a metric.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
+
+
+def _check_names(rules: RuleSet, where: str) -> None:
+    for part, listed in (("drop", rules.drop), ("match", rules.match)):
+        for i, rule in enumerate(listed):
+            if rule.name is not None and (not _NAME.match(rule.name) or rule.name == "no_match"):
+                raise ValueError(
+                    f"{where}.{part}[{i}].name: {rule.name!r} is not a valid name (1-63 letters, "
+                    "digits, - _ . :, not no_match; it is a metric label)"
+                )
+
+
 def compile_rules(rules: RuleSet, where: str = "rules") -> Callable[[Event], str | None] | None:
     """A function giving the label of the rule that drops an Event, or None to export it."""
+    _check_names(rules, where)
     drops: Sequence[tuple[str, _Predicate]] = [
         (r.name or f"drop[{i}]", _compile(r, f"{where}.drop[{i}]"))
         for i, r in enumerate(rules.drop)

@@ -29,15 +29,16 @@ from kubevents.export._config import (
     SQLiteSinkConfig,
     WebhookSinkConfig,
     parse_duration,
+    parse_file_mode,
 )
 from kubevents.export._metrics import ExportMetrics
-from kubevents.export._pipeline import BatchSettings, DeadLetterHandler, Pipeline
+from kubevents.export._pipeline import BatchSettings, Pipeline
 from kubevents.export._rules import compile_rules
 from kubevents.export._server import HealthReport, MetricsServer
 from kubevents.export._state import EventTracker, load_checkpoint
 from kubevents.export._supervisor import TaskSupervisor
 from kubevents.export._watcher import EventWatcher, WatchSettings
-from kubevents.export.sinks import Sink, SinkError
+from kubevents.export.sinks import DeadLetterFile, Sink, SinkError
 from kubevents.kube import ConfigError as KubeConfigError
 from kubevents.kube import KubeClient
 
@@ -58,47 +59,44 @@ def build_sink(config: SinkConfig) -> Sink:
         return SQLiteSink(
             Path(config.path).expanduser(), retention_days=config.retention_days, name=config.name,
             synchronous=config.synchronous,
+            file_mode=parse_file_mode(config.file_mode, "file_mode"),
         )  # fmt: skip
     if isinstance(config, JSONLSinkConfig):
         path = None if config.path == "-" else Path(config.path).expanduser()
-        return JSONLSink(path, name=config.name, max_bytes=config.max_bytes, backups=config.backups)
+        return JSONLSink(
+            path, name=config.name, max_bytes=config.max_bytes, backups=config.backups,
+            file_mode=parse_file_mode(config.file_mode, "file_mode"),
+        )  # fmt: skip
     if isinstance(config, ElasticsearchSinkConfig):
         return _search_sink(config)
     assert isinstance(config, WebhookSinkConfig)
     return WebhookSink(
         config.url, name=config.name, headers=config.headers,
+        bearer_token_file=_path(config.bearer_token_file),
         timeout=parse_duration(config.timeout, "timeout"),
-        ca_file=Path(config.ca_file) if config.ca_file else None,
-        client_cert=Path(config.client_cert) if config.client_cert else None,
-        client_key=Path(config.client_key) if config.client_key else None,
+        ca_file=_path(config.ca_file), client_cert=_path(config.client_cert),
+        client_key=_path(config.client_key),
         insecure_skip_verify=config.insecure_skip_verify, batch_format=config.format,
         gzip=config.gzip, check_on_start=config.check_on_start,
     )  # fmt: skip
 
 
-def _secret(value: str | None, file: str | None, field: str) -> str | None:
-    if file is None:
-        return value
-    try:
-        return Path(file).expanduser().read_text().strip()
-    except OSError as exc:
-        raise ConfigError(f"{field}_file {file!r}: {exc.strerror or exc}") from None
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
 
 
 def _search_sink(config: ElasticsearchSinkConfig) -> Sink:
     from kubevents.export.sinks._elasticsearch import ElasticsearchSink
     from kubevents.export.sinks._es_transport import AwsSigV4, SearchAuth
 
-    def path(value: str | None) -> Path | None:
-        return Path(value).expanduser() if value else None
-
     c = config
+    # The *_file credentials are read by the transport at start, and again when they change.
     auth = SearchAuth(
-        username=c.username, password=_secret(c.password, c.password_file, "password"),
-        api_key=_secret(c.api_key, c.api_key_file, "api_key"),
-        bearer_token=_secret(c.bearer_token, c.bearer_token_file, "bearer_token"),
-        headers=c.headers, ca_file=path(c.ca_file), client_cert=path(c.client_cert),
-        client_key=path(c.client_key), insecure_skip_verify=c.insecure_skip_verify,
+        username=c.username, password=c.password, password_file=_path(c.password_file),
+        api_key=c.api_key, api_key_file=_path(c.api_key_file),
+        bearer_token=c.bearer_token, bearer_token_file=_path(c.bearer_token_file),
+        headers=c.headers, ca_file=_path(c.ca_file), client_cert=_path(c.client_cert),
+        client_key=_path(c.client_key), insecure_skip_verify=c.insecure_skip_verify,
         aws=AwsSigV4(c.aws.region, c.aws.service, c.aws.profile) if c.aws else None,
     )  # fmt: skip
     return ElasticsearchSink(
@@ -112,12 +110,26 @@ def _search_sink(config: ElasticsearchSinkConfig) -> Sink:
     )  # fmt: skip
 
 
-def _dead_letter(config: ExportConfig) -> DeadLetterHandler | None:
+def _dead_letter_file(config: ExportConfig) -> DeadLetterFile | None:
     if config.dead_letter is None:
         return None
-    from kubevents.export.sinks._jsonl import DeadLetterFile
+    return DeadLetterFile(
+        Path(config.dead_letter).expanduser(),
+        file_mode=parse_file_mode(config.dead_letter_file_mode, "dead_letter_file_mode"),
+    )
 
-    return DeadLetterFile(Path(config.dead_letter).expanduser())
+
+async def _open_dead_letter(config: ExportConfig) -> DeadLetterFile | None:
+    """The dead-letter file, proven at start to open for appending (``ConfigError`` if not)."""
+    dead_letter = _dead_letter_file(config)
+    if dead_letter is None:
+        return None
+    try:
+        await dead_letter.check()
+    except SinkError as exc:
+        dead_letter.close()
+        raise ConfigError(f"dead_letter: {exc}") from None
+    return dead_letter
 
 
 class Exporter:
@@ -247,8 +259,10 @@ class Exporter:
         c = self.config
         client = self._client or await self._connect()
         sinks: list[Sink] = []
+        dead_letter: DeadLetterFile | None = None
         supervisor = self.supervisor
         try:
+            dead_letter = await _open_dead_letter(c)
             sinks = await self._start_sinks()
             checkpoint = load_checkpoint(c.checkpoint_path())
             if checkpoint is not None and checkpoint.cluster != c.cluster_name:
@@ -265,7 +279,7 @@ class Exporter:
                 BatchSettings(b.queue_size, b.max_batch_size,
                               parse_duration(b.flush_delay, "buffer.flush_delay"),
                               b.max_concurrency),
-                dead_letter=_dead_letter(c), supervisor=supervisor,
+                dead_letter=dead_letter, supervisor=supervisor,
             )  # fmt: skip
             self.checkpointer = Checkpointer(
                 c.checkpoint_path(), c.cluster_name, tracker, self.pipeline, self.metrics,
@@ -283,7 +297,7 @@ class Exporter:
                     label_selector=c.label_selector, page_size=c.page_size,
                     watch_timeout=watch_timeout,
                 ),
-                drop=compile_rules(c.rules),
+                drop=compile_rules(c.rules), time_window=c.time_window.window(),
             )  # fmt: skip
             if c.listen is not None:
                 await self._serve(c.listen)
@@ -311,6 +325,8 @@ class Exporter:
             for sink in sinks:
                 with contextlib.suppress(Exception):
                     await sink.close()
+            if dead_letter is not None:
+                dead_letter.close()
             if self.server is not None:
                 await self.server.stop()
             if self._own_client:

@@ -10,6 +10,7 @@ Entries are pruned once older than the Event TTL plus a margin, which bounds the
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import time
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+
+from kubevents.model import DECODE_ERRORS
 
 __all__ = ["Checkpoint", "Decision", "EventTracker", "load_checkpoint", "save_checkpoint"]
 
@@ -40,22 +43,47 @@ class Checkpoint(msgspec.Struct, kw_only=True):
 _decoder = msgspec.json.Decoder(Checkpoint)
 
 
+_MAX_COUNT = 2**31 - 1
+
+
+class _Format(msgspec.Struct):
+    format: int | float | str | None = None
+
+
 def load_checkpoint(path: Path) -> Checkpoint | None:
-    """Read a checkpoint; a missing file is None, a corrupt one is logged and ignored."""
+    """Read a checkpoint; None when there is none or it cannot be used (logged: a relist).
+
+    A missing file is the normal first start. Anything else that keeps the file from being
+    used (a directory or something unreadable at the path, bytes that are not a checkpoint,
+    a format this version does not know) is logged as an error and ignored: that costs a
+    relist and replays that stable ids absorb, while refusing to start would cost history.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        log.error("ignoring checkpoint %s: cannot read it: %s", path, exc.strerror or exc)
+        return None
     try:
+        # The format first: a future format may have changed any other field.
+        version = msgspec.json.decode(data, type=_Format).format
+        if version != CHECKPOINT_FORMAT:
+            log.error(
+                "ignoring checkpoint %s of unknown format %r (this version reads format %d)",
+                path, version, CHECKPOINT_FORMAT,
+            )  # fmt: skip
+            return None
         checkpoint = _decoder.decode(data)
-    except msgspec.MsgspecError as exc:
-        # Ignoring it costs a relist and replays that stable ids absorb; refusing to start
-        # would cost the history.
+    except DECODE_ERRORS as exc:
         log.error("ignoring unreadable checkpoint %s: %s", path, exc)
         return None
-    if checkpoint.format != CHECKPOINT_FORMAT:
-        log.error("ignoring checkpoint %s of unknown format %s", path, checkpoint.format)
-        return None
+    for uid, (count, last_seen) in checkpoint.events.items():
+        # Kubernetes counts are int32: a larger stored count would suppress every later
+        # occurrence of that Event.
+        if not (0 <= count <= _MAX_COUNT and math.isfinite(last_seen)):
+            log.error("ignoring corrupt checkpoint %s: entry %r is out of range", path, uid)
+            return None
     return checkpoint
 
 

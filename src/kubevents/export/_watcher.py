@@ -5,6 +5,11 @@ from the last resourceVersion seen; on 410 Gone (or a watch that closes at once 
 which is how an expired resourceVersion can look) relist and reconcile against what was already
 exported, so only changes are sent. Errors back off with jitter. One watch, no per-event GETs.
 DELETED notifications (TTL expiry) are not occurrences and only move the resume point.
+
+Bad input never stops the loop: an object that does not decode, or that cannot be made into
+an occurrence, is logged, counted in ``malformed_total{stage}`` and skipped (its resourceVersion
+still moves the resume point), and any other unexpected error is logged with its traceback,
+counted, and retried with backoff like an API error.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from collections.abc import Callable
 
 from kubevents.errors import GoneError, KubeError, StatusError
 from kubevents.export._metrics import ExportMetrics
-from kubevents.export._occurrence import Occurrence
+from kubevents.export._occurrence import Occurrence, TimeWindow
 from kubevents.export._pipeline import Pipeline
-from kubevents.kube import ADDED, BOOKMARK, MODIFIED, KubeClient
+from kubevents.kube import ADDED, BOOKMARK, MODIFIED, KubeClient, excerpt
 from kubevents.model import Event
 
 __all__ = ["EventWatcher", "WatchSettings"]
@@ -34,6 +39,14 @@ BACKOFF_INITIAL = 1.0
 BACKOFF_MAX = 30.0
 
 Filter = Callable[[Event], str | None]  # returns the name of the rule that drops it, or None
+
+
+def _revision(resource_version: str) -> int | None:
+    """An etcd revision, if ``resource_version`` looks like one (it is opaque to clients)."""
+    # Not int() of anything isdigit() accepts: "²" is a digit to isdigit(), and a string of
+    # more than 4 300 digits is refused by int(); both come from the server or a file.
+    digits = 0 < len(resource_version) <= 20 and resource_version.isascii()
+    return int(resource_version) if digits and resource_version.isdigit() else None
 
 
 def _too_large_resource_version(exc: StatusError) -> bool:
@@ -67,6 +80,7 @@ class EventWatcher:
         cluster: str,
         settings: WatchSettings | None = None,
         drop: Filter | None = None,
+        time_window: TimeWindow | None = None,
     ) -> None:
         self._client = client
         self._pipeline = pipeline
@@ -74,6 +88,10 @@ class EventWatcher:
         self._cluster = cluster
         self._settings = settings or WatchSettings()
         self._drop = drop
+        self._window = time_window if time_window is not None else TimeWindow()
+        self._malformed = {
+            stage: metrics.malformed.labels(stage) for stage in ("watch", "list", "occurrence")
+        }
         self.resource_version: str | None = None
         self.synced = False
         self.watching = False
@@ -86,7 +104,11 @@ class EventWatcher:
         self.resource_version = resource_version
         reason = "checkpoint" if resource_version else "start"
         if resource_version:
-            await self._check_resume_point()
+            try:
+                await self._check_resume_point()
+            except Exception as exc:
+                log.error("cannot check the checkpoint's resourceVersion; relisting", exc_info=exc)
+                self.resource_version = None
         backoff = BACKOFF_INITIAL
         while True:
             try:
@@ -124,6 +146,12 @@ class EventWatcher:
             except KubeError as exc:
                 await self._backoff(exc, backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
+            except Exception as exc:
+                # A bug or an input nobody foresaw: exiting would stop the export for good, and
+                # a restart would meet the same input. Retrying keeps everything else flowing.
+                log.error("unexpected error in the list-watch loop", exc_info=exc)
+                await self._backoff(exc, backoff, "unexpected")
+                backoff = min(backoff * 2, BACKOFF_MAX)
 
     async def _check_resume_point(self) -> None:
         """Relist instead of resuming from a resourceVersion this server has not reached yet.
@@ -140,19 +168,20 @@ class EventWatcher:
             log.warning("cannot check the checkpoint's resourceVersion (%s); relisting", exc)
             self.resource_version = None
             return
-        saved = self.resource_version or ""
-        if saved.isdigit() and current.isdigit() and int(saved) > int(current):
+        saved = _revision(self.resource_version or "")
+        server = _revision(current)
+        if saved is not None and server is not None and saved > server:
             log.warning(
                 "checkpoint resourceVersion %s is ahead of the server (%s): relisting",
-                saved, current,
+                saved, excerpt(current),
             )  # fmt: skip
             self.resource_version = None
 
-    async def _backoff(self, exc: Exception, backoff: float) -> None:
+    async def _backoff(self, exc: Exception, backoff: float, reason: str = "error") -> None:
         self.watching = False
-        self._metrics.watch_restarts.labels("error").inc()
+        self._metrics.watch_restarts.labels(reason).inc()
         delay = backoff * (0.5 + random.random())
-        log.warning("watch error (%s); retrying in %.1fs", exc, delay)
+        log.warning("watch error (%s); retrying in %.1fs", excerpt(exc), delay)
         await asyncio.sleep(delay)
 
     async def _relist(self) -> None:
@@ -165,7 +194,7 @@ class EventWatcher:
             limit=s.page_size,
         ):  # fmt: skip
             if page.malformed:
-                self._metrics.malformed.inc(page.malformed)
+                self._malformed["list"].inc(page.malformed)
             if self.initial_list_total is None and page.remaining_item_count is not None:
                 self.initial_list_total = len(page.items) + page.remaining_item_count
             self._metrics.received.labels("list").inc(len(page.items))
@@ -202,7 +231,7 @@ class EventWatcher:
                     delivered += 1
                     self.last_progress = time.monotonic()
                     if stream.malformed != malformed_before:
-                        self._metrics.malformed.inc(stream.malformed - malformed_before)
+                        self._malformed["watch"].inc(stream.malformed - malformed_before)
                         malformed_before = stream.malformed
                     if change.type == BOOKMARK:
                         await self._pipeline.submit(None, change.resource_version)
@@ -215,7 +244,7 @@ class EventWatcher:
         finally:
             self.watching = False
             if stream.malformed != malformed_before:
-                self._metrics.malformed.inc(stream.malformed - malformed_before)
+                self._malformed["watch"].inc(stream.malformed - malformed_before)
         if stream.resource_version:
             self.resource_version = stream.resource_version
         return (
@@ -225,18 +254,31 @@ class EventWatcher:
         )
 
     async def _process(self, event: Event, raw: bytes, resource_version: str | None) -> None:
+        try:
+            occurrence = self._route(event, raw)
+        except Exception as exc:
+            # One object the exporter cannot handle must not stop the others: skip it, and let
+            # its resourceVersion move the resume point so no relist meets it again.
+            log.error(
+                "skipping an Event that cannot be exported (%s): %.200r", excerpt(exc), raw,
+                exc_info=exc,
+            )  # fmt: skip
+            self._malformed["occurrence"].inc()
+            occurrence = None
+        await self._pipeline.submit(occurrence, resource_version)
+
+    def _route(self, event: Event, raw: bytes) -> Occurrence | None:
+        """The occurrence to export, or None when there is none (a duplicate, dropped, bad)."""
         if not event.metadata.uid:
-            self._metrics.malformed.inc()
+            self._malformed["occurrence"].inc()
             log.warning("skipping an Event without uid: %.200r", raw)
-            await self._pipeline.submit(None, resource_version)
-            return
-        occurrence = Occurrence.of(event, raw, self._cluster)
+            return None
+        occurrence = Occurrence.of(event, raw, self._cluster, self._window)
         tracker = self._pipeline.tracker
         decision = tracker.decide(occurrence.uid, occurrence.count)
         if not decision.export:
             self._metrics.duplicates.inc()
-            await self._pipeline.submit(None, resource_version)
-            return
+            return None
         if decision.missed:
             self._metrics.count_gaps.inc(decision.missed)
         rule = self._drop(event) if self._drop is not None else None
@@ -244,6 +286,11 @@ class EventWatcher:
             self._metrics.filtered.labels(rule).inc()
             # A dropped occurrence is handled: remember it so a relist does not re-evaluate it.
             tracker.stored(occurrence.uid, occurrence.count)
-            await self._pipeline.submit(None, resource_version)
-            return
-        await self._pipeline.submit(occurrence, resource_version)
+            return None
+        if occurrence.clamped is not None:
+            self._metrics.clamped.labels(occurrence.clamped).inc()
+            log.debug(
+                "filing %s under %s, not its own time %s", occurrence.id,
+                occurrence.filing_time, occurrence.time,
+            )  # fmt: skip
+        return occurrence

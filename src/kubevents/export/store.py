@@ -23,6 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import msgspec
+
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks._sqlite import from_micros, schema_problem, to_micros
 from kubevents.model import Event, parse_rfc3339
@@ -47,8 +49,9 @@ DB_PATH_ENV = "KUBEVENTS_DB"
 _FOLLOW_CHUNK = 1_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SELECT = (
-    "SELECT seq, id, uid, count, time, namespace, name, involved_kind, involved_name, "
-    "involved_namespace, involved_uid, involved_api_version, field_path, type, reason, message, "
+    "SELECT seq, id, uid, count, time, time_rfc3339, namespace, name, involved_kind, "
+    "involved_name, involved_namespace, involved_uid, involved_api_version, field_path, type, "
+    "reason, message, "
     "source_component, source_host, reporting_controller, reporting_instance, cluster, "
     "resource_version, first_timestamp, last_timestamp, event, inserted_at FROM occurrences"
 )
@@ -70,7 +73,7 @@ class QueryFilter:
 
     ``involved_kind``, ``reason`` and ``type`` compare case-insensitively; ``source`` matches
     ``source.component`` or ``reportingController``; ``text`` is a case-insensitive substring of
-    the message. The window is ``since <= time < until`` on the occurrence's time. ``limit``
+    the message. The window is ``since <= time < until`` on the occurrence's filing time. ``limit``
     keeps the newest rows; results always run oldest to newest, as ``kubectl events`` prints.
     """
 
@@ -128,6 +131,9 @@ class QueryFilter:
 class StoredOccurrence:
     """One stored occurrence. ``seq`` is its arrival order in this store (never reused).
 
+    ``time`` is the occurrence's own time; ``filing_time`` is what the store orders, filters
+    and expires it by: the same, unless the exporter's time window moved it.
+
     ``involved_object`` has the keys ``kind namespace name uid apiVersion fieldPath`` and
     ``source`` the keys ``component host`` (values may be ``""``). ``event`` is the Event as the
     API server sent it, parsed on first access.
@@ -138,6 +144,7 @@ class StoredOccurrence:
     uid: str
     count: int
     time: datetime
+    filing_time: datetime
     namespace: str
     name: str
     involved_object: dict[str, str]
@@ -156,12 +163,18 @@ class StoredOccurrence:
 
     @cached_property
     def event(self) -> Event:
-        return Event.from_json(self.event_json)
+        try:
+            return Event.from_json(self.event_json)
+        except (msgspec.MsgspecError, ValueError, OverflowError, RecursionError) as exc:
+            raise StoreError(
+                f"stored occurrence {self.id!r} holds an unreadable Event: {exc}"
+            ) from None
 
     def occurrence(self) -> Occurrence:
         """The ``Occurrence`` that was stored (for the export document of ``-o json``)."""
         return Occurrence(
-            id=self.id, uid=self.uid, count=self.count, time=self.time, event=self.event,
+            id=self.id, uid=self.uid, count=self.count, time=self.time,
+            filing_time=self.filing_time, event=self.event,
             raw=self.event_json.encode(), cluster=self.cluster,
             resource_version=self.resource_version,
         )  # fmt: skip
@@ -209,13 +222,35 @@ def _time(value: str | None) -> datetime | None:
     return None if value is None else parse_rfc3339(value)
 
 
+_COLUMNS = [c.strip() for c in _SELECT[len("SELECT ") : _SELECT.index(" FROM")].split(",")]
+_INTEGER_COLUMNS = frozenset({"seq", "count", "time", "inserted_at"})
+_NULLABLE_COLUMNS = frozenset({"first_timestamp", "last_timestamp"})
+
+
 def _stored(row: tuple[Any, ...]) -> StoredOccurrence:
-    (seq, id_, uid, count, when, namespace, name, kind, obj_name, obj_namespace, obj_uid,
+    """A row as a ``StoredOccurrence``; ``StoreError`` for a row a writer never made.
+
+    SQLite columns are loosely typed, so a damaged or hand-edited file can hold anything.
+    """
+    try:
+        for column, value in zip(_COLUMNS, row, strict=True):
+            expected = int if column in _INTEGER_COLUMNS else str
+            if value is None and column in _NULLABLE_COLUMNS:
+                continue
+            if type(value) is not expected:
+                raise TypeError(f"column {column} holds {type(value).__name__}")
+        return _decode_row(row)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise StoreError(f"stored row with seq {row[0]!r} is malformed: {exc}") from None
+
+
+def _decode_row(row: tuple[Any, ...]) -> StoredOccurrence:
+    (seq, id_, uid, count, filed, when, namespace, name, kind, obj_name, obj_namespace, obj_uid,
      api_version, field_path, type_, reason, message, component, host, controller, instance,
      cluster, resource_version, first, last, event, inserted_at) = row  # fmt: skip
     return StoredOccurrence(
-        seq=seq, id=id_, uid=uid, count=count, time=from_micros(when), namespace=namespace,
-        name=name,
+        seq=seq, id=id_, uid=uid, count=count, time=parse_rfc3339(when),
+        filing_time=from_micros(filed), namespace=namespace, name=name,
         involved_object={
             "kind": kind, "namespace": obj_namespace, "name": obj_name, "uid": obj_uid,
             "apiVersion": api_version, "fieldPath": field_path,
@@ -226,6 +261,15 @@ def _stored(row: tuple[Any, ...]) -> StoredOccurrence:
         resource_version=resource_version, first_timestamp=_time(first),
         last_timestamp=_time(last), inserted_at=from_micros(inserted_at), event_json=event,
     )  # fmt: skip
+
+
+def _micros_or_none(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return from_micros(value)
+    except (TypeError, OverflowError) as exc:
+        raise StoreError(f"stored time {value!r} is malformed: {exc}") from None
 
 
 def _icontains(message: str | None, needle: str | None) -> bool:
@@ -421,8 +465,8 @@ class EventStore:
             window_end=window_end,
             total=total,
             warnings=warnings,
-            first=None if first is None else from_micros(first),
-            last=None if last is None else from_micros(last),
+            first=_micros_or_none(first),
+            last=_micros_or_none(last),
             reasons=[ReasonCount(*r) for r in reasons],
             objects=[ObjectCount(*r) for r in objects],
             namespaces=[NamespaceCount(*r) for r in namespaces],

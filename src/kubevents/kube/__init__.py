@@ -37,6 +37,7 @@ from kubevents.kube._watch import (
     MODIFIED,
     WatchEvent,
     WatchStream,
+    excerpt,
 )
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "TokenFile",
     "WatchEvent",
     "WatchStream",
+    "excerpt",
     "in_cluster_namespace",
     "load_config",
     "service_account_dir",

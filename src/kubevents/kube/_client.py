@@ -14,14 +14,14 @@ import msgspec
 
 from kubevents.errors import RequestConstructionError, StatusError, UnexpectedObjectError
 from kubevents.kube._config import ClusterConfig, load_config
+from kubevents.kube._jsonsplit import array_elements, object_members
 from kubevents.kube._lease import LeasesAPI
 from kubevents.kube._transport import (
     CONTENT_TYPE_STRATEGIC_MERGE_PATCH,
     Transport,
 )
-from kubevents.kube._watch import WatchStream
-from kubevents.model import Event, EventsV1Event
-from kubevents.model._codec import Wire, decoder
+from kubevents.kube._watch import WatchStream, excerpt
+from kubevents.model import DECODE_ERRORS, Event, EventsV1Event, Wire, decoder
 
 __all__ = ["EventList", "EventsAPI", "KubeClient"]
 
@@ -48,6 +48,7 @@ class _List(msgspec.Struct):
 
 
 _list_decoder = msgspec.json.Decoder(_List)
+_list_meta_decoder = msgspec.json.Decoder(_ListMeta)
 
 
 class _AccessStatus(msgspec.Struct):
@@ -111,9 +112,9 @@ class EventsAPI(Generic[_E]):
     def _decode(self, data: bytes) -> _E:
         try:
             obj = self._decoder.decode(data)
-        except (msgspec.MsgspecError, ValueError, TypeError) as exc:
+        except DECODE_ERRORS as exc:
             raise UnexpectedObjectError(
-                f"server returned an undecodable {self._kind}: {exc}"
+                f"server returned an undecodable {self._kind}: {excerpt(exc)}"
             ) from exc
         if getattr(obj, "kind", "") not in ("", self._kind):
             raise UnexpectedObjectError(
@@ -185,24 +186,7 @@ class EventsAPI(Generic[_E]):
         if resource_version_match:
             query.append(("resourceVersionMatch", resource_version_match))
         data = await self._transport.request("GET", self._path(namespace), query=query)
-        try:
-            page = _list_decoder.decode(data)
-        except msgspec.MsgspecError as exc:
-            raise UnexpectedObjectError(f"server returned an undecodable list: {exc}") from exc
-        result: EventList[_E] = EventList(
-            [], page.metadata.resourceVersion, page.metadata.continue_,
-            page.metadata.remainingItemCount,
-        )  # fmt: skip
-        for raw in page.items or ():
-            item = bytes(raw)
-            try:
-                result.items.append(self._decoder.decode(item))
-            except (msgspec.MsgspecError, ValueError, TypeError) as exc:
-                result.malformed += 1
-                log.warning("skipping malformed %s in list: %s: %.200r", self._kind, exc, item)
-                continue
-            result.raw_items.append(item)
-        return result
+        return decode_list(data, self._decoder, self._kind)
 
     async def list_pages(
         self,
@@ -258,6 +242,54 @@ class EventsAPI(Generic[_E]):
             "GET", self._path(namespace), query=query, request_timeout=timeout
         )
         return WatchStream(response, self._decoder, resource_version or "")
+
+
+def decode_list(data: bytes, item_decoder: msgspec.json.Decoder[_E], kind: str) -> EventList[_E]:
+    """One LIST page from the server's bytes.
+
+    An item that does not decode is logged, counted in ``malformed`` and skipped; a page that
+    does not decode at all raises ``UnexpectedObjectError``.
+    """
+    try:
+        page = _list_decoder.decode(data)
+    except RecursionError as exc:
+        # Nesting too deep somewhere: split the page without recursion, so that only the
+        # items nested too deep are lost, not the page (and every relist after it).
+        split = _split_list(data)
+        if split is None:
+            raise UnexpectedObjectError(f"server returned an undecodable list: {exc}") from exc
+        page = split
+    except DECODE_ERRORS as exc:
+        raise UnexpectedObjectError(f"server returned an undecodable list: {excerpt(exc)}") from exc
+    result: EventList[_E] = EventList(
+        [], page.metadata.resourceVersion, page.metadata.continue_,
+        page.metadata.remainingItemCount,
+    )  # fmt: skip
+    for raw in page.items or ():
+        item = bytes(raw)
+        try:
+            result.items.append(item_decoder.decode(item))
+        except DECODE_ERRORS as exc:
+            result.malformed += 1
+            log.warning("skipping malformed %s in list: %s: %.200r", kind, excerpt(exc), item)
+            continue
+        result.raw_items.append(item)
+    return result
+
+
+def _split_list(data: bytes) -> _List | None:
+    members = object_members(data)
+    if members is None:
+        return None
+    items_value = members.get(b"items", b"null")
+    items = [] if items_value == b"null" else array_elements(items_value)
+    if items is None:
+        return None
+    try:
+        metadata = _list_meta_decoder.decode(members.get(b"metadata", b"{}"))
+    except DECODE_ERRORS:
+        return None
+    return _List(metadata, [msgspec.Raw(item) for item in items])
 
 
 def _selectors(field_selector: str | None, label_selector: str | None) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ import msgspec
 from kubevents import __version__
 from kubevents.errors import RequestConstructionError, StatusError, TransportError
 from kubevents.kube._config import ClusterConfig
+from kubevents.model import DECODE_ERRORS
 
 __all__ = [
     "CONTENT_TYPE_JSON",
@@ -52,7 +53,7 @@ def status_error(http_code: int, http_reason: str, body: bytes) -> StatusError:
     """Turn an error response into a ``StatusError`` (a ``Status`` body, else the HTTP code)."""
     try:
         status = _status_decoder.decode(body)
-    except msgspec.MsgspecError:
+    except DECODE_ERRORS:  # the body is the server's (or a proxy's): anything can be in it
         status = None
     if status is not None and status.kind == "Status":
         return StatusError.from_status(msgspec.structs.asdict(status), http_code)

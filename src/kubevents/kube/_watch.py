@@ -16,6 +16,7 @@ import aiohttp
 import msgspec
 
 from kubevents.errors import StatusError, TransportError
+from kubevents.model import DECODE_ERRORS
 
 __all__ = [
     "ADDED",
@@ -26,6 +27,7 @@ __all__ = [
     "MODIFIED",
     "WatchEvent",
     "WatchStream",
+    "excerpt",
 ]
 
 log = logging.getLogger(__name__)
@@ -151,22 +153,23 @@ class WatchStream(Generic[_T]):
                     if raw.startswith(b"{"):
                         try:
                             obj = self._decoder.decode(raw)
-                        except (msgspec.MsgspecError, ValueError, TypeError):
+                        except DECODE_ERRORS:
                             break  # the envelope path tells a bad line from a bad object
                         return self._object_event(type_, obj, raw)
                     break
         try:
             envelope = _envelope_decoder.decode(line)
-        except msgspec.MsgspecError as exc:
+        except DECODE_ERRORS as exc:
             self._count_malformed(line, f"bad watch envelope: {exc}")
             return None
         raw = bytes(envelope.object)
         if envelope.type == ERROR:
             try:
                 status = _status_decoder.decode(raw)
-            except msgspec.MsgspecError:
-                status = {"code": 500, "message": raw[:200].decode("utf-8", "replace")}
-            raise StatusError.from_status(status)
+            except DECODE_ERRORS:
+                status = {"message": raw[:200].decode("utf-8", "replace")}
+            # A status without a usable code is still an error of the watch: a 500.
+            raise StatusError.from_status(status, 500)
         if envelope.type == BOOKMARK:
             meta = self._partial(raw)
             if meta is None:
@@ -177,12 +180,12 @@ class WatchStream(Generic[_T]):
             return WatchEvent(BOOKMARK, None, meta.resourceVersion, raw, meta.annotations)
         try:
             obj = self._decoder.decode(raw)
-        except (msgspec.MsgspecError, ValueError, TypeError) as exc:
+        except DECODE_ERRORS as exc:
             meta = self._partial(raw)
             if meta is not None and meta.resourceVersion:
                 # Skipping the object must not rewind a later resume to before it.
                 self.resource_version = meta.resourceVersion
-            self._count_malformed(line, f"bad {envelope.type} object: {exc}")
+            self._count_malformed(line, f"bad {envelope.type:.40} object: {exc}")
             return None
         return self._object_event(envelope.type, obj, raw)
 
@@ -197,9 +200,19 @@ class WatchStream(Generic[_T]):
     def _partial(raw: bytes) -> _Meta | None:
         try:
             return _partial_decoder.decode(raw).metadata
-        except msgspec.MsgspecError:
+        except DECODE_ERRORS:
             return None
 
     def _count_malformed(self, line: bytes, why: str) -> None:
         self.malformed += 1
-        log.warning("skipping malformed watch line (%s): %.200r", why, line)
+        log.warning("skipping malformed watch line (%s): %.200r", excerpt(why), line)
+
+
+def excerpt(value: object, limit: int = 200) -> str:
+    """``value`` as text for a log line: at most ``limit`` characters, control characters escaped.
+
+    Decode errors quote the input they choke on, and the input is attacker-controlled: a raw
+    escape sequence in a log line reaches the terminal of whoever reads it.
+    """
+    text = str(value)[:limit]
+    return text if text.isprintable() else repr(text)[1:-1]

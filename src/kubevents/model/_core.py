@@ -6,7 +6,7 @@ import msgspec
 
 from kubevents.model._codec import Wire
 from kubevents.model._meta import EventSource, ObjectMeta, ObjectReference
-from kubevents.model._wire import MicroTime, Time
+from kubevents.model._wire import Int32, MicroTime, Time
 
 __all__ = ["EVENT_TYPE_NORMAL", "EVENT_TYPE_WARNING", "Event", "EventSeries"]
 
@@ -21,7 +21,7 @@ def _none() -> None:
 class EventSeries(Wire, gc=False):
     """core/v1 ``EventSeries`` (count is ``omitempty``; the time is a struct, so null if unset)."""
 
-    count: int = 0
+    count: Int32 = 0
     last_observed_time: MicroTime | None = msgspec.field(default_factory=_none)
 
 
@@ -41,7 +41,7 @@ class Event(Wire, gc=False):
     source: EventSource = msgspec.field(default_factory=EventSource)
     first_timestamp: Time | None = msgspec.field(default_factory=_none)
     last_timestamp: Time | None = msgspec.field(default_factory=_none)
-    count: int = 0
+    count: Int32 = 0
     type: str = ""
     event_time: MicroTime | None = msgspec.field(default_factory=_none)
     series: EventSeries | None = None

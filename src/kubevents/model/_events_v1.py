@@ -6,7 +6,7 @@ import msgspec
 
 from kubevents.model._codec import Wire
 from kubevents.model._meta import EventSource, ObjectMeta, ObjectReference
-from kubevents.model._wire import MicroTime, Time
+from kubevents.model._wire import Int32, MicroTime, Time
 
 __all__ = ["EventsV1Event", "EventsV1EventSeries"]
 
@@ -18,7 +18,7 @@ def _none() -> None:
 class EventsV1EventSeries(Wire, gc=False):
     """events.k8s.io/v1 ``EventSeries``: neither field is ``omitempty``."""
 
-    count: int = msgspec.field(default_factory=int)
+    count: Int32 = msgspec.field(default_factory=int)
     last_observed_time: MicroTime | None = msgspec.field(default_factory=_none)
 
 
@@ -41,7 +41,7 @@ class EventsV1Event(Wire, gc=False):
     deprecated_source: EventSource = msgspec.field(default_factory=EventSource)
     deprecated_first_timestamp: Time | None = msgspec.field(default_factory=_none)
     deprecated_last_timestamp: Time | None = msgspec.field(default_factory=_none)
-    deprecated_count: int = 0
+    deprecated_count: Int32 = 0
 
     @property
     def name(self) -> str:

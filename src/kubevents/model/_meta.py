@@ -8,7 +8,7 @@ msgspec then never omits them, while plain defaults are omitted when empty, like
 from __future__ import annotations
 
 from kubevents.model._codec import Wire
-from kubevents.model._wire import FieldsV1, Time
+from kubevents.model._wire import FieldsV1, Int64, Time
 
 __all__ = [
     "EventSource",
@@ -67,11 +67,11 @@ class ObjectMeta(Wire, gc=False):
     self_link: str = ""
     uid: str = ""
     resource_version: str = ""
-    generation: int = 0
+    generation: Int64 = 0
     # omitempty,omitzero since apimachinery v0.34: left out when unset (Go >= 1.24).
     creation_timestamp: Time | None = None
     deletion_timestamp: Time | None = None
-    deletion_grace_period_seconds: int | None = None
+    deletion_grace_period_seconds: Int64 | None = None
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
     owner_references: list[OwnerReference] | None = None

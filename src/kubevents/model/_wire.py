@@ -1,4 +1,4 @@
-"""Kubernetes wire scalars: ``metav1.Time``, ``metav1.MicroTime`` and ``FieldsV1``.
+"""Kubernetes wire scalars: ``metav1.Time``, ``metav1.MicroTime``, ``FieldsV1`` and Go's ints.
 
 Both are ordinary timezone-aware UTC datetimes in Python. They differ only on the wire:
 ``Time`` prints whole seconds (the fraction is truncated, as Go does), ``MicroTime`` prints
@@ -8,12 +8,15 @@ exactly six fractional digits. Go's zero time prints as ``null``; kubevents uses
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import msgspec
 
 __all__ = [
+    "DECODE_ERRORS",
     "FieldsV1",
+    "Int32",
+    "Int64",
     "MicroTime",
     "Time",
     "builtins_hook",
@@ -22,19 +25,46 @@ __all__ = [
     "parse_rfc3339",
 ]
 
+# Go's fixed-size integers: a value Go could not decode is rejected here too, so a count from
+# the wire always fits the SQLite INTEGER and every other consumer.
+Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+# Everything a model decoder raises on bad input: msgspec's errors, ValueError (invalid UTF-8
+# in a string is a UnicodeDecodeError), TypeError, and RecursionError for JSON nested deeper
+# than the interpreter's recursion limit (about 1000 levels).
+DECODE_ERRORS: tuple[type[Exception], ...] = (
+    msgspec.MsgspecError,
+    ValueError,
+    TypeError,
+    RecursionError,
+)
+
 # Go's zero time.Time marshals as null; a value that decodes to it is "no time".
 _GO_ZERO = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def parse_rfc3339(value: str) -> datetime:
-    """Parse an RFC 3339 timestamp (any fraction length, ``Z`` or an offset) into aware UTC."""
+    """Parse an RFC 3339 timestamp (any fraction length, ``Z`` or an offset) into aware UTC.
+
+    Raises ``ValueError`` for anything else, including a time whose UTC instant falls outside
+    years 1-9999 (``9999-12-31T23:59:59-01:00``): Python cannot represent it, and Go's zero
+    time is the lowest instant the API uses.
+    """
     try:
         parsed = msgspec.convert(value, datetime)
     except msgspec.ValidationError:
         raise ValueError(f"invalid RFC 3339 time {value!r}") from None
     if parsed.tzinfo is None:
         raise ValueError(f"RFC 3339 time without a timezone: {value!r}")
-    return parsed.astimezone(UTC)
+    return _utc(parsed)
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"time out of range in UTC: {value.isoformat()}") from None
 
 
 class _WireTime(datetime):
@@ -49,7 +79,7 @@ class _WireTime(datetime):
             raise ValueError("Kubernetes times must be timezone-aware (naive datetime given)")
         if type(value) is cls and value.tzinfo is UTC:
             return value
-        utc = value.astimezone(UTC)
+        utc = _utc(value)
         return cls(
             utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
             utc.microsecond, tzinfo=UTC,

@@ -19,6 +19,15 @@ from dataclasses import dataclass
 
 import msgspec
 
+from kubevents._recorderbase.gocompat import (
+    GO_ZERO_TIME_UNIX_NANOS,
+    go_hex,
+    go_unix_nano,
+    saturating_sub,
+    unix_nanos,
+    wrap_int64,
+    wrap_uint64,
+)
 from kubevents.clock import Clock, RealClock
 from kubevents.model import Event, ObjectMeta, Time
 from kubevents.record._eventlogger import EventLogger
@@ -34,15 +43,6 @@ from kubevents.record._keys import (
 )
 from kubevents.record._lru import LRUCache
 from kubevents.record._ratelimit import TokenBucket, float32
-from kubevents.record._util import (
-    GO_ZERO_TIME_UNIX_NANOS,
-    go_hex,
-    go_unix_nano,
-    saturating_sub,
-    unix_nanos,
-    wrap_int64,
-    wrap_uint64,
-)
 
 __all__ = [
     "AGGREGATE_MESSAGE_PREFIX",

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import msgspec
 
+from kubevents._recorderbase.gocompat import wrap_int32, wrap_uint64
 from kubevents.model import Event, Time, go_json
 from kubevents.record._keys import get_event_key
 from kubevents.record._lru import LRUCache
-from kubevents.record._util import wrap_int32, wrap_uint64
 
-__all__ = ["EventLogger"]
+__all__ = ["EventLogger", "shallow_copy"]
 
 # The "old" side of the dedup patch has lastTimestamp = time.Unix(0, 0), which is not Go's zero
 # time and so prints as a string, never as null.
@@ -38,7 +38,7 @@ def _event_log(event: Event) -> _EventLog:
     )
 
 
-def _shallow_copy(event: Event) -> Event:
+def shallow_copy(event: Event) -> Event:
     """Go's ``*event`` copy: embedded structs by value; maps, slices and pointers shared."""
     return msgspec.structs.replace(
         event,
@@ -88,7 +88,7 @@ class EventLogger:
         resourceVersion and firstTimestamp with count + 1, and the patch is set; otherwise the
         patch is None. The new lastTimestamp and message are kept.
         """
-        observed = _shallow_copy(event)
+        observed = shallow_copy(event)
         patch: bytes | None = None
         with self._lock:
             last = self._cache.get(key)

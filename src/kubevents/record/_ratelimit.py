@@ -12,14 +12,14 @@ import math
 import struct
 import threading
 
-from kubevents.clock import Clock
-from kubevents.record._util import (
+from kubevents._recorderbase.gocompat import (
     GO_ZERO_TIME_UNIX_NANOS,
     INT64_MAX,
     INT64_MIN,
     saturating_sub,
     unix_nanos,
 )
+from kubevents.clock import Clock
 
 __all__ = ["TokenBucket", "float32"]
 

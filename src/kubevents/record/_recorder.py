@@ -14,18 +14,14 @@ from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
+from kubevents._recorderbase.gocompat import go_unix_nano, sprintf
+from kubevents._recorderbase.util import NAMESPACE_DEFAULT, generate_event_name, validate_event_type
 from kubevents.clock import Clock, RealClock
 from kubevents.model import Event, EventSource, ObjectMeta, ObjectReference, Time, get_reference
-from kubevents.record._logging import sprintf
-from kubevents.record._util import generate_event_name, go_unix_nano, validate_event_type
 
-__all__ = ["NAMESPACE_DEFAULT", "EventRecorder", "Recorder"]
+__all__ = ["EventRecorder", "Recorder"]
 
 log = logging.getLogger("kubevents.record")
-
-# metav1.NamespaceDefault: legacy events about cluster-scoped objects live here, because the
-# API server only accepts them in "default" (or "").
-NAMESPACE_DEFAULT = "default"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND_NS = 1_000_000_000

@@ -107,6 +107,16 @@ def test_a_raw_with_line_breaks_still_makes_one_line() -> None:
     assert decode(lines[0])["event"] == json.loads(occ.raw)
 
 
+def test_a_raw_with_line_breaks_is_never_parsed_again() -> None:
+    # The decoder accepted this nesting on a shallower stack than the sink's: parsing it
+    # again in the sink could fail on the recursion limit, and fail every retry of the batch.
+    nested = b"[" * 5000 + b"]" * 5000
+    occ = replace(make_occurrence(), raw=b'{"a":\r\n' + nested + b"}\n")
+    for encoded in (encode_lines([occ]), encode_array([occ]), encode_document(occ)):
+        assert b'"event":{"a":  ' + nested + b"}}" in encoded
+        assert b"\n" not in encoded.rstrip(b"\n")
+
+
 def test_time_formatting() -> None:
     assert format_time(None) is None
     assert (

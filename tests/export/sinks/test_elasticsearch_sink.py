@@ -25,6 +25,7 @@ from kubevents.export import (
     ExportMetrics,
     Occurrence,
     Pipeline,
+    TimeWindow,
     build_sink,
     load_export_config,
 )
@@ -39,7 +40,7 @@ from kubevents.export.sinks._es_transport import (
     SearchError,
     sigv4_authorization,
 )
-from kubevents.model import Time
+from kubevents.model import Event, Time
 from kubevents.testenv import SearchEngine
 
 from ._factory import make_event
@@ -208,6 +209,37 @@ async def test_index_names_follow_event_time_not_wall_clock(
         assert stored[f"{uid}:1"]["source"]["@timestamp"].startswith(f"{t:%Y-%m-%dT%H:%M:%S}")
     status, _ = await call(http, engine.url, "GET", f"/{prefix}-{now:%Y.%m.%d}")
     assert status == 404  # nothing was filed under today's date
+
+
+async def test_attacker_dated_occurrences_go_to_todays_index_with_their_own_times(
+    engine: SearchEngine, prefix: str, http: aiohttp.ClientSession
+) -> None:
+    now = datetime.now(UTC)
+
+    def dated(uid: str, when: datetime) -> Occurrence:
+        # The Event's author chose its times; the API server created it just now.
+        event = make_event(uid)
+        event = msgspec.structs.replace(
+            event,
+            first_timestamp=Time.of(when),
+            last_timestamp=Time.of(when),
+            metadata=msgspec.structs.replace(event.metadata, creation_timestamp=Time.of(now)),
+        )
+        raw = event.to_json()
+        return Occurrence.of(Event.from_json(raw), raw, "test-cluster", TimeWindow(), now)
+
+    far = dated("far", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+    ancient = dated("ancient", datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC))
+    sink = make_sink(engine.url, prefix)
+    await sink.start()
+    assert await write_all(sink, [far, ancient]) == []
+    await sink.close()
+    stored = await documents(http, engine.url, f"{prefix}-*")
+    for o, text in ((far, "9999-12-31T23:59:59"), (ancient, "0001-01-01T00:00:01")):
+        assert stored[o.id]["index"] == f"{prefix}-{now:%Y.%m.%d}"
+        source = stored[o.id]["source"]
+        assert source["@timestamp"] == source["lastTimestamp"] == f"{text}.000000Z"
+        assert source["event"]["lastTimestamp"] == f"{text}Z"
 
 
 async def test_the_document_schema(
@@ -608,7 +640,8 @@ def test_config_builds_the_sink_under_both_names(tmp_path: Path) -> None:
     first, second = (build_sink(c) for c in config.sinks)
     assert isinstance(first, ElasticsearchSink) and isinstance(second, ElasticsearchSink)
     assert first.name == "opensearch" and first.op_type == "create"
-    assert first._transport.auth.password == "pw"
+    # Read when the transport opens, and again whenever the file changes.
+    assert first._transport.auth.password_file == secret
     assert second.name == "es" and second.retention_days is None
     assert second._transport.timeout == 5.0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -12,15 +13,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
+from click.testing import CliRunner
 
+from kubevents.cli._query import query
 from kubevents.clock import FakeClock
-from kubevents.export import Occurrence
+from kubevents.export import Occurrence, TimeWindow
+from kubevents.export._document import encode_lines
 from kubevents.export.sinks import Sink, SinkError
 from kubevents.export.sinks._sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteSink
 from kubevents.export.store import EventStore
+from kubevents.model import Event, Time
 
-from ..factories import make_occurrence, write_store
+from ..factories import make_event, make_occurrence, write_store
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -177,6 +183,49 @@ async def test_retention_is_by_occurrence_time(tmp_path: Path) -> None:
     await sink.write(batch(1, start=24))
     assert not {o.id for o in recent} & set(ids(path))
     await sink.close()
+
+
+def dated_by_an_attacker(name: str, when: datetime) -> Occurrence:
+    """An Event whose author chose its times; the API server created it at ``NOW``."""
+    event = make_event(object_name=name, first=when, last=when)
+    created = msgspec.structs.replace(event.metadata, creation_timestamp=Time.of(NOW))
+    raw = msgspec.structs.replace(event, metadata=created).to_json()
+    return Occurrence.of(Event.from_json(raw), raw, "test-cluster", TimeWindow(), NOW)
+
+
+async def test_attacker_dated_occurrences_are_retained_by_their_filing_time(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "k.db"
+    future = dated_by_an_attacker("future", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+    ancient = dated_by_an_attacker("ancient", datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC))
+    clock = FakeClock(NOW)
+    sink = SQLiteSink(path, retention_days=30, clock=clock)
+    await sink.start()
+    await sink.write([future, ancient])
+    # Neither vanishes at once (0001 is older than any retention) ...
+    clock.step(29 * 86400)
+    await sink.write(batch(1, start=1, at=clock.now()))
+    assert {future.id, ancient.id} <= set(ids(path))
+    # ... and neither outlives retention (9999 is newer than any cutoff).
+    clock.step(2 * 86400)
+    await sink.write(batch(1, start=2, at=clock.now()))
+    assert not {future.id, ancient.id} & set(ids(path))
+    await sink.close()
+
+
+def test_the_query_output_keeps_the_original_times(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    future = dated_by_an_attacker("future", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+    write_store(path, [future])
+    with EventStore(path) as store:
+        [stored] = store.query()
+    assert (stored.time, stored.filing_time) == (future.time, NOW)
+    result = CliRunner().invoke(query, ["--db", str(path), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes == encode_lines([future])
+    doc = json.loads(result.stdout)
+    assert doc["time"] == doc["lastTimestamp"] == "9999-12-31T23:59:59.000000Z"
 
 
 async def test_retention_gives_space_back(tmp_path: Path) -> None:

@@ -259,6 +259,10 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("Wed, 01 May 2024 11:00:00 GMT", now) == 0.0
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after(None, now) is None
+    # str.isdigit() accepts both, float() refuses "²": delta-seconds are ASCII digits only.
+    assert parse_retry_after("²", now) is None
+    assert parse_retry_after("1\u0663", now) is None
+    assert parse_retry_after("6 Nov 4 9:3095516160", now) is None  # found by tests/fuzz
 
 
 # -- TLS ---------------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ sink speaks the one stable contract they share: NDJSON ``_bulk`` with per-item r
   template when they differ from what is there (fingerprints in their metadata, so a restart
   changes nothing). A cluster that does not answer yet is set up on the first write instead.
 - ``_id`` is the occurrence id, so a replay overwrites (``index``) or is refused as already
-  there (``create``: a 409 counts as stored). Daily indices are named by the occurrence's own
-  time, so a replay lands in the index that already holds it.
+  there (``create``: a 409 counts as stored). Daily indices are named by the occurrence's
+  filing time (its own time, unless that lies outside the exporter's time window: an Event
+  dated 9999 must not create an index per date), so a replay lands in the index that already
+  holds it.
 - Per-item results: 2xx and 409-on-create are stored; 429, 5xx, 401/403/404 and other
   409s are sent again (only those items) a few times with backoff, then the write raises
   ``SearchError`` and the pipeline retries the batch, skipping what this sink already stored;
@@ -84,7 +86,7 @@ class _Failure:
 class ElasticsearchSink:
     """Bulk-index occurrences into Elasticsearch or OpenSearch (see the module docstring).
 
-    ``mode="daily"`` writes ``<index>-YYYY.MM.DD`` (UTC date of the occurrence);
+    ``mode="daily"`` writes ``<index>-YYYY.MM.DD`` (UTC date of the occurrence's filing time);
     ``mode="data_stream"`` writes the data stream ``<index>`` with ``create`` operations.
     ``retention_days`` (None: none) becomes an ILM / ISM policy when the cluster has one.
     ``label_mapping``: ``auto`` uses ``flattened`` / ``flat_object`` when the cluster has it
@@ -180,7 +182,7 @@ class ElasticsearchSink:
     def index_for(self, occ: Occurrence) -> str:
         if self.mode == "data_stream":
             return self.index
-        t = occ.time.astimezone(UTC)  # the index date is the UTC date, whatever the zone
+        t = occ.filing_time.astimezone(UTC)  # the UTC date, whatever the zone
         return f"{self.index}-{t.year:04d}.{t.month:02d}.{t.day:02d}"
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -227,7 +229,7 @@ class ElasticsearchSink:
             self.engine = engine
             log.info(
                 "sink %s: %s at %s, %s into %s, labels %s, lifecycle %s%s",
-                self.name, engine, self._transport.hosts[0],
+                self.name, engine, self._transport.shown_hosts[0],
                 self.op_type, self.index if self.mode == "data_stream" else self.index + "-*",
                 "flat" if self._flat_maps else "de-dotted", self.lifecycle_status,
                 f", installed {', '.join(self.installed)}" if self.installed else "",
@@ -237,7 +239,7 @@ class ElasticsearchSink:
 
     def _action_head(self, occ: Occurrence) -> bytes:
         """``{"<op>":{"_index":"<index>","_id":`` for ``occ``: one per index, reused."""
-        key = 0 if self.mode == "data_stream" else occ.time.astimezone(UTC).toordinal()
+        key = 0 if self.mode == "data_stream" else occ.filing_time.astimezone(UTC).toordinal()
         head = self._action_heads.get(key)
         if head is None:
             if len(self._action_heads) >= 64:

@@ -6,19 +6,20 @@ next host, and only when every host failed does it raise ``SearchError``, which 
 retries. Every other answer is returned to the caller, which knows what a status means for
 its endpoint.
 
-AWS SigV4 (Amazon OpenSearch Service ``es``, OpenSearch Serverless ``aoss``) is signed here
-with the standard algorithm; only the credentials come from botocore (the ``kubevents[aws]``
-extra), imported when SigV4 is configured, because botocore knows every way a pod gets them
-(IRSA web identity, EKS pod identity, instance profiles, profiles, environment).
+AWS SigV4 (Amazon OpenSearch Service ``es``, OpenSearch Serverless ``aoss``) is applied per
+request with ``_es_sigv4``.
+
+Secrets: hosts appear in logs and errors only redacted (``redact_url``), headers never; the
+``*_file`` credentials are read at start and re-read when the file changes (a rotated Secret).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import gzip
 import hashlib
-import hmac
 import logging
 import ssl
 from collections.abc import Callable, Mapping, Sequence
@@ -26,13 +27,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 import msgspec
 from yarl import URL
 
+from kubevents.export._secrets import (
+    SecretFile,
+    looks_secret,
+    redact_text,
+    redact_url,
+    url_has_secret,
+)
 from kubevents.export.sinks._base import HttpSinkError, SinkError
+from kubevents.export.sinks._es_sigv4 import (
+    AwsCredentials,
+    AwsSigV4,
+    botocore_credentials,
+    canonical_query,
+    sigv4_authorization,
+)
 from kubevents.export.sinks._webhook import parse_retry_after
 
 __all__ = [
@@ -62,40 +76,45 @@ class SearchError(HttpSinkError):
 
 
 @dataclass(frozen=True)
-class AwsCredentials:
-    access_key: str
-    secret_key: str
-    token: str | None = None
+class SearchAuth:
+    """Credentials and TLS; at most one of basic, API key, bearer token and SigV4.
 
-
-@dataclass(frozen=True)
-class AwsSigV4:
-    """Sign requests for Amazon OpenSearch Service (``es``) or Serverless (``aoss``).
-
-    ``credentials`` returns current credentials (called off the event loop, since refreshing
-    may do I/O); by default botocore's provider chain, optionally for ``profile``.
+    A ``*_file`` stands for its value (a mounted Secret): read when the transport opens, and
+    re-read whenever the file changes.
     """
 
-    region: str
-    service: str = "es"
-    profile: str | None = None
-    credentials: Callable[[], AwsCredentials] | None = None
-
-
-@dataclass(frozen=True)
-class SearchAuth:
-    """Credentials and TLS; at most one of basic, API key, bearer token and SigV4."""
-
     username: str | None = None
-    password: str | None = None
-    api_key: str | None = None
-    bearer_token: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    password: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
+    bearer_token: str | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     ca_file: Path | None = None
     client_cert: Path | None = None
     client_key: Path | None = None
     insecure_skip_verify: bool = False
     aws: AwsSigV4 | None = None
+    password_file: Path | None = None
+    api_key_file: Path | None = None
+    bearer_token_file: Path | None = None
+
+    def secret_files(self) -> dict[str, Path]:
+        """The credentials given as files: field name (without ``_file``) -> path."""
+        files = {
+            "password": self.password_file,
+            "api_key": self.api_key_file,
+            "bearer_token": self.bearer_token_file,
+        }
+        return {name: path for name, path in files.items() if path is not None}
+
+    def carries_credentials(self) -> bool:
+        return (
+            self.username is not None
+            or self.api_key is not None
+            or self.bearer_token is not None
+            or self.aws is not None
+            or bool(self.secret_files())
+            or any(looks_secret(h) for h in self.headers)
+        )
 
     def authorization(self) -> str | None:
         if self.username is not None:
@@ -126,85 +145,6 @@ class Response:
         return self.body[:limit].decode("utf-8", "replace").strip()
 
 
-def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode(), hashlib.sha256).digest()
-
-
-def canonical_query(query: Mapping[str, str]) -> str:
-    """``k=v&...`` sorted, every byte but RFC 3986 unreserved ones percent-encoded."""
-    return "&".join(
-        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(query.items())
-    )
-
-
-def sigv4_authorization(
-    *,
-    method: str,
-    path: str,
-    query: Mapping[str, str],
-    headers: Mapping[str, str],
-    payload_sha256: str,
-    credentials: AwsCredentials,
-    region: str,
-    service: str,
-    amz_date: str,
-) -> str:
-    """The ``Authorization`` value of AWS Signature Version 4 for one request.
-
-    ``path`` is the request path as sent (already percent-encoded); ``headers`` are exactly
-    the headers to sign (``host`` and ``x-amz-date`` at least). Follows the published
-    algorithm: canonical request, string to sign, derived key.
-    """
-    signed = sorted((k.lower(), " ".join(v.strip().split())) for k, v in headers.items())
-    canonical_headers = "".join(f"{k}:{v}\n" for k, v in signed)
-    signed_headers = ";".join(k for k, _ in signed)
-    canonical = "\n".join(
-        [
-            method.upper(),
-            quote(path or "/", safe="/~"),
-            canonical_query(query),
-            canonical_headers,
-            signed_headers,
-            payload_sha256,
-        ]
-    )
-    date = amz_date[:8]
-    scope = f"{date}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(
-        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-    )
-    key = _hmac(("AWS4" + credentials.secret_key).encode(), date)
-    for part in (region, service, "aws4_request"):
-        key = _hmac(key, part)
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    return (
-        f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
-        f"SignedHeaders={signed_headers}, Signature={signature}"
-    )
-
-
-def _botocore_credentials(profile: str | None) -> Callable[[], AwsCredentials]:
-    try:
-        import botocore.session  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        raise SinkError(
-            "AWS SigV4 needs botocore: install kubevents with the aws extra "
-            "(pip install 'kubevents[aws]')",
-            reason="config",
-        ) from None
-    session = botocore.session.Session(profile=profile)
-    found = session.get_credentials()
-    if found is None:
-        raise SinkError("AWS SigV4: botocore found no AWS credentials", reason="config")
-
-    def current() -> AwsCredentials:
-        # Refreshable credentials (IRSA, pod identity) renew themselves here when near expiry.
-        frozen = found.get_frozen_credentials()
-        return AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
-
-    return current
-
-
 def _tls_context(auth: SearchAuth) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=str(auth.ca_file) if auth.ca_file else None)
@@ -229,16 +169,20 @@ def _compress(body: bytes) -> bytes:
 
 
 def client_error(exc: BaseException, host: str) -> SearchError:
-    """A transport failure as a retryable error with a bounded reason label."""
+    """A transport failure as a retryable error with a bounded reason label.
+
+    ``host`` is shown as given (pass it redacted); URLs in the library's message are redacted.
+    """
+    text = redact_text(str(exc))
     if isinstance(exc, TimeoutError):
         return SearchError(f"{host}: timed out", reason="timeout")
     if isinstance(exc, aiohttp.ClientSSLError):
-        return SearchError(f"{host}: TLS error: {exc}", reason="tls")
+        return SearchError(f"{host}: TLS error: {text}", reason="tls")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return SearchError(f"{host}: cannot connect: {exc}", reason="connect")
+        return SearchError(f"{host}: cannot connect: {text}", reason="connect")
     if isinstance(exc, aiohttp.ClientConnectionError):
-        return SearchError(f"{host}: connection failed: {exc}", reason="connection")
-    return SearchError(f"{host}: request failed: {exc}", reason="http_client")
+        return SearchError(f"{host}: connection failed: {text}", reason="connection")
+    return SearchError(f"{host}: request failed: {text}", reason="http_client")
 
 
 class Transport:
@@ -255,10 +199,15 @@ class Transport:
     ) -> None:
         if not hosts:
             raise SinkError("no hosts configured", reason="config")
-        self.hosts = [URL(h.rstrip("/")) for h in hosts]
-        for url in self.hosts:
+        #: The hosts as logs and errors show them (no userinfo, no query values).
+        self.shown_hosts = [redact_url(h.rstrip("/")) for h in hosts]
+        try:
+            self.hosts = [URL(h.rstrip("/")) for h in hosts]
+        except (TypeError, ValueError) as exc:
+            raise SinkError(f"invalid host URL: {redact_text(str(exc))}", reason="config") from None
+        for url, shown in zip(self.hosts, self.shown_hosts, strict=True):
             if url.scheme not in ("http", "https") or not url.host:
-                raise SinkError(f"not an http(s) URL: {url}", reason="config")
+                raise SinkError(f"not an http(s) URL: {shown}", reason="config")
         self.auth = auth
         self.timeout = timeout
         self.compress = compress
@@ -266,6 +215,7 @@ class Transport:
         self._current = 0
         self._session: aiohttp.ClientSession | None = None
         self._credentials: Callable[[], AwsCredentials] | None = None
+        self._secret_files: dict[str, SecretFile] = {}
 
     async def open(self) -> None:
         if self._session is not None:
@@ -279,10 +229,12 @@ class Transport:
                 log.warning("sink %s: TLS verification is disabled", self.name)
         aws = self.auth.aws
         if aws is not None:
-            self._credentials = aws.credentials or _botocore_credentials(aws.profile)
+            self._credentials = aws.credentials or botocore_credentials(aws.profile)
+        self._secret_files = self._read_secret_files()
+        self._warn_plain_credentials()
         headers = {"Accept": "application/json", **self.auth.headers}
         authorization = self.auth.authorization()
-        if authorization is not None:
+        if authorization is not None and not self._secret_files:
             headers["Authorization"] = authorization
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=tls),
@@ -294,6 +246,51 @@ class Transport:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+    def _read_secret_files(self) -> dict[str, SecretFile]:
+        files: dict[str, SecretFile] = {}
+        for name, path in self.auth.secret_files().items():
+            secret = SecretFile(path, f"{name}_file")
+            try:
+                secret.read()
+            except (OSError, ValueError) as exc:
+                raise SinkError(
+                    f"{name}_file {path}: {getattr(exc, 'strerror', None) or exc}",
+                    reason="config",
+                ) from None
+            files[name] = secret
+        return files
+
+    def _file_authorization(self) -> dict[str, str]:
+        """The Authorization header from the current content of the credential files."""
+        if not self._secret_files:
+            return {}
+        auth = self.auth
+        files = self._secret_files
+        current = dataclasses.replace(
+            auth,
+            password=files["password"].value() if "password" in files else auth.password,
+            api_key=files["api_key"].value() if "api_key" in files else auth.api_key,
+            bearer_token=(
+                files["bearer_token"].value() if "bearer_token" in files else auth.bearer_token
+            ),
+        )
+        authorization = current.authorization()
+        return {} if authorization is None else {"Authorization": authorization}
+
+    def _warn_plain_credentials(self) -> None:
+        plain = [
+            shown
+            for url, shown in zip(self.hosts, self.shown_hosts, strict=True)
+            if url.scheme == "http"
+            and (self.auth.carries_credentials() or url_has_secret(str(url)))
+        ]
+        if plain:
+            log.warning(
+                "sink %s: credentials go over plain http to %s: anyone on the path can read "
+                "them (use https)",
+                self.name, ", ".join(plain),
+            )  # fmt: skip
 
     async def _sign(
         self, method: str, url: URL, query: Mapping[str, str], body: bytes
@@ -333,7 +330,7 @@ class Transport:
             await self.open()
         assert self._session is not None
         query = dict(query or {})
-        headers: dict[str, str] = {}
+        headers = self._file_authorization()
         data = body
         if body is not None:
             headers["Content-Type"] = content_type
@@ -348,7 +345,7 @@ class Transport:
         count = len(self.hosts)
         for step in range(count):
             index = (self._current + step) % count
-            base = self.hosts[index]
+            base, shown = self.hosts[index], self.shown_hosts[index]
             url = base.with_path(base.path.rstrip("/") + path)
             if query:
                 # Sent exactly in SigV4's canonical form (',' and '*' percent-encoded), so a
@@ -365,17 +362,17 @@ class Transport:
                     payload = await response.read()
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
             except (TimeoutError, aiohttp.ClientError) as exc:
-                last = client_error(exc, str(base))
+                last = client_error(exc, shown)
                 log.warning("sink %s: %s; trying the next host", self.name, last)
                 continue
             if status in _FAILOVER_STATUSES:
                 last = SearchError(
-                    f"{base} answered HTTP {status}", reason=f"http_{status}", status=status,
+                    f"{shown} answered HTTP {status}", reason=f"http_{status}", status=status,
                     retry_after=retry_after,
                 )  # fmt: skip
                 continue
             self._current = index
-            return Response(status, payload, str(base), retry_after)
+            return Response(status, payload, shown, retry_after)
         assert last is not None
         if count > 1:
             last = SearchError(

@@ -28,6 +28,7 @@ import msgspec
 from kubevents.export._document import ExportDocument, occurrence_document
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks._base import Rejected, SinkError, WriteResult
+from kubevents.export.sinks._files import DEFAULT_FILE_MODE, open_append
 
 __all__ = ["DEFAULT_RECENT_IDS", "DeadLetterFile", "JSONLSink"]
 
@@ -94,6 +95,7 @@ class JSONLSink:
     With ``max_bytes``, a file that a batch would push past that size is first renamed to
     ``path.1`` (``path.1`` to ``path.2`` … up to ``path.<backups>``, the oldest dropped); a batch
     is never split across files, so a single batch larger than ``max_bytes`` gets a file alone.
+    A file the sink creates gets ``file_mode`` (0600 by default; backups keep it).
     """
 
     def __init__(
@@ -104,8 +106,10 @@ class JSONLSink:
         max_bytes: int | None = None,
         backups: int = 5,
         recent_ids: int = DEFAULT_RECENT_IDS,
+        file_mode: int = DEFAULT_FILE_MODE,
     ) -> None:
         self._path = None if path is None or str(path) == "-" else Path(path)
+        self._mode = file_mode
         self._name = name
         self._max_bytes = max_bytes
         self._backups = backups
@@ -156,7 +160,7 @@ class JSONLSink:
         assert path is not None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._fd, _ = open_append(path, self._mode)
             _fsync_dir(path.parent)
         except OSError as exc:
             self._close_sync()
@@ -297,13 +301,20 @@ class DeadLetterFile:
 
     Each line is ``{"sink": ..., "reason": ..., "document": <export document>}``, written and
     ``fsync``ed before the call returns. A failure raises ``SinkError``: the batch is then not
-    acknowledged, so a rejected occurrence is never dropped without a trace.
+    acknowledged, so a rejected occurrence is never dropped without a trace. ``check`` proves
+    at start that the file can be opened for appending (creating it, empty, if missing).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, file_mode: int = DEFAULT_FILE_MODE) -> None:
         self.path = Path(path)
+        self._mode = file_mode
         self._worker = _Worker("kubevents-dead-letter")
         self._encoder = msgspec.json.Encoder()
+
+    async def check(self) -> None:
+        """Raise ``SinkError`` (reason ``is_directory``, ``permission``, …) if the file cannot
+        be opened for appending; create it with ``file_mode`` if it does not exist."""
+        await self._worker.run(lambda: self._append(b""))
 
     async def __call__(self, sink_name: str, rejected: Sequence[Rejected]) -> None:
         if not rejected:
@@ -317,10 +328,10 @@ class DeadLetterFile:
         # Opened per call: dead letters are rare, and nothing stays open to be closed.
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            created = not self.path.exists()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd, created = open_append(self.path, self._mode)
             try:
-                _write_all(fd, data)
+                if data:
+                    _write_all(fd, data)
                 os.fsync(fd)
             finally:
                 os.close(fd)

@@ -12,6 +12,11 @@ All database work happens on one dedicated thread, which owns the connection: sq
 connections must not be used from two threads at once, and a single writer also serialises the
 pipeline's concurrent batches without asyncio locks. Retention deletes by occurrence time, at
 start and then at most every ``prune_interval`` from the write path, in bounded steps.
+
+The ``time`` column (retention, ordering, ``--since``) holds the occurrence's filing time, which
+the exporter keeps within a window around now (``Occurrence.filing_time``): an Event dated 9999
+must not outlive retention, nor one dated 0001 vanish at once. ``time_rfc3339`` and the Event
+keep the occurrence's own time.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from kubevents.clock import Clock, RealClock
 from kubevents.export._document import document_times, format_time
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks._base import Rejected, SinkError, WriteResult
+from kubevents.export.sinks._files import DEFAULT_FILE_MODE, check_mode, create_private
 
 __all__ = [
     "APPLICATION_ID",
@@ -177,6 +183,8 @@ class SQLiteSink:
 
     ``retention_days``: occurrences whose *occurrence time* is older are deleted (``None``: keep
     everything). ``clock`` drives retention and ``inserted_at``; tests pass a ``FakeClock``.
+    A database the sink creates gets ``file_mode`` (0600 by default), and so do its -wal and
+    -shm files.
     """
 
     def __init__(
@@ -189,11 +197,13 @@ class SQLiteSink:
         prune_interval: float = 3600.0,
         busy_timeout: float = 10.0,
         synchronous: Literal["full", "normal"] = "full",
+        file_mode: int = DEFAULT_FILE_MODE,
     ) -> None:
         if synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
         self._synchronous = synchronous.upper()
         self._path = Path(path)
+        self._mode = file_mode
         self._retention = None if retention_days is None else timedelta(days=retention_days)
         self._name = name
         self._clock: Clock = clock if clock is not None else RealClock()
@@ -295,6 +305,17 @@ class SQLiteSink:
                 f"sqlite {path}: not a SQLite database; refusing to touch it (choose another path)",
                 reason="not_a_database",
             )
+        # SQLite creates -wal and -shm with the database file's permission bits (whatever the
+        # umask), so creating the database with the mode first covers all three.
+        try:
+            if not create_private(path, self._mode):
+                for suffix in ("-wal", "-shm"):
+                    check_mode(path.with_name(path.name + suffix), self._mode)
+        except OSError as exc:
+            raise SinkError(
+                f"sqlite {path}: cannot create it: {exc.strerror or exc}",
+                reason=_ERRNO_REASONS.get(exc.errno or 0, "io_error"),
+            ) from None
 
     def _identify(self, conn: sqlite3.Connection) -> tuple[int, int, int]:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -356,7 +377,7 @@ class SQLiteSink:
             ev, ref = occ.event, occ.event.involved_object
             time_text, first_text, last_text, _ = document_times(occ)
             rows.append((
-                occ.id, occ.uid, occ.count, to_micros(occ.time), time_text,
+                occ.id, occ.uid, occ.count, to_micros(occ.filing_time), time_text,
                 ev.metadata.namespace, ev.metadata.name, ref.kind, ref.name, ref.namespace,
                 ref.uid, ref.api_version, ref.field_path, ev.type, ev.reason, ev.message,
                 ev.source.component, ev.source.host, ev.reporting_controller,

@@ -14,6 +14,10 @@ Response handling (``docs/sinks/jsonl-and-webhook.md`` has the table):
 
 Idempotency: every document carries its ``id`` and each request has an ``Idempotency-Key``
 header, the SHA-256 of the batch's ids, identical when the same batch is retried.
+
+Secrets: the URL appears in logs and errors only redacted (``redact_url``: no userinfo, no
+query values) and headers never appear. ``bearer_token_file`` is re-read when it changes, so a
+rotated Secret is sent from the next request on.
 """
 
 from __future__ import annotations
@@ -34,6 +38,13 @@ from yarl import URL
 
 from kubevents.export._document import encode_array, encode_lines
 from kubevents.export._occurrence import Occurrence
+from kubevents.export._secrets import (
+    SecretFile,
+    looks_secret,
+    redact_text,
+    redact_url,
+    url_has_secret,
+)
 from kubevents.export.sinks._base import HttpSinkError, Rejected, SinkError, WriteResult
 
 __all__ = ["WebhookError", "WebhookSink", "idempotency_key"]
@@ -69,11 +80,12 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # isdigit() alone also accepts "²" and other digits float() refuses.
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # an offset of 2**31 seconds overflows
         return None
     if when.tzinfo is None:  # RFC 9110 dates are GMT
         when = when.replace(tzinfo=UTC)
@@ -94,6 +106,7 @@ class WebhookSink:
         *,
         name: str = "webhook",
         headers: Mapping[str, str] | None = None,
+        bearer_token_file: Path | None = None,
         timeout: float = 10.0,
         ca_file: Path | None = None,
         client_cert: Path | None = None,
@@ -104,8 +117,13 @@ class WebhookSink:
         check_on_start: bool = False,
     ) -> None:
         self.url = url
+        #: The URL as logs and errors show it.
+        self.shown_url = redact_url(url)
         self._name = name
         self._headers = dict(headers or {})
+        self._token = (
+            SecretFile(bearer_token_file, "bearer_token_file") if bearer_token_file else None
+        )
         self._timeout = timeout
         self._ca_file = ca_file
         self._client_cert = client_cert
@@ -130,9 +148,29 @@ class WebhookSink:
             raise SinkError(f"unknown batch format {self._format!r}", reason="config")
         if self._timeout <= 0:
             raise SinkError(f"timeout must be positive, got {self._timeout}", reason="config")
+        if "@" in url.raw_authority and (
+            self._token is not None or any(h.lower() == "authorization" for h in self._headers)
+        ):
+            # aiohttp sends the userinfo as basic auth and refuses a second Authorization.
+            raise SinkError(
+                "credentials in the URL and an Authorization header: choose one", reason="config"
+            )
+        if self._token is not None:
+            try:
+                self._token.read()
+            except (OSError, ValueError) as exc:
+                reason = getattr(exc, "strerror", None) or exc
+                raise SinkError(
+                    f"bearer_token_file {self._token.path}: {reason}", reason="config"
+                ) from None
         tls = self._tls_context() if url.scheme == "https" else None
-        if url.scheme == "http" and (self._ca_file or self._client_cert):
-            log.warning("sink %s: TLS settings are ignored for the plain-http %s", self._name, url)
+        if url.scheme == "http":
+            if self._ca_file or self._client_cert:
+                log.warning(
+                    "sink %s: TLS settings are ignored for the plain-http %s",
+                    self._name, self.shown_url,
+                )  # fmt: skip
+            self._warn_plain_credentials()
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=tls if tls is not None else True),
             timeout=aiohttp.ClientTimeout(total=self._timeout),
@@ -151,15 +189,35 @@ class WebhookSink:
             await session.close()
 
     def _validate(self) -> URL:
+        shown = self.shown_url
         try:
             url = URL(self.url)
         except (TypeError, ValueError) as exc:
-            raise SinkError(f"invalid URL {self.url!r}: {exc}", reason="config") from None
+            reason = redact_text(str(exc).replace(self.url, shown))
+            raise SinkError(f"invalid URL {shown!r}: {reason}", reason="config") from None
         if url.scheme not in ("http", "https"):
-            raise SinkError(f"URL {self.url!r}: scheme must be http or https", reason="config")
+            raise SinkError(f"URL {shown!r}: scheme must be http or https", reason="config")
         if not url.host:
-            raise SinkError(f"URL {self.url!r}: no host", reason="config")
+            raise SinkError(f"URL {shown!r}: no host", reason="config")
         return url
+
+    def _warn_plain_credentials(self) -> None:
+        carried = [
+            *(["userinfo or a token in the URL"] if url_has_secret(self.url) else []),
+            *(["bearer_token_file"] if self._token is not None else []),
+            *(f"header {h}" for h in self._headers if looks_secret(h)),
+        ]
+        if carried:
+            log.warning(
+                "sink %s: %s goes over plain http to %s: anyone on the path can read it "
+                "(use https)",
+                self._name, ", ".join(carried), self.shown_url,
+            )  # fmt: skip
+
+    def _request_headers(self, headers: dict[str, str]) -> dict[str, str]:
+        if self._token is not None:
+            headers["Authorization"] = "Bearer " + self._token.value()
+        return headers
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._client_key and not self._client_cert:
@@ -173,7 +231,7 @@ class WebhookSink:
                 f"cannot load ca_file {self._ca_file}: {exc}", reason="tls_config"
             ) from None
         if self._insecure:
-            log.warning("sink %s: TLS verification of %s is disabled", self._name, self.url)
+            log.warning("sink %s: TLS verification of %s is disabled", self._name, self.shown_url)
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         if self._client_cert:
@@ -191,15 +249,18 @@ class WebhookSink:
     async def _probe(self) -> None:
         """Check that the receiver answers at all (any status but 401/403 will do)."""
         assert self._session is not None
+        shown = self.shown_url
         try:
-            async with self._session.head(self.url, allow_redirects=False) as response:
+            async with self._session.head(
+                self.url, headers=self._request_headers({}), allow_redirects=False
+            ) as response:
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as exc:
             error = _client_error(exc)
-            raise SinkError(f"{self.url} is not reachable: {error}", reason=error.reason) from None
+            raise SinkError(f"{shown} is not reachable: {error}", reason=error.reason) from None
         if status in (401, 403):
             raise SinkError(
-                f"{self.url} refused our credentials (HTTP {status})", reason=f"http_{status}"
+                f"{shown} refused our credentials (HTTP {status})", reason=f"http_{status}"
             )
 
     # -- writing -------------------------------------------------------------------------------
@@ -225,7 +286,7 @@ class WebhookSink:
         reason = f"http_{status}"
         log.warning(
             "sink %s: %s refused %d documents with HTTP %d: %s",
-            self._name, self.url, len(batch), status, detail.strip(),
+            self._name, self.shown_url, len(batch), status, detail.strip(),
         )  # fmt: skip
         rejected.extend(Rejected(occ, reason) for occ in batch)
 
@@ -234,10 +295,12 @@ class WebhookSink:
         answer's body), raise ``WebhookError`` on retryable ones."""
         assert self._session is not None
         body = encode_array(batch) if self._format == "array" else encode_lines(batch)
-        headers = {
-            "Content-Type": _CONTENT_TYPES[self._format],
-            "Idempotency-Key": idempotency_key(batch),
-        }
+        headers = self._request_headers(
+            {
+                "Content-Type": _CONTENT_TYPES[self._format],
+                "Idempotency-Key": idempotency_key(batch),
+            }
+        )
         if self._gzip:
             headers["Content-Encoding"] = "gzip"
             if len(body) > _GZIP_INLINE_LIMIT:
@@ -260,7 +323,7 @@ class WebhookSink:
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _client_error(exc) from None
         if status < 200 or 300 <= status < 400 or status in _RETRYABLE_4XX or status >= 500:
-            message = f"{self.url} answered HTTP {status}"
+            message = f"{self.shown_url} answered HTTP {status}"
             if detail:
                 message += f": {detail.strip()}"
             if retry_after is not None:
@@ -277,13 +340,17 @@ def _gzip(body: bytes) -> bytes:
 
 
 def _client_error(exc: BaseException) -> WebhookError:
-    """Map a transport failure to a retryable error with a bounded reason label."""
+    """Map a transport failure to a retryable error with a bounded reason label.
+
+    The library's message can quote the request URL: it is redacted like ours.
+    """
+    text = redact_text(str(exc))
     if isinstance(exc, TimeoutError):
-        return WebhookError(f"timed out: {str(exc) or 'no answer in time'}", reason="timeout")
+        return WebhookError(f"timed out: {text or 'no answer in time'}", reason="timeout")
     if isinstance(exc, aiohttp.ClientSSLError):
-        return WebhookError(f"TLS error: {exc}", reason="tls")
+        return WebhookError(f"TLS error: {text}", reason="tls")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return WebhookError(f"cannot connect: {exc}", reason="connect")
+        return WebhookError(f"cannot connect: {text}", reason="connect")
     if isinstance(exc, aiohttp.ClientConnectionError):
-        return WebhookError(f"connection failed: {exc}", reason="connection")
-    return WebhookError(f"request failed: {exc}", reason="http_client")
+        return WebhookError(f"connection failed: {text}", reason="connection")
+    return WebhookError(f"request failed: {text}", reason="http_client")

@@ -1,4 +1,13 @@
-"""The event loop a broadcaster runs on: the caller's running loop, or its own daemon thread."""
+"""asyncio support for the broadcasters: the loop they run on, flush barriers, cut-short sleeps.
+
+* ``LoopHost``: the caller's running loop, or a loop of its own in a daemon thread; runs
+  coroutines and callbacks there from any thread.
+* ``Barrier`` / ``inject_barrier``: a marker sent, in order, through every watcher of a mux;
+  it resolves once each watcher has handled everything queued before it (what a flush waits
+  for).
+* ``interruptible_sleep``: a retry wait that a shutdown cuts short (client-go's cancelled
+  context).
+"""
 
 from __future__ import annotations
 
@@ -9,16 +18,21 @@ import contextlib
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["LoopHost"]
+from kubevents.mux import Broadcaster, MuxEvent
 
-log = logging.getLogger("kubevents.record")
+__all__ = ["Barrier", "LoopHost", "SleepFunc", "inject_barrier", "interruptible_sleep"]
 
 _T = TypeVar("_T")
 
 _THREAD_JOIN_TIMEOUT = 5.0
+# The action type of a barrier in a watcher's queue (never an API action).
+_BARRIER = "kubevents-barrier"
+
+# The retry wait (``asyncio.sleep`` by default; tests inject one that returns at once).
+SleepFunc = Callable[[float], Awaitable[None]]
 
 # Owned loops still running at interpreter exit are stopped there, so that their tasks are
 # cancelled cleanly instead of being destroyed pending (and warned about) at finalisation.
@@ -35,10 +49,12 @@ class LoopHost:
     """Runs coroutines and callbacks on one loop, whichever thread asks.
 
     Made inside a running loop, it uses that loop. Made anywhere else, it starts a new loop in
-    a daemon thread (named ``thread_name``), which ``stop()`` ends.
+    a daemon thread (named ``thread_name``), which ``stop()`` ends. ``log`` gets the one debug
+    line about callbacks that came too late for a closed loop.
     """
 
-    def __init__(self, thread_name: str) -> None:
+    def __init__(self, thread_name: str, log: logging.Logger) -> None:
+        self._log = log
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -78,7 +94,7 @@ class LoopHost:
         try:
             self.loop.call_soon_threadsafe(fn)
         except RuntimeError:
-            log.debug("event loop is closed; %r not run", fn)
+            self._log.debug("event loop is closed; %r not run", fn)
 
     def run_sync(self, coro: Coroutine[Any, Any, _T]) -> _T:
         """Run ``coro`` on the loop and wait for it; for the loop's own thread this would hang."""
@@ -128,3 +144,59 @@ class LoopHost:
                 self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             finally:
                 self.loop.close()
+
+
+class Barrier:
+    """Resolves once every watcher it was sent to has handled everything before it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.future: asyncio.Future[None] = loop.create_future()
+        self._remaining = 0
+
+    def expect(self, count: int) -> None:
+        self._remaining = count
+        self._check()
+
+    def arrive(self) -> None:
+        self._remaining -= 1
+        self._check()
+
+    def _check(self) -> None:
+        if self._remaining <= 0 and not self.future.done():
+            self.future.set_result(None)
+
+
+def inject_barrier(mux: Broadcaster[Any]) -> Barrier | None:
+    """A barrier behind everything queued so far, in every watcher; None once shut down.
+
+    The mux sends it in order (``run_in_order``), so it reaches each watcher after every event
+    queued before this call; the watcher task calls ``arrive()`` when it reads it.
+    """
+    barrier = Barrier(mux.loop)
+
+    def inject() -> None:
+        watchers = mux.watchers()
+        for watcher in watchers:
+            watcher.force_send(MuxEvent(_BARRIER, barrier))
+        barrier.expect(len(watchers))
+
+    return barrier if mux.run_in_order(inject) else None
+
+
+async def interruptible_sleep(
+    delay: float, stopping: asyncio.Event | None, sleep: SleepFunc
+) -> bool:
+    """Sleep ``delay``; True (give up) if ``stopping`` is or becomes set first."""
+    if stopping is None:
+        await sleep(delay)
+        return False
+    if stopping.is_set():
+        return True
+    sleeper = asyncio.ensure_future(sleep(delay))
+    stopper = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait((sleeper, stopper), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        stopper.cancel()
+    return stopping.is_set()

@@ -18,19 +18,17 @@ import contextlib
 import enum
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, Generic, NamedTuple, TypeVar, cast
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar, cast
 
-from kubevents.record._channel import Channel, ChannelClosedError, wake_waiter
+from kubevents.mux._channel import wake_waiter
+from kubevents.mux._watcher import MuxEvent, Watcher
 
 __all__ = [
     "INCOMING_QUEUE_LENGTH",
     "Broadcaster",
     "BroadcasterStoppedError",
-    "ChannelClosedError",
     "FullChannelBehavior",
-    "MuxEvent",
-    "Watcher",
 ]
 
 T = TypeVar("T")
@@ -45,8 +43,12 @@ _YIELD_EVERY = 64
 
 
 class FullChannelBehavior(enum.Enum):
+    """What the distributor does with an event for a watcher whose channel is full."""
+
     WAIT_IF_CHANNEL_FULL = 0
+    """Wait for room (a slow watcher holds every other one back), as Go's ``WaitIfChannelFull``."""
     DROP_IF_CHANNEL_FULL = 1
+    """Drop the event for that watcher only and count it in ``Watcher.dropped``."""
 
 
 class BroadcasterStoppedError(RuntimeError):
@@ -56,84 +58,12 @@ class BroadcasterStoppedError(RuntimeError):
         super().__init__("broadcaster already stopped")
 
 
-class MuxEvent(NamedTuple, Generic[T]):
-    """``watch.Event``: an action type (``ADDED``, ...) and the object."""
-
-    type: str
-    object: T
-
-
 class _Control:
     __slots__ = ("fn",)
 
     def __init__(self, fn: Callable[[], bool | None]) -> None:
         # fn returns True to end the distributor loop (shutdown).
         self.fn = fn
-
-
-class Watcher(Generic[T]):
-    """One watcher of a ``Broadcaster``: read it with ``await recv()`` or ``async for``."""
-
-    def __init__(self, mux: Broadcaster[T], watcher_id: int, capacity: int) -> None:
-        self.id = watcher_id
-        self._mux = mux
-        self._channel: Channel[MuxEvent[T]] = Channel(capacity, mux.loop)
-        self._stop_lock = threading.Lock()
-        self._stopped = False
-        self.dropped = 0
-        """Events not delivered to this watcher because its channel was full."""
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped
-
-    def _is_stopped(self) -> bool:
-        return self._stopped
-
-    @property
-    def closed(self) -> bool:
-        """True once the channel is closed (it may still hold items to read)."""
-        return self._channel.closed
-
-    def __len__(self) -> int:
-        """Items waiting in this watcher's channel."""
-        return len(self._channel)
-
-    def buffered(self) -> list[MuxEvent[T]]:
-        """A snapshot of the items waiting in this watcher's channel."""
-        return self._channel.snapshot()
-
-    def force_send(self, event: MuxEvent[T]) -> None:
-        """Append to the channel ignoring its capacity: for control markers. On the loop only."""
-        self._channel.force_put(event)
-
-    async def recv(self) -> MuxEvent[T]:
-        """The next event; ``ChannelClosedError`` once the watcher is closed and drained."""
-        return await self._channel.get()
-
-    def recv_nowait(self) -> MuxEvent[T]:
-        """The next buffered event; ``IndexError`` if none, ``ChannelClosedError`` if closed."""
-        return self._channel.get_nowait()
-
-    async def __aiter__(self) -> AsyncIterator[MuxEvent[T]]:
-        while True:
-            try:
-                yield await self._channel.get()
-            except ChannelClosedError:
-                return
-
-    def stop(self) -> None:
-        """Stop receiving new events; the channel closes after what is already buffered.
-
-        Idempotent, thread-safe, never blocks; harmless after the broadcaster's shutdown.
-        """
-        with self._stop_lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        # A distributor waiting for room in this channel must notice the stop.
-        self._mux._call_on_loop(self._channel.wake_putters)
-        self._mux._remove(self)
 
 
 class Broadcaster(Generic[T]):

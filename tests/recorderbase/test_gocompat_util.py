@@ -1,4 +1,5 @@
-"""kubevents.record._util: client-go tools/record/util and the Go integer/time helpers."""
+"""client-go's tools/record/util (``_recorderbase.util``) and the Go integer/time helpers
+(``_recorderbase.gocompat``)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kubevents.errors import GoneError, KubeError, StatusError, TransportError
-from kubevents.record._util import (
-    EVENT_TYPE_NORMAL,
-    EVENT_TYPE_WARNING,
-    generate_event_name,
+from kubevents._recorderbase.gocompat import (
     go_hex,
     go_unix_nano,
-    is_key_not_found_error,
     saturating_sub,
     unix_nanos,
-    validate_event_type,
     wrap_int32,
     wrap_int64,
     wrap_uint64,
 )
+from kubevents._recorderbase.util import (
+    generate_event_name,
+    is_key_not_found_error,
+    validate_event_type,
+)
+from kubevents.errors import GoneError, KubeError, StatusError, TransportError
+from kubevents.model import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
 
 # client-go util_test.go's timestamp.
 TIMESTAMP = 105999103295324396

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from kubevents.kube import ADDED, DELETED, MODIFIED
-from kubevents.record import (
+from kubevents.mux import (
     INCOMING_QUEUE_LENGTH,
     Broadcaster,
     BroadcasterStoppedError,
