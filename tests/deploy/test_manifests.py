@@ -87,6 +87,22 @@ def metric_names() -> set[str]:
     return names
 
 
+def with_secret_files(config: dict[str, Any], root: Path) -> dict[str, Any]:
+    """``config`` with its mounted-Secret paths moved under ``root``, where they exist.
+
+    Validation checks that credential files are readable; in the pod the Secret is mounted,
+    here the test plays the kubelet.
+    """
+    text = yaml.safe_dump(config).replace("/etc/kubevents/secrets/", f"{root}/secrets/")
+    moved: dict[str, Any] = yaml.safe_load(text)
+    for sink in moved.get("sinks", []):
+        for key, value in sink.items():
+            if key.endswith("_file") and value.startswith(str(root)):
+                Path(value).parent.mkdir(parents=True, exist_ok=True)
+                Path(value).write_text("secret\n")
+    return moved
+
+
 def check_container(deployment: dict[str, Any], config: dict[str, Any]) -> None:
     """What a pod needs: non-root, read-only root, probes, grace over the drain deadline."""
     pod = deployment["spec"]["template"]["spec"]
@@ -154,7 +170,7 @@ def test_helm_lint_is_clean() -> None:
     ids=["defaults", "sqlite-store", "one-namespace", "opensearch-with-secret"],
 )  # fmt: skip
 async def test_helm_template_passes_a_server_side_dry_run(
-    local_cluster: LocalCluster, namespace: str, values: list[str]
+    local_cluster: LocalCluster, namespace: str, values: list[str], tmp_path: Path
 ) -> None:
     rendered = template(namespace, *(v.replace("NAMESPACE", namespace) for v in values))
     docs = documents(rendered)
@@ -163,7 +179,7 @@ async def test_helm_template_passes_a_server_side_dry_run(
     assert output.count("(server dry run)") == len(docs), output
     assert "Warning" not in output, output
     config = yaml.safe_load(one(docs, "ConfigMap")["data"]["config.yaml"])
-    load_export_config(overrides=config, environ={})
+    load_export_config(overrides=with_secret_files(config, tmp_path), environ={})
     check_container(one(docs, "Deployment"), config)
     if "replicaCount=1" in values:
         assert one(docs, "Deployment")["spec"]["strategy"]["type"] == "Recreate"
