@@ -27,6 +27,7 @@ __all__ = [
     "ElasticsearchSinkConfig",
     "ExportConfig",
     "JSONLSinkConfig",
+    "LeaderElectionConfig",
     "OpenSearchSinkConfig",
     "SQLiteSinkConfig",
     "SinkConfig",
@@ -206,6 +207,18 @@ class HealthConfig(_Strict):
     checkpoint_stale_after: Duration = "2m"
 
 
+class LeaderElectionConfig(_Strict):
+    """``leader_election``: several replicas, one exporting (docs/operations.md)."""
+
+    enabled: bool = False
+    lease_name: str = "kubevents"
+    namespace: str | None = None  # default: the pod's namespace (service-account directory)
+    identity: str | None = None  # default: $POD_NAME, else the host name (a pod's name)
+    lease_duration: Duration = "15s"
+    renew_deadline: Duration = "10s"
+    retry_period: Duration = "2s"
+
+
 class TimeWindowConfig(_Strict):
     """Bounds of the time an occurrence is filed under (docs/exporter.md, "Event times")."""
 
@@ -241,6 +254,7 @@ class ExportConfig(_Strict):
     rules: RuleSet = msgspec.field(default_factory=RuleSet)
     listen: str | None = "127.0.0.1:9090"  # /metrics /healthz /readyz; None disables
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
+    leader_election: LeaderElectionConfig = msgspec.field(default_factory=LeaderElectionConfig)
     time_window: TimeWindowConfig = msgspec.field(default_factory=TimeWindowConfig)
     shutdown_timeout: Duration = "25s"
     log_format: Literal["console", "json"] = "console"

@@ -21,6 +21,7 @@ from kubevents.export._config import (
     ElasticsearchSinkConfig,
     ExportConfig,
     JSONLSinkConfig,
+    LeaderElectionConfig,
     SinkConfig,
     SQLiteSinkConfig,
     WebhookSinkConfig,
@@ -29,6 +30,7 @@ from kubevents.export._config import (
 )
 from kubevents.export._rules import compile_rules
 from kubevents.export._secrets import redact_url
+from kubevents.kube import validate_timing
 
 __all__ = ["LIMITS", "MIN_CHECKPOINT_INTERVAL", "validate_config"]
 
@@ -357,6 +359,32 @@ def _durations(config: ExportConfig) -> None:
         parse_duration(getattr(config.time_window, side), f"time_window.{side}")
 
 
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _leader_election(le: LeaderElectionConfig) -> None:
+    lease = parse_duration(le.lease_duration, "leader_election.lease_duration")
+    renew = parse_duration(le.renew_deadline, "leader_election.renew_deadline")
+    retry = parse_duration(le.retry_period, "leader_election.retry_period")
+    if lease != int(lease):
+        raise ConfigError(
+            "leader_election.lease_duration: must be whole seconds (a Lease stores those)"
+        )
+    try:
+        validate_timing(lease, renew, retry)
+    except ValueError as exc:
+        raise ConfigError(f"leader_election: {exc}") from None
+    if not _DNS_SUBDOMAIN.match(le.lease_name):
+        raise ConfigError(
+            f"leader_election.lease_name: {le.lease_name!r} is not a valid object name"
+        )
+    if le.namespace is not None and not _DNS_LABEL.match(le.namespace):
+        raise ConfigError(f"leader_election.namespace: {le.namespace!r} is not a valid namespace")
+    if le.identity is not None and not le.identity.strip():
+        raise ConfigError("leader_election.identity: must not be empty")
+
+
 def validate_config(config: ExportConfig) -> None:
     """Raise ``ConfigError`` for the first problem found, naming its field."""
     _top_level(config)
@@ -375,3 +403,4 @@ def validate_config(config: ExportConfig) -> None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     _distinct_files(config)
+    _leader_election(config.leader_election)
