@@ -1,5 +1,5 @@
 # The README's two commands. Both set everything up on a fresh machine.
-.PHONY: run test bench chaos fuzz
+.PHONY: run test bench chaos fuzz image
 
 run:  ## set up, then run the main job
 	scripts/dev.sh run
@@ -15,3 +15,6 @@ chaos:  ## set up, then SIGKILL the exporter 20 times during a 50 000-operation 
 
 fuzz:  ## set up, then fuzz every input decoder with 10^5+ cases and a random seed (~1.5 min)
 	scripts/dev.sh fuzz
+
+image:  ## build the OCI image with podman (no Docker daemon) and check it; not part of make test
+	scripts/dev.sh image

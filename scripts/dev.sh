@@ -7,6 +7,7 @@
 #   scripts/dev.sh chaos  set up, then the chaos run (bench/chaos.py; arguments passed on)
 #   scripts/dev.sh fuzz   set up, then run the fuzz suite at full size (tests/fuzz; arguments
 #                         passed on, e.g. --seed N to reproduce a run)
+#   scripts/dev.sh image  set up, then build the OCI image and check it (scripts/build-image.sh)
 # "Set up" = a project venv with the package and its dev tools, and the real kube-apiserver +
 # etcd binaries built from Go modules (cached in ~/.cache/kubevents/testbin, ~5 min cold).
 set -euo pipefail
@@ -45,6 +46,10 @@ build_cluster() {
   "$VENV/bin/python" -c 'from kubevents.testenv import ensure_binaries; b = ensure_binaries(); print(b)'
 }
 
+build_tools() {
+  "$VENV/bin/python" -c 'from kubevents.testenv import ensure_helm, ensure_kubectl; print(ensure_kubectl()); print(ensure_helm())'
+}
+
 lint() {
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check .
@@ -67,6 +72,7 @@ case "${1:-}" in
     shift
     phase "python setup" setup_python
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
+    phase "kubectl + helm for the manifest tests (Go build, cached)" build_tools
     phase "ruff + mypy --strict + import contracts" lint
     phase "pytest" tests "$@"
     ;;
@@ -87,8 +93,13 @@ case "${1:-}" in
     phase "python setup" setup_python
     phase "fuzz" env PYTHONPATH=tests "$VENV/bin/python" -m fuzz "$@"
     ;;
+  image)
+    phase "python setup" setup_python
+    phase "kube-apiserver + etcd (Go build, cached)" build_cluster
+    phase "image" scripts/build-image.sh
+    ;;
   *)
-    echo "usage: $0 run|test|bench|chaos|fuzz [args]" >&2
+    echo "usage: $0 run|test|bench|chaos|fuzz|image [args]" >&2
     exit 2
     ;;
 esac

@@ -15,6 +15,7 @@ from kubevents.kube import KubeClient
 from kubevents.testenv import LocalCluster
 
 from .cluster_support import exporter_process, server_counts, stored_ids, wait_for
+from .search_support import oracle_watch
 
 pytestmark = pytest.mark.cluster
 
@@ -38,20 +39,6 @@ def assert_exactly_once(db: Path, server: dict[str, int], shown: set[str] | None
     assert per_uid == server  # the final count of every Event equals the server's
     if shown is not None:
         assert stored <= shown
-
-
-async def oracle_watch(client: KubeClient, namespace: str, shown: set[str]) -> None:
-    """An independent record of every (uid, count) the server showed, never interrupted."""
-    # What the list shows counts too: the flood may already have started when it returns.
-    listed = await client.events.list(namespace, limit=None)
-    shown.update(f"{event.uid}:{event.count or 1}" for event in listed.items)
-    rv = listed.resource_version
-    while True:
-        async with await client.events.watch(namespace, resource_version=rv) as stream:
-            async for change in stream:
-                if change.object is not None:
-                    shown.add(f"{change.object.uid}:{change.object.count or 1}")
-            rv = stream.resource_version
 
 
 async def test_sigkill_five_times_during_a_flood_loses_and_repeats_nothing(

@@ -11,14 +11,20 @@ import click
 import msgspec
 
 from kubevents.cli._logsetup import setup_logging
-from kubevents.export import ConfigError, Exporter, load_export_config, read_config_file
+from kubevents.export import (
+    ConfigError,
+    Exporter,
+    LeaderElectedExporter,
+    load_export_config,
+    read_config_file,
+)
 
 __all__ = ["export", "run_exporter"]
 
 EXIT_CONFIG = 2
 
 
-async def run_exporter(exporter: Exporter) -> int:
+async def run_exporter(exporter: Exporter | LeaderElectedExporter) -> int:
     """Run until SIGTERM/SIGINT, then drain and checkpoint."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -97,8 +103,12 @@ def export(
         config = msgspec.structs.replace(config, listen=None)
     setup_logging(config.log_level, config.log_format)
     show_progress = sys.stderr.isatty() if progress is None else progress
-    exporter = Exporter(config, progress=show_progress)
     try:
+        exporter: Exporter | LeaderElectedExporter = (
+            LeaderElectedExporter(config, progress=show_progress)
+            if config.leader_election.enabled
+            else Exporter(config, progress=show_progress)
+        )
         code = asyncio.run(run_exporter(exporter))
     except ConfigError as exc:
         click.echo(f"kubevents export: {exc}", err=True)

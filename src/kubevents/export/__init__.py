@@ -1,5 +1,6 @@
 """The exporter: list-watch every Event, ship each occurrence to sinks, lose and repeat nothing."""
 
+from kubevents.export._access import Permission, check_access, required_permissions
 from kubevents.export._acklog import AckLog
 from kubevents.export._config import (
     BufferConfig,
@@ -7,6 +8,7 @@ from kubevents.export._config import (
     ElasticsearchSinkConfig,
     ExportConfig,
     JSONLSinkConfig,
+    LeaderElectionConfig,
     OpenSearchSinkConfig,
     SinkConfig,
     SQLiteSinkConfig,
@@ -15,6 +17,12 @@ from kubevents.export._config import (
     parse_file_mode,
 )
 from kubevents.export._configload import load_export_config, read_config_file
+from kubevents.export._leader import (
+    CLUSTER_ANNOTATION,
+    EXIT_LEADERSHIP_LOST,
+    RESUME_ANNOTATION,
+    LeaderElectedExporter,
+)
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import (
     Occurrence,
@@ -38,6 +46,9 @@ from kubevents.export._transforms import Dedup, RuleFilter, Transforms
 from kubevents.export._watcher import EventWatcher, WatchSettings
 
 __all__ = [
+    "CLUSTER_ANNOTATION",
+    "EXIT_LEADERSHIP_LOST",
+    "RESUME_ANNOTATION",
     "AckLog",
     "BatchSettings",
     "BufferConfig",
@@ -53,8 +64,11 @@ __all__ = [
     "ExportMetrics",
     "Exporter",
     "JSONLSinkConfig",
+    "LeaderElectedExporter",
+    "LeaderElectionConfig",
     "Occurrence",
     "OpenSearchSinkConfig",
+    "Permission",
     "Pipeline",
     "Route",
     "Rule",
@@ -70,6 +84,7 @@ __all__ = [
     "WatchSettings",
     "WebhookSinkConfig",
     "build_sink",
+    "check_access",
     "compile_rules",
     "load_checkpoint",
     "load_export_config",
@@ -78,5 +93,6 @@ __all__ = [
     "parse_duration",
     "parse_file_mode",
     "read_config_file",
+    "required_permissions",
     "save_checkpoint",
 ]

@@ -44,6 +44,7 @@ __all__ = [
     "ElasticsearchSinkConfig",
     "ExportConfig",
     "JSONLSinkConfig",
+    "LeaderElectionConfig",
     "OpenSearchSinkConfig",
     "RetryConfig",
     "SQLiteSinkConfig",
@@ -68,6 +69,18 @@ class HealthConfig(StrictConfig):
     sink_failing_after: Duration = "5m"  # a sink failing this long: unhealthy
     # checkpoint writes failing this long while occurrences are being acknowledged: unhealthy
     checkpoint_stale_after: Duration = "2m"
+
+
+class LeaderElectionConfig(StrictConfig):
+    """``leader_election``: several replicas, one exporting (docs/operations.md)."""
+
+    enabled: bool = False
+    lease_name: str = "kubevents"
+    namespace: str | None = None  # default: the pod's namespace (service-account directory)
+    identity: str | None = None  # default: $POD_NAME, else the host name (a pod's name)
+    lease_duration: Duration = "15s"
+    renew_deadline: Duration = "10s"
+    retry_period: Duration = "2s"
 
 
 class TimeWindowConfig(StrictConfig):
@@ -106,6 +119,7 @@ class ExportConfig(StrictConfig):
     rules: RuleSet = msgspec.field(default_factory=RuleSet)
     listen: str | None = "127.0.0.1:9090"  # /metrics /healthz /readyz; None disables
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
+    leader_election: LeaderElectionConfig = msgspec.field(default_factory=LeaderElectionConfig)
     time_window: TimeWindowConfig = msgspec.field(default_factory=TimeWindowConfig)
     shutdown_timeout: Duration = "25s"
     log_format: Literal["console", "json"] = "console"

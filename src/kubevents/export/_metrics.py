@@ -83,6 +83,11 @@ class ExportMetrics:
         self.buffer_bytes = Gauge(
             _PREFIX + "buffer_bytes", "Bytes a sink's spool takes on disk", ["sink"], registry=r
         )
+        self.buffer_max_bytes = Gauge(
+            _PREFIX + "buffer_max_bytes",
+            "A sink's spool size cap (spool.max_bytes); alerts divide buffer_bytes by it",
+            ["sink"], registry=r,
+        )  # fmt: skip
         self.buffer_oldest = Gauge(
             _PREFIX + "buffer_oldest_age_seconds",
             "How long the oldest occurrence in a sink's buffer has waited",

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kubevents.errors import KubeError, StatusError
+from kubevents.export._access import check_access
 from kubevents.export._acklog import AckLog
 from kubevents.export._checkpointer import Checkpointer
 from kubevents.export._config import (
@@ -84,8 +85,12 @@ class Exporter:
         sinks: Sequence[Sink] | None = None,
         metrics: ExportMetrics | None = None,
         progress: bool = False,
+        resume_resource_version: str | None = None,
     ) -> None:
         self.config = config
+        # A resume point handed over by a previous leader (export/_leader.py); it wins over
+        # the local checkpoint's, which belongs to whenever this replica last led.
+        self._resume_rv = resume_resource_version
         self.metrics = metrics or ExportMetrics()
         self._client = client
         self._own_client = client is None
@@ -123,6 +128,11 @@ class Exporter:
         except KubeError as exc:
             await client.close()
             raise ConfigError(f"cluster {client.cluster.host} is not reachable: {exc}") from None
+        try:
+            await check_access(client, c)
+        except ConfigError:
+            await client.close()
+            raise
         return client
 
     async def _start_sinks(self) -> tuple[list[Sink], list[SinkConfig] | None]:
@@ -166,7 +176,7 @@ class Exporter:
         details.update(
             watching=watcher.watching, synced=watcher.synced,
             resource_version=watcher.resource_version, checkpoint=pipeline.acklog.resource_version,
-            queue_depth=pipeline.queue_depth(), acknowledged=pipeline.acknowledged,
+            buffer_depth=pipeline.depths(), acknowledged=pipeline.acknowledged,
         )  # fmt: skip
         return HealthReport(not problems, watcher.synced, tuple(problems), details)
 
@@ -205,7 +215,7 @@ class Exporter:
                 )  # fmt: skip
                 checkpoint = None
             tracker = EventTracker(checkpoint, ttl_seconds=parse_duration(c.state_ttl, "state_ttl"))
-            start_rv = checkpoint.resource_version if checkpoint else None
+            start_rv = self._resume_rv or (checkpoint.resource_version if checkpoint else None)
             self.pipeline = Pipeline(
                 routes(c, sinks, sink_configs, dead_letter), tracker, AckLog(start_rv),
                 self.metrics, supervisor=supervisor,

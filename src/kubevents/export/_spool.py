@@ -140,6 +140,7 @@ class SpoolBuffer:
         self._metrics = metrics
         self._depth = metrics.buffer_depth.labels(sink)
         self._bytes = metrics.buffer_bytes.labels(sink)
+        metrics.buffer_max_bytes.labels(sink).set(max_bytes)
         self._closed = False
 
     async def _run(self, fn: Callable[[], _T]) -> _T:
@@ -407,6 +408,12 @@ class SpoolBuffer:
         self._update_gauges()
 
     # -- state ---------------------------------------------------------------------------------
+
+    def written_through(self) -> int:
+        return self._next - 1
+
+    def stored_through(self) -> int:
+        return self._acked
 
     def depth(self) -> int:
         return self._next - 1 - self._acked + len(self._pending)

@@ -22,7 +22,7 @@ from kubevents.export._checks import (
     check_text,
     writable_target,
 )
-from kubevents.export._config import ExportConfig, SinkConfig
+from kubevents.export._config import ExportConfig, LeaderElectionConfig, SinkConfig
 from kubevents.export._configbase import (
     BufferConfig,
     ConfigError,
@@ -33,6 +33,7 @@ from kubevents.export._configbase import (
     parse_size,
 )
 from kubevents.export._rules import compile_rules
+from kubevents.kube import validate_timing
 
 __all__ = ["validate_config"]
 
@@ -161,6 +162,32 @@ def _durations(config: ExportConfig) -> None:
         parse_duration(getattr(config.time_window, side), f"time_window.{side}")
 
 
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _leader_election(le: LeaderElectionConfig) -> None:
+    lease = parse_duration(le.lease_duration, "leader_election.lease_duration")
+    renew = parse_duration(le.renew_deadline, "leader_election.renew_deadline")
+    retry = parse_duration(le.retry_period, "leader_election.retry_period")
+    if lease != int(lease):
+        raise ConfigError(
+            "leader_election.lease_duration: must be whole seconds (a Lease stores those)"
+        )
+    try:
+        validate_timing(lease, renew, retry)
+    except ValueError as exc:
+        raise ConfigError(f"leader_election: {exc}") from None
+    if not _DNS_SUBDOMAIN.match(le.lease_name):
+        raise ConfigError(
+            f"leader_election.lease_name: {le.lease_name!r} is not a valid object name"
+        )
+    if le.namespace is not None and not _DNS_LABEL.match(le.namespace):
+        raise ConfigError(f"leader_election.namespace: {le.namespace!r} is not a valid namespace")
+    if le.identity is not None and not le.identity.strip():
+        raise ConfigError("leader_election.identity: must not be empty")
+
+
 def validate_config(config: ExportConfig) -> None:
     """Raise ``ConfigError`` for the first problem found, naming its field."""
     _top_level(config)
@@ -179,3 +206,4 @@ def validate_config(config: ExportConfig) -> None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     _distinct_files(config)
+    _leader_election(config.leader_election)

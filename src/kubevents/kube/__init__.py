@@ -1,7 +1,27 @@
 """The one adapter over the Kubernetes client: nothing else in kubevents imports ``kubernetes``."""
 
 from kubevents.kube._client import EventList, EventsAPI, KubeClient
-from kubevents.kube._config import ClusterConfig, ConfigError, load_config
+from kubevents.kube._config import (
+    ENV_SERVICE_ACCOUNT_DIR,
+    ClusterConfig,
+    ConfigError,
+    TokenFile,
+    in_cluster_namespace,
+    load_config,
+    service_account_dir,
+)
+from kubevents.kube._election import (
+    DEFAULT_LEASE_DURATION,
+    DEFAULT_RENEW_DEADLINE,
+    DEFAULT_RETRY_PERIOD,
+    JITTER_FACTOR,
+    ElectionRecord,
+    LeaderElector,
+    LeaseLock,
+    ResourceLock,
+    validate_timing,
+)
+from kubevents.kube._lease import LEASE_API_VERSION, Lease, LeasesAPI, LeaseSpec
 from kubevents.kube._transport import (
     CONTENT_TYPE_JSON,
     CONTENT_TYPE_JSON_PATCH,
@@ -27,17 +47,34 @@ __all__ = [
     "CONTENT_TYPE_JSON_PATCH",
     "CONTENT_TYPE_MERGE_PATCH",
     "CONTENT_TYPE_STRATEGIC_MERGE_PATCH",
+    "DEFAULT_LEASE_DURATION",
+    "DEFAULT_RENEW_DEADLINE",
+    "DEFAULT_RETRY_PERIOD",
     "DELETED",
+    "ENV_SERVICE_ACCOUNT_DIR",
     "ERROR",
     "INITIAL_EVENTS_END_ANNOTATION",
+    "JITTER_FACTOR",
+    "LEASE_API_VERSION",
     "MODIFIED",
     "ClusterConfig",
     "ConfigError",
+    "ElectionRecord",
     "EventList",
     "EventsAPI",
     "KubeClient",
+    "LeaderElector",
+    "Lease",
+    "LeaseLock",
+    "LeaseSpec",
+    "LeasesAPI",
+    "ResourceLock",
+    "TokenFile",
     "WatchEvent",
     "WatchStream",
     "excerpt",
+    "in_cluster_namespace",
     "load_config",
+    "service_account_dir",
+    "validate_timing",
 ]

@@ -15,6 +15,7 @@ import msgspec
 from kubevents.errors import RequestConstructionError, StatusError, UnexpectedObjectError
 from kubevents.kube._config import ClusterConfig, load_config
 from kubevents.kube._jsonsplit import array_elements, object_members
+from kubevents.kube._lease import LeasesAPI
 from kubevents.kube._transport import (
     CONTENT_TYPE_STRATEGIC_MERGE_PATCH,
     Transport,
@@ -27,6 +28,7 @@ __all__ = ["EventList", "EventsAPI", "KubeClient"]
 log = logging.getLogger(__name__)
 
 _E = TypeVar("_E", bound=Wire)
+_R = TypeVar("_R", bound=msgspec.Struct)
 
 DEFAULT_PAGE_SIZE = 500
 # How long past the server-side watch timeout the client waits for bytes before giving up.
@@ -47,6 +49,26 @@ class _List(msgspec.Struct):
 
 _list_decoder = msgspec.json.Decoder(_List)
 _list_meta_decoder = msgspec.json.Decoder(_ListMeta)
+
+
+class _AccessStatus(msgspec.Struct):
+    allowed: bool = False
+
+
+class _AccessReview(msgspec.Struct):
+    status: _AccessStatus = msgspec.field(default_factory=_AccessStatus)
+
+
+class _UserInfo(msgspec.Struct):
+    username: str = ""
+
+
+class _SelfSubjectStatus(msgspec.Struct):
+    userInfo: _UserInfo = msgspec.field(default_factory=_UserInfo)  # noqa: N815 - wire name
+
+
+class _SelfSubjectReview(msgspec.Struct):
+    status: _SelfSubjectStatus = msgspec.field(default_factory=_SelfSubjectStatus)
 
 
 @dataclass
@@ -291,7 +313,8 @@ class KubeClient:
     """An async client for the Event APIs of one cluster.
 
     ``KubeClient.connect()`` resolves kubeconfig / in-cluster / explicit settings;
-    ``client.events`` is core/v1, ``client.events_v1`` is events.k8s.io/v1.
+    ``client.events`` is core/v1, ``client.events_v1`` is events.k8s.io/v1, ``client.leases``
+    is coordination.k8s.io/v1.
     """
 
     def __init__(self, cluster: ClusterConfig) -> None:
@@ -301,6 +324,7 @@ class KubeClient:
         self.events_v1: EventsAPI[EventsV1Event] = EventsAPI(
             self._transport, "/apis/events.k8s.io/v1", EventsV1Event, "Event"
         )
+        self.leases = LeasesAPI(self._transport)
 
     @classmethod
     async def connect(
@@ -351,6 +375,51 @@ class KubeClient:
                 return False
             raise
         return True
+
+    async def can_i(
+        self,
+        verb: str,
+        resource: str,
+        *,
+        group: str = "",
+        namespace: str | None = None,
+        name: str | None = None,
+    ) -> bool:
+        """Whether this identity may ``verb`` ``resource`` (a SelfSubjectAccessReview).
+
+        ``namespace`` None asks about every namespace (what a cluster-wide list needs).
+        """
+        attributes = {"verb": verb, "resource": resource, "group": group}
+        if namespace:
+            attributes["namespace"] = namespace
+        if name:
+            attributes["name"] = name
+        review = await self._review(
+            "authorization.k8s.io/v1", "SelfSubjectAccessReview",
+            {"resourceAttributes": attributes}, _AccessReview,
+        )  # fmt: skip
+        return review.status.allowed
+
+    async def whoami(self) -> str:
+        """This identity's user name (a SelfSubjectReview), e.g. ``system:serviceaccount:ns:sa``."""
+        review = await self._review(
+            "authentication.k8s.io/v1", "SelfSubjectReview", None, _SelfSubjectReview
+        )
+        return review.status.userInfo.username
+
+    async def _review(
+        self, api_version: str, kind: str, spec: dict[str, Any] | None, answer: type[_R]
+    ) -> _R:
+        """Create a self-review object (nothing is stored) and decode the server's answer."""
+        body: dict[str, Any] = {"apiVersion": api_version, "kind": kind}
+        if spec is not None:
+            body["spec"] = spec
+        path = f"/apis/{api_version}/{kind.lower()}s"
+        data = await self._transport.request("POST", path, body=body)
+        try:
+            return msgspec.json.decode(data, type=answer)
+        except msgspec.MsgspecError as exc:
+            raise UnexpectedObjectError(f"undecodable {kind}: {exc}") from exc
 
     async def server_version(self) -> dict[str, Any]:
         data = await self._transport.request("GET", "/version")

@@ -15,7 +15,15 @@ node resolved from Maven Central. ``FaultProxy`` sits in front of a real server 
 unreachable on demand (an apiserver outage).
 """
 
-from ._build import ETCD_VERSION, KUBE_VERSION, Binaries, ensure_binaries
+from ._build import (
+    ETCD_VERSION,
+    HELM_VERSION,
+    KUBE_VERSION,
+    Binaries,
+    ensure_binaries,
+    ensure_helm,
+    ensure_kubectl,
+)
 from ._cluster import LIMITED_USER, LIMITED_VERBS, LocalCluster
 from ._faultproxy import FaultProxy
 from ._search import (
@@ -25,10 +33,12 @@ from ._search import (
     ensure_search_engine,
     shared_search_engine,
 )
+from ._tokens import create_token
 
 __all__ = [
     "DEFAULT_SEARCH_VERSIONS",
     "ETCD_VERSION",
+    "HELM_VERSION",
     "KUBE_VERSION",
     "LIMITED_USER",
     "LIMITED_VERBS",
@@ -37,7 +47,10 @@ __all__ = [
     "LocalCluster",
     "SearchEngine",
     "SearchRuntime",
+    "create_token",
     "ensure_binaries",
+    "ensure_helm",
+    "ensure_kubectl",
     "ensure_search_engine",
     "shared_search_engine",
 ]

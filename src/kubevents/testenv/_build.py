@@ -1,8 +1,10 @@
-"""Locating, and if needed building, the kube-apiserver and etcd binaries.
+"""Locating, and if needed building, kube-apiserver, etcd, kubectl and helm.
 
-The binaries come from the wrapper Go module at ``testenv/kube`` (go.mod/go.sum only), so the
-exact upstream versions are pinned by go.sum and nothing is downloaded outside Go's own module
-machinery. A cold build takes 10-20 minutes; afterwards the binaries are cached per version.
+The binaries come from wrapper Go modules (go.mod/go.sum only): ``testenv/kube`` for
+kube-apiserver, etcd and kubectl (one k8s.io/kubernetes version for all three), and
+``testenv/helm`` for Helm. The exact upstream versions are pinned by go.sum and nothing is
+downloaded outside Go's own module machinery. Cold builds take minutes; afterwards the
+binaries are cached per version.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KUBE_VERSION = "v1.34.4"
+HELM_VERSION = "v4.3.2"
 #: Informational: the etcd version is whatever the wrapper go.mod pins (the one k8s pins).
 ETCD_VERSION = "v3.6.4"
 
@@ -48,9 +51,9 @@ def cache_dir(version: str = KUBE_VERSION) -> Path:
     return Path(base) / "kubevents" / "testbin" / version
 
 
-def find_go_module() -> Path:
-    """The wrapper module directory (the one containing ``go.mod``)."""
-    override = os.environ.get(_ENV_GO_MODULE)
+def find_go_module(name: str = "kube") -> Path:
+    """The wrapper module directory ``testenv/<name>`` (the one containing ``go.mod``)."""
+    override = os.environ.get(_ENV_GO_MODULE) if name == "kube" else None
     if override:
         path = Path(override).expanduser().resolve()
         if path.name == "go.mod":
@@ -60,12 +63,13 @@ def find_go_module() -> Path:
         return path
     # The package is installed editable from the repo, so the module sits next to src/.
     for parent in Path(__file__).resolve().parents:
-        candidate = parent / "testenv" / "kube"
+        candidate = parent / "testenv" / name
         if (candidate / "go.mod").is_file():
             return candidate
     raise RuntimeError(
-        "cannot find the testenv/kube Go module (go.mod) above "
-        f"{Path(__file__).resolve()}; set ${_ENV_GO_MODULE} to its directory"
+        f"cannot find the testenv/{name} Go module (go.mod) above "
+        f"{Path(__file__).resolve()}"
+        + (f"; set ${_ENV_GO_MODULE} to its directory" if name == "kube" else "")
     )
 
 
@@ -135,6 +139,62 @@ def _go_build(go: str, module: Path, package: str, output: Path, ldflags: str) -
     _log(f"built {output} in {time.monotonic() - started:.0f}s")
 
 
+def _find_go() -> str | None:
+    return shutil.which("go") or (
+        "/usr/local/go/bin/go" if _is_executable(Path("/usr/local/go/bin/go")) else None
+    )
+
+
+def _kube_ldflags(version: str) -> str:
+    minor = version.lstrip("v").split(".")[1]
+    return (
+        "-s -w"
+        f" -X k8s.io/component-base/version.gitVersion={version}"
+        " -X k8s.io/component-base/version.gitMajor=1"
+        f" -X k8s.io/component-base/version.gitMinor={minor}"
+    )
+
+
+def _ensure_tool(name: str, directory: Path, module_name: str, package: str, ldflags: str) -> Path:
+    """``directory/name`` built from ``testenv/<module_name>`` if it is not there yet."""
+    binary = directory / name
+    if _is_executable(binary):
+        return binary
+    if os.environ.get(_ENV_TESTBIN) and module_name == "kube":
+        raise RuntimeError(f"${_ENV_TESTBIN}={directory} does not contain an executable {name}")
+    go = _find_go()
+    if go is None:
+        raise RuntimeError(f"{name} is not in {directory} and `go` is not on PATH to build it")
+    module = find_go_module(module_name)
+    directory.mkdir(parents=True, exist_ok=True)
+    with _build_lock(directory):
+        if not _is_executable(binary):
+            _go_build(go, module, package, binary, ldflags)
+    return binary
+
+
+def ensure_kubectl(version: str = KUBE_VERSION) -> Path:
+    """kubectl of the same Kubernetes version as the apiserver, built beside it."""
+    module = find_go_module("kube")
+    pinned = _pinned_kube_version(module)
+    if pinned != version:
+        raise RuntimeError(
+            f"{module}/go.mod pins k8s.io/kubernetes {pinned}, cannot build {version} from it"
+        )
+    return _ensure_tool(
+        "kubectl", cache_dir(version), "kube", "k8s.io/kubernetes/cmd/kubectl",
+        _kube_ldflags(version),
+    )  # fmt: skip
+
+
+def ensure_helm(version: str = HELM_VERSION) -> Path:
+    """Helm built from helm.sh/helm/v4 (``testenv/helm``), cached next to the kube binaries."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    directory = Path(base) / "kubevents" / "testbin" / f"helm-{version}"
+    ldflags = f"-s -w -X helm.sh/helm/v4/internal/version.version={version}"
+    return _ensure_tool("helm", directory, "helm", "helm.sh/helm/v4/cmd/helm", ldflags)
+
+
 def ensure_binaries(version: str = KUBE_VERSION) -> Binaries:
     """Return the kube-apiserver and etcd binaries for ``version``, building them if missing.
 
@@ -152,9 +212,7 @@ def ensure_binaries(version: str = KUBE_VERSION) -> Binaries:
         raise RuntimeError(
             f"${_ENV_TESTBIN}={directory} does not contain executable kube-apiserver and etcd"
         )
-    go = shutil.which("go") or (
-        "/usr/local/go/bin/go" if _is_executable(Path("/usr/local/go/bin/go")) else None
-    )
+    go = _find_go()
     if go is None:
         raise RuntimeError(
             f"kube-apiserver/etcd {version} are not in {directory} and `go` is not on PATH "
@@ -171,16 +229,10 @@ def ensure_binaries(version: str = KUBE_VERSION) -> Binaries:
     with _build_lock(directory):
         # Re-check under the lock: another process may have finished the build meanwhile.
         if not _is_executable(binaries.kube_apiserver):
-            minor = version.lstrip("v").split(".")[1]
-            ldflags = (
-                "-s -w"
-                f" -X k8s.io/component-base/version.gitVersion={version}"
-                " -X k8s.io/component-base/version.gitMajor=1"
-                f" -X k8s.io/component-base/version.gitMinor={minor}"
-            )
             _go_build(
-                go, module, "k8s.io/kubernetes/cmd/kube-apiserver", binaries.kube_apiserver, ldflags
-            )
+                go, module, "k8s.io/kubernetes/cmd/kube-apiserver", binaries.kube_apiserver,
+                _kube_ldflags(version),
+            )  # fmt: skip
         if not _is_executable(binaries.etcd):
             _go_build(go, module, "go.etcd.io/etcd/server/v3", binaries.etcd, "-s -w")
     return binaries

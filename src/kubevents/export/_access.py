@@ -1,0 +1,85 @@
+"""The RBAC the exporter needs, checked at start so a missing verb is named, not retried.
+
+Without this a missing ``watch`` would surface only as a 403 on every re-watch, retried with
+backoff forever. One SelfSubjectAccessReview per permission (every authenticated identity may
+ask about itself) turns it into an exit with code 2 and the exact rule to add.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from kubevents.errors import KubeError, StatusError
+from kubevents.export._config import ConfigError, ExportConfig
+from kubevents.kube import KubeClient
+
+__all__ = ["Permission", "check_access", "required_permissions"]
+
+log = logging.getLogger(__name__)
+
+COORDINATION_GROUP = "coordination.k8s.io"
+
+
+@dataclass(frozen=True)
+class Permission:
+    verb: str
+    resource: str
+    group: str = ""
+    namespace: str | None = None  # None: every namespace
+    name: str | None = None
+
+    def describe(self) -> str:
+        resource = f"{self.resource}.{self.group}" if self.group else self.resource
+        if self.name:
+            resource += f" {self.name!r}"
+        where = f"in namespace {self.namespace!r}" if self.namespace else "in all namespaces"
+        return f"{self.verb} {resource} {where}"
+
+
+def required_permissions(
+    config: ExportConfig, lease_namespace: str | None = None
+) -> list[Permission]:
+    """Exactly what the exporter does: list and watch Events; get/create/update its Lease."""
+    needed = [Permission(verb, "events", "", config.namespace) for verb in ("list", "watch")]
+    if lease_namespace is not None:
+        lease = config.leader_election.lease_name
+        needed += [
+            Permission("get", "leases", COORDINATION_GROUP, lease_namespace, lease),
+            Permission("create", "leases", COORDINATION_GROUP, lease_namespace),
+            Permission("update", "leases", COORDINATION_GROUP, lease_namespace, lease),
+        ]
+    return needed
+
+
+async def check_access(
+    client: KubeClient, config: ExportConfig, lease_namespace: str | None = None
+) -> None:
+    """Raise ``ConfigError`` naming every permission this identity lacks."""
+    missing: list[Permission] = []
+    for permission in required_permissions(config, lease_namespace):
+        try:
+            allowed = await _can_i(client, permission)
+        except StatusError as exc:
+            # A server or policy that refuses self-reviews: the requests themselves will tell.
+            log.warning("cannot check RBAC permissions (%s): not checking them", exc)
+            return
+        except KubeError as exc:
+            raise ConfigError(f"cluster {client.cluster.host} is not reachable: {exc}") from None
+        if not allowed:
+            missing.append(permission)
+    if not missing:
+        return
+    try:
+        who = await client.whoami()
+    except KubeError:
+        who = "this identity"
+    raise ConfigError(
+        f"missing RBAC permission for {who}: "
+        + "; ".join(p.describe() for p in missing)
+        + " (deploy/10-rbac.yaml has the ClusterRole and Role the exporter needs)"
+    )
+
+
+async def _can_i(client: KubeClient, p: Permission) -> bool:
+    return await client.can_i(p.verb, p.resource, group=p.group, namespace=p.namespace, name=p.name)
