@@ -198,9 +198,43 @@ async def test_a_dead_sink_with_a_spool_holds_up_neither_the_watch_nor_another_s
     await eventually(lambda: acklog.resource_version == "1000", "the checkpoint to move on")
     assert len(local.stored) == 1000 and len(down.stored) == 0
     assert pipeline.depths()["hook"] == 1000
+    # What another replica may resume from stays where every sink had stored everything.
+    assert pipeline.delivered_resource_version() == "0"
     down.gate.set()
     await eventually(lambda: len(down.stored) == 1000, "the spool to be delivered")
+    await eventually(
+        lambda: pipeline.delivered_resource_version() == "1000", "the delivered point to follow"
+    )
     written = [i for w in down.writes for i in w]
     assert sorted(written) == sorted(f"u{i}:1" for i in range(1000)) and down.duplicates == 0
     await eventually(lambda: pipeline.depths()["hook"] == 0, "the spool to empty")
     await pipeline.stop()
+
+
+async def test_what_a_spool_held_at_start_is_not_delivered_until_its_sink_stores_it(
+    tmp_path: Path,
+) -> None:
+    sink = MemorySink("hook")
+    sink.gate = asyncio.Event()
+    spooled = BufferSettings("spool", 100, SpoolSettings(tmp_path / "hook"))
+    fast = DriverSettings(max_batch_size=50, flush_delay=0.01, retry_initial_delay=0.01)
+
+    def make(resume: str) -> Pipeline:
+        return Pipeline([Route(sink, spooled, fast)], EventTracker(), AckLog(resume),
+                        ExportMetrics())  # fmt: skip
+
+    first = make("0")
+    await first.start()
+    for i in range(10):
+        first.tracker.decide(f"u{i}", 1)
+        await first.submit(occurrence(f"u{i}"), str(i + 1))
+    await eventually(lambda: first.acklog.resource_version == "10", "the spool to take them")
+    await first.stop()  # the sink never answered: the spool keeps all ten
+    assert sink.stored == {}
+    second = make("10")  # restarted from its checkpoint
+    await second.start()
+    assert second.delivered_resource_version() is None  # the spool's ten are stored nowhere
+    sink.gate.set()
+    await eventually(lambda: len(sink.stored) == 10, "the replay")
+    await eventually(lambda: second.delivered_resource_version() == "10", "the point to follow")
+    await second.stop()

@@ -155,7 +155,8 @@ class LeaderElectedExporter:
     def _published(self) -> dict[str, str]:
         exporter = self.exporter
         pipeline = exporter.pipeline if exporter is not None else None
-        rv = pipeline.acklog.resource_version if pipeline is not None else None
+        # The stored point, not the spooled one: a successor cannot read this replica's spool.
+        rv = pipeline.delivered_resource_version() if pipeline is not None else None
         if not rv:
             return {}  # keep what the previous leader published until there is something newer
         return {RESUME_ANNOTATION: rv, CLUSTER_ANNOTATION: self.config.cluster_name}

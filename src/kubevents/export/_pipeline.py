@@ -19,6 +19,7 @@ from typing import Literal
 
 from kubevents.export._acklog import AckLog
 from kubevents.export._buffer import Buffer, Entry, MemoryBuffer, WhenFull
+from kubevents.export._delivered import DeliveredMark
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
 from kubevents.export._sinkdriver import DeadLetterHandler, DriverSettings, SinkDriver
@@ -106,7 +107,8 @@ class Pipeline:
         self.supervisor = supervisor if supervisor is not None else TaskSupervisor(metrics)
         self.acknowledged = 0
         self.progressed = asyncio.Event()  # set whenever the resume point or the count moves
-        acklog.on_advance = self.progressed.set
+        acklog.on_advance = self._advanced
+        self._delivered: DeliveredMark | None = None
         batch = settings or BatchSettings()
         self.drivers: list[SinkDriver] = []
         for item in sinks:
@@ -140,8 +142,22 @@ class Pipeline:
         """Open the buffers (a spool replays what it holds first) and start the drivers."""
         for driver in self.drivers:
             await driver.buffer.start()
+        spools = [d.buffer for d in self.drivers if isinstance(d.buffer, SpoolBuffer)]
+        self._delivered = DeliveredMark(spools, self.acklog.resource_version)
         for driver in self.drivers:
             driver.start()
+
+    def _advanced(self) -> None:
+        if self._delivered is not None:
+            self._delivered.advanced(self.acklog.resource_version)
+        self.progressed.set()
+
+    def delivered_resource_version(self) -> str | None:
+        """The resume point every sink has stored, spools aside: what another replica may
+        resume from (``_delivered``). The ack log's point for a pipeline without spools."""
+        if self._delivered is None:
+            return self.acklog.resource_version if self.acklog.resource_version else None
+        return self._delivered.resource_version()
 
     async def submit(self, occurrence: Occurrence | None, resource_version: str | None) -> None:
         """Hand an occurrence to every sink's buffer (waiting where a buffer blocks).
@@ -220,6 +236,10 @@ class Pipeline:
         while not self.settled():
             if loop.time() >= deadline:
                 return False
+            await asyncio.sleep(_DRAIN_POLL)
+        # Spools are durable, but another replica cannot read them: while their sinks are
+        # healthy, deliver what they hold, so that the point handed over is current.
+        while not self.idle() and not self.failing_sinks() and loop.time() < deadline:
             await asyncio.sleep(_DRAIN_POLL)
         return True
 
