@@ -10,13 +10,16 @@ import pytest
 from kubevents.export import (
     AckLog,
     BatchSettings,
+    BufferSettings,
     DeadLetterHandler,
     EventTracker,
     ExportMetrics,
+    Occurrence,
     Pipeline,
+    Route,
 )
-from kubevents.export._sinkdriver import lane_of
-from kubevents.export.sinks import Rejected, SinkError
+from kubevents.export._sinkdriver import DriverSettings, lane_of
+from kubevents.export.sinks import Rejected, SinkError, WriteResult
 from support import eventually
 
 from .memory_sink import MemorySink, occurrence
@@ -234,3 +237,45 @@ async def test_drain_reports_a_missed_deadline_and_leaves_it_unacknowledged() ->
 def test_a_pipeline_needs_a_sink() -> None:
     with pytest.raises(ValueError, match="at least one sink"):
         Pipeline([], EventTracker(), AckLog(), ExportMetrics())
+
+
+async def test_a_refusal_answered_after_a_newer_success_does_not_mark_the_sink_failing() -> None:
+    # Two lanes: the older write is refused for good, but its answer arrives after a write sent
+    # later has succeeded. The sink works; its health follows the newest request.
+    older, newer = (
+        "u0",
+        next(f"u{i}" for i in range(1, 50) if lane_of(f"u{i}", 2) != lane_of("u0", 2)),
+    )
+    release = asyncio.Event()
+    newer_stored = asyncio.Event()
+    lettered: list[str] = []
+
+    class Sink(MemorySink):
+        async def write(self, batch: Sequence[Occurrence]) -> WriteResult:
+            if batch[0].uid == older:
+                await release.wait()
+                raise SinkError("HTTP 401", reason="http_401", permanent=True)
+            result = await super().write(batch)
+            newer_stored.set()
+            return result
+
+    async def dead_letter(name: str, rejected: Sequence[Rejected]) -> None:
+        lettered.extend(r.occurrence.id for r in rejected)
+
+    sink = Sink("hook")
+    driver = DriverSettings(max_batch_size=1, flush_delay=0.0, max_concurrency=2,
+                            permanent_attempts=1)  # fmt: skip
+    pipeline = Pipeline(
+        [Route(sink, BufferSettings("block", 10), driver, dead_letter)], EventTracker(),
+        AckLog("0"), ExportMetrics(),
+    )  # fmt: skip
+    await pipeline.start()
+    for i, uid in enumerate((older, newer)):
+        pipeline.tracker.decide(uid, 1)
+        await pipeline.submit(occurrence(uid), str(i + 1))
+    await newer_stored.wait()
+    release.set()
+    assert await pipeline.drain(10)
+    assert lettered == [f"{older}:1"]
+    assert pipeline.failing_sinks() == []
+    await pipeline.stop()

@@ -56,10 +56,6 @@ class DriverSettings:
     permanent_attempts: int = DEFAULT_PERMANENT_ATTEMPTS
 
 
-class _DeadLettered(WriteResult):
-    """The whole batch failed for good: health stays red until a write succeeds."""
-
-
 def lane_of(uid: str, lanes: int) -> int:
     """The lane an Event's occurrences take: stable across runs (``hash`` of a str is not)."""
     return zlib.crc32(uid.encode()) % lanes if lanes > 1 else 0
@@ -97,6 +93,9 @@ class SinkDriver:
         self.flushing = False  # drain: write partial batches at once
         self.failing_since: float | None = None
         self.last_error = ""
+        # Health follows the newest attempt to answer, by when it was sent: with several lanes,
+        # a refusal of an older request can arrive after a newer one succeeded.
+        self._newest_answered = float("-inf")
         self._oldest = metrics.buffer_oldest.labels(sink.name)
 
     @property
@@ -153,13 +152,15 @@ class SinkDriver:
         name = self.name
         occurrences = [entry.occurrence for entry in batch]
         started = time.monotonic()
+        refused = False
         try:
             result = await self._retry(
                 lambda: self.sink.write(occurrences), f"write of {len(batch)}",
-                self._count_sink_error, permanent=True,
+                self._count_sink_error, permanent=True, recovers=True,
             )  # fmt: skip
         except _PermanentFailureError as failure:
-            result = _DeadLettered([Rejected(o, failure.error.reason) for o in occurrences])
+            refused = True  # health stays red: only a write that succeeds clears it
+            result = WriteResult([Rejected(o, failure.error.reason) for o in occurrences])
             self._metrics.permanent_failures.labels(name).inc(len(batch))
             log.error(
                 "sink %s: %d occurrences failed for good after %d attempts (%s); they go to "
@@ -174,12 +175,9 @@ class SinkDriver:
             self._metrics.export_lag.labels(name).set(now - occurrences[-1].filing_time.timestamp())
         if result.rejected:
             self._metrics.rejected.labels(name).inc(len(result.rejected))
-            await self._reject(result.rejected)
-        if not isinstance(result, _DeadLettered):
-            self.failing_since = None
-            self.last_error = ""
+            await self._reject(result.rejected, recovers=not refused)
 
-    async def _reject(self, rejected: Sequence[Rejected]) -> None:
+    async def _reject(self, rejected: Sequence[Rejected], *, recovers: bool) -> None:
         """Hand rejected occurrences to the dead-letter target, or log them (bounded)."""
         name = self.name
         dead_letter = self._dead_letter
@@ -197,7 +195,10 @@ class SinkDriver:
         # The batch leaves the buffer only once its rejections are on disk: until then the
         # checkpoint holds (or the spool keeps it), and a restart sends the batch again.
         await self._retry(
-            lambda: dead_letter(name, rejected), f"dead-letter write of {len(rejected)}", count
+            lambda: dead_letter(name, rejected),
+            f"dead-letter write of {len(rejected)}",
+            count,
+            recovers=recovers,
         )
 
     def _count_sink_error(self, exc: Exception) -> None:
@@ -211,22 +212,27 @@ class SinkDriver:
         count: Callable[[Exception], None],
         *,
         permanent: bool = False,
+        recovers: bool = False,
     ) -> _T:
         """Run ``action`` until it succeeds, backing off (jittered, doubling) between failures.
 
         With ``permanent``, a permanent ``SinkError`` ends it after ``permanent_attempts``
-        (``_PermanentFailureError``). While it fails the sink counts as failing.
+        (``_PermanentFailureError``). While it fails the sink counts as failing; with
+        ``recovers``, its success shows the sink works again.
         """
         delay = self.settings.retry_initial_delay
         attempts = 0
         while True:
+            sent = time.monotonic()
             try:
-                return await action()
+                result = await action()
             except Exception as exc:
                 count(exc)
-                if self.failing_since is None:
-                    self.failing_since = time.monotonic()
-                self.last_error = f"{what} failed: {exc}"
+                if sent >= self._newest_answered:
+                    self._newest_answered = sent
+                    if self.failing_since is None:
+                        self.failing_since = time.monotonic()
+                    self.last_error = f"{what} failed: {exc}"
                 if permanent and isinstance(exc, SinkError) and exc.permanent:
                     attempts += 1
                     if attempts >= self.settings.permanent_attempts:
@@ -241,3 +247,8 @@ class SinkDriver:
                 )
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, self.settings.retry_max_delay)
+            else:
+                if recovers and sent >= self._newest_answered:
+                    self._newest_answered = sent
+                    self.failing_since, self.last_error = None, ""
+                return result
