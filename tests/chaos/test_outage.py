@@ -138,11 +138,16 @@ async def test_block_without_a_spool_loses_what_the_ttl_deletes_and_says_so(
         down = asyncio.create_task(outage(scene, 503, seconds=40, after=3))
         await flood(scene, seconds=40)
         await down
-        finals = await scene.watch_log.finals()
-        await wait_for(
-            lambda: {f"{u}:{c}" for u, c in finals.items()} <= set(stored_ids(scene.db)),
-            "the Events still on the server to be stored",
-        )
+        # Caught up: every Event still on the server is stored at its current count. The TTL
+        # keeps deleting meanwhile, so the server is asked again at each look.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 180
+        while True:
+            finals = await scene.watch_log.finals()
+            if {f"{u}:{c}" for u, c in finals.items()} <= set(stored_ids(scene.db)):
+                break
+            assert loop.time() < deadline, "the Events still on the server were not stored"
+            await asyncio.sleep(0.5)
         assert await run.exit_code() == 0
     shown = scene.watch_log.shown
     lost = shown - set(stored_ids(scene.db))
@@ -176,7 +181,10 @@ async def test_a_refusing_webhook_is_dead_lettered_named_and_holds_up_nothing(
         await wait_for(lambda: shown <= set(stored_ids(scene.db)), "SQLite", within=10)
         scene.receiver.status = 204
         await flood(scene, seconds=3)
-        await wait_for(lambda: exp.health().healthy, "health to recover")
+        try:
+            await wait_for(lambda: exp.health().healthy, "health to recover", within=30)
+        except AssertionError:
+            raise AssertionError(f"health did not recover: {exp.health().problems}") from None
         assert await run.exit_code() == 0
     letters = [msgspec.json.decode(line) for line in dead.read_bytes().splitlines()]
     assert letters and {(le["sink"], le["reason"]) for le in letters} == {("webhook", "http_401")}

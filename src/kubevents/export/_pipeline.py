@@ -239,7 +239,9 @@ class Pipeline:
             await asyncio.sleep(_DRAIN_POLL)
         # Spools are durable, but another replica cannot read them: while their sinks are
         # healthy, deliver what they hold, so that the point handed over is current.
-        while not self.idle() and not self.failing_sinks() and loop.time() < deadline:
+        while not self.idle() and not self.failing_sinks():
+            if loop.time() >= deadline:
+                break
             await asyncio.sleep(_DRAIN_POLL)
         return True
 
