@@ -1,0 +1,199 @@
+"""A webhook down for longer than Events live, at full size: what each buffer policy keeps.
+
+    python bench/sink_outage.py                    # every scenario (~25 min)
+    python bench/sink_outage.py --only spool-3m block-3m
+    python bench/sink_outage.py --scale 0.1 --output /tmp/o.json   # a quick try
+
+A real apiserver with ``--event-ttl=1m`` and ``--etcd-compaction-interval=30s``; Event creates and
+count bumps at 20/s; the exporter in-process with a SQLite store and a webhook sink; the webhook
+answers 503 for the scenario's outage, then accepts. An independent watch, never interrupted,
+records every occurrence the server showed; afterwards the webhook's deliveries are compared
+with it (missing, duplicated, out of order per Event).
+
+Scenarios (``docs/exporter.md``, "Sink outages", has the figures):
+
+- ``block-3m``: a 3-minute outage, ``queue_size: 200``, ``watch_timeout: 60s``, the memory
+  buffer that blocks (no spool): the loss the spool exists to prevent;
+- ``spool-3m``: the same with the spool (the default for a webhook);
+- ``spool-12m``: a 12-minute outage with the exporter's defaults.
+
+Writes ``bench/results/sink_outage.json`` (or ``--output``) and exits 1 if a spool scenario
+lost or duplicated an occurrence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+_REPO = str(Path(__file__).resolve().parents[1])
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+
+from bench._chaos_support import Flood, Receiver, WatchLog, stored_ids  # noqa: E402
+
+from kubevents.export import Exporter, load_export_config  # noqa: E402
+from kubevents.kube import KubeClient  # noqa: E402
+from kubevents.testenv import LocalCluster  # noqa: E402
+
+RATE = 20.0
+EVENT_TTL = "1m"
+COMPACTION_INTERVAL = "30s"
+LEAD_IN = 10.0  # seconds of flood before the outage starts
+CATCH_UP = 600.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    outage_minutes: float
+    exporter: dict[str, Any]
+
+
+SCENARIOS = {
+    "block-3m": Scenario("block-3m", 3, {
+        "buffer": {"queue_size": 200}, "watch_timeout": "60s",
+        "webhook_buffer": {"when_full": "block"},
+    }),
+    "spool-3m": Scenario("spool-3m", 3, {"buffer": {"queue_size": 200}, "watch_timeout": "60s"}),
+    "spool-12m": Scenario("spool-12m", 12, {}),
+}  # fmt: skip
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    outage_seconds: float
+    shown: int
+    delivered: int
+    missing: int
+    duplicated: int
+    out_of_order: int
+    sqlite_missing: int
+    events_deleted_by_ttl: int
+    relists_gone: float
+    seconds: float
+
+    @property
+    def lossless(self) -> bool:
+        return self.missing == 0 and self.duplicated == 0 and self.out_of_order == 0
+
+
+def _config(tmp: Path, cluster: LocalCluster, namespace: str, url: str, s: Scenario) -> Any:
+    options = dict(s.exporter)
+    webhook: dict[str, Any] = {"type": "webhook", "url": url, "timeout": "2s"}
+    if "webhook_buffer" in options:
+        webhook["buffer"] = options.pop("webhook_buffer")
+    raw = {
+        "cluster_name": "outage", "kubeconfig": str(cluster.kubeconfig), "namespace": namespace,
+        "checkpoint": str(tmp / "events.checkpoint"), "listen": None,
+        "sinks": [{"type": "sqlite", "path": str(tmp / "events.db")}, webhook], **options,
+    }  # fmt: skip
+    path = tmp / "config.yaml"
+    path.write_bytes(json.dumps(raw).encode())
+    return load_export_config(path, environ={})
+
+
+async def _run(cluster: LocalCluster, scenario: Scenario, tmp: Path, scale: float) -> Outcome:
+    started = time.monotonic()
+    async with await KubeClient.connect(cluster.kubeconfig) as kube:
+        namespace = f"outage-{uuid.uuid4().hex[:8]}"
+        await kube.ensure_namespace(namespace)
+        watch_log = WatchLog(kube, namespace)
+        watching = asyncio.create_task(watch_log.run())
+        await watch_log.ready.wait()
+        receiver = Receiver()
+        await receiver.up()
+        config = _config(tmp, cluster, namespace, receiver.url, scenario)
+        exporter = Exporter(config, client=kube)
+        stop = asyncio.Event()
+        running = asyncio.create_task(exporter.run(stop))
+        outage = scenario.outage_minutes * 60 * scale
+        flood = Flood(kube, namespace, int(RATE * (outage + 2 * LEAD_IN)), RATE, 4,
+                      random.Random(7))  # fmt: skip
+        flooding = asyncio.create_task(flood.run())
+        await asyncio.sleep(LEAD_IN)
+        receiver.status = 503
+        print(f"{scenario.name}: webhook down for {outage:.0f}s", file=sys.stderr, flush=True)
+        await asyncio.sleep(outage)
+        receiver.status = 204
+        await flooding
+        shown = set(watch_log.shown)
+        deadline = time.monotonic() + CATCH_UP
+        while not (
+            exporter.pipeline is not None and exporter.pipeline.idle()
+            and shown <= receiver.deliveries.keys()
+        ):  # fmt: skip
+            if time.monotonic() > deadline:
+                print(f"{scenario.name}: not caught up after {CATCH_UP:g}s", file=sys.stderr)
+                break
+            await asyncio.sleep(1)
+        stop.set()
+        await running
+        relists = exporter.metrics.registry.get_sample_value(
+            "kubevents_relists_total", {"reason": "gone"}
+        )
+        finals = await watch_log.finals()
+        watching.cancel()
+        await receiver.down()
+    delivered = receiver.deliveries
+    return Outcome(
+        scenario.name, outage, len(shown), len(delivered), len(shown - delivered.keys()),
+        sum(1 for n in delivered.values() if n > 1), len(receiver.out_of_order()),
+        len(shown - set(stored_ids(tmp / "events.db"))), len(flood.finals) - len(finals),
+        relists or 0.0, time.monotonic() - started,
+    )  # fmt: skip
+
+
+def _write(output: Path, outcomes: list[Outcome]) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps([asdict(o) for o in outcomes], indent=2) + "\n")
+
+
+async def main(names: list[str], output: Path, scale: float) -> int:
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="kubevents-outage-") as tmp:
+        root = Path(tmp)
+        with LocalCluster(
+            root / "cluster",
+            extra_apiserver_args=(
+                f"--event-ttl={EVENT_TTL}", f"--etcd-compaction-interval={COMPACTION_INTERVAL}"
+            ),
+        ) as cluster:  # fmt: skip
+            for name in names:
+                work = root / name
+                work.mkdir()
+                outcome = await _run(cluster, SCENARIOS[name], work, scale)
+                outcomes.append(outcome)
+                print(json.dumps(asdict(outcome)), flush=True)
+    _write(output, outcomes)
+    print(f"\n{'scenario':<10} {'outage':>7} {'shown':>7} {'missing':>8} {'dup':>4} "
+          f"{'late':>5} {'sqlite':>7} {'ttl-deleted':>11} {'410s':>5}")  # fmt: skip
+    for o in outcomes:
+        print(f"{o.scenario:<10} {o.outage_seconds:>6.0f}s {o.shown:>7} {o.missing:>8} "
+              f"{o.duplicated:>4} {o.out_of_order:>5} {o.sqlite_missing:>7} "
+              f"{o.events_deleted_by_ttl:>11} {o.relists_gone:>5.0f}")  # fmt: skip
+    failed = [o.scenario for o in outcomes if o.scenario.startswith("spool") and not o.lossless]
+    if failed:
+        print(f"FAILED: {', '.join(failed)} lost, duplicated or reordered occurrences")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(SCENARIOS), default=list(SCENARIOS))
+    parser.add_argument(
+        "--output", type=Path, default=Path(_REPO) / "bench" / "results" / "sink_outage.json"
+    )
+    parser.add_argument("--scale", type=float, default=1.0, help="outage length factor")
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.only, args.output, args.scale)))
