@@ -26,7 +26,7 @@ from kubevents.export._sinkdriver import DeadLetterHandler, DriverSettings, Sink
 from kubevents.export._spool import SpoolBuffer
 from kubevents.export._state import EventTracker
 from kubevents.export._supervisor import TaskSupervisor
-from kubevents.export.sinks._base import Sink
+from kubevents.export.sinks import Sink
 
 __all__ = [
     "BatchSettings",

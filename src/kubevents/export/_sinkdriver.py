@@ -26,7 +26,7 @@ from typing import TypeVar
 from kubevents.export._buffer import Buffer, Entry
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._supervisor import TaskSupervisor
-from kubevents.export.sinks._base import HttpSinkError, Rejected, Sink, SinkError, WriteResult
+from kubevents.export.sinks import HttpSinkError, Rejected, Sink, SinkError, WriteResult
 
 __all__ = ["DeadLetterHandler", "DriverSettings", "SinkDriver", "lane_of"]
 
