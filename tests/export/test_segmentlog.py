@@ -296,6 +296,20 @@ def test_a_directory_in_place_of_the_mark_replays_everything(tmp_path: Path) -> 
     assert drain(again) == [payload(i) for i in range(4)]
 
 
+def test_an_acknowledgement_that_could_not_be_written_is_written_again(tmp_path: Path) -> None:
+    log = opened(tmp_path)
+    log.append([payload(i) for i in range(5)])
+    blocker = tmp_path / "acknowledged.tmp"
+    blocker.mkdir()  # where the mark is written first: any write fails
+    with pytest.raises(IsADirectoryError):
+        log.acknowledge(3)
+    assert log.acknowledged == 0
+    blocker.rmdir()
+    log.acknowledge(3)
+    log.close()
+    assert drain(opened(tmp_path)) == [payload(3), payload(4)]
+
+
 def test_a_record_larger_than_a_read_chunk(tmp_path: Path) -> None:
     log = opened(tmp_path, max_bytes=8 << 20, segment_bytes=4 << 20)
     big = os.urandom(3 << 20)

@@ -18,7 +18,9 @@ counted: records cut off the newest segment at a record boundary, or the newest 
 deleted. Other files in the directory are left alone. Segments whose records are all
 acknowledged are deleted. The total size is capped: past ``max_bytes`` an append
 either raises ``SpoolFullError`` (the caller waits: backpressure) or drops the oldest segments,
-counting the records lost.
+counting the records lost. A failing disk makes ``append`` and ``acknowledge`` raise
+``OSError``: a failed append appends nothing, a failed acknowledgement leaves the mark where it
+was; the caller retries.
 
 Not thread-safe: one owner (the spool's worker thread) calls every method.
 """
@@ -332,8 +334,9 @@ class SegmentLog:
                 "spool %s is full (%d bytes): dropped %d unsent records, the oldest",
                 self.directory, self.max_bytes, lost,
             )  # fmt: skip
-            self._acknowledged = max(self._acknowledged, oldest.last)
-            self._write_ack()
+            mark = max(self._acknowledged, oldest.last)
+            self._write_ack(mark)
+            self._acknowledged = mark
             self._remove(0)
 
     def _writable(self, needed: int) -> _Segment:
@@ -431,12 +434,12 @@ class SegmentLog:
         sequence = min(sequence, self._next - 1)
         if sequence <= self._acknowledged:
             return
+        self._write_ack(sequence)  # an OSError leaves the mark as it was, to be written again
         self._acknowledged = sequence
-        self._write_ack()
         self._delete_acknowledged()
 
-    def _write_ack(self) -> None:
-        data = _ACK.pack(self._acknowledged, zlib.crc32(struct.pack("<Q", self._acknowledged)))
+    def _write_ack(self, sequence: int) -> None:
+        data = _ACK.pack(sequence, zlib.crc32(struct.pack("<Q", sequence)))
         tmp = self.directory / (_ACK_FILE + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, self.file_mode)
         try:
