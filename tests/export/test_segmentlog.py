@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from kubevents.export._segmentlog import (
     HEADER_SIZE,
+    LogStats,
     SegmentLog,
     SpoolFullError,
     encode_record,
@@ -151,6 +152,100 @@ def test_a_truncated_older_segment_loses_its_tail_only(tmp_path: Path) -> None:
     assert len(read) == 29 and read[0] == payload(0) and read[-1] == payload(29)
 
 
+def first_of(segment: Path) -> int:
+    return int(segment.name.removesuffix(".seg"))
+
+
+def thirty_in_segments(directory: Path) -> list[Path]:
+    """Records 1..30 (payloads 0..29) in several closed segments."""
+    log = opened(directory, segment_bytes=256)
+    for i in range(30):
+        log.append([payload(i)])
+    log.close()
+    files = segments(directory)
+    assert len(files) >= 4
+    return files
+
+
+def test_records_missing_without_a_trace_of_their_bytes_are_counted(tmp_path: Path) -> None:
+    files = thirty_in_segments(tmp_path)
+    files[1].unlink()
+    # The third segment cut just before its last record: at a boundary, so no byte is torn.
+    last = first_of(files[3]) - 1
+    whole = files[2].read_bytes()
+    files[2].write_bytes(whole[: len(whole) - HEADER_SIZE - len(payload(last - 1))])
+    again = opened(tmp_path)
+    assert again.stats.damaged_regions == 2 and again.stats.damaged_bytes == 0
+    lost = {*range(first_of(files[1]), first_of(files[2])), last}
+    assert drain(again) == [payload(s - 1) for s in range(1, 31) if s not in lost]
+
+
+def test_the_oldest_unacknowledged_segment_deleted_is_counted(tmp_path: Path) -> None:
+    files = thirty_in_segments(tmp_path)
+    log = opened(tmp_path)
+    log.acknowledge(first_of(files[1]) - 1)
+    log.close()
+    oldest = segments(tmp_path)[0]
+    assert oldest == files[1]
+    oldest.unlink()
+    again = opened(tmp_path)
+    assert again.stats.damaged_regions == 1
+    assert drain(again) == [payload(s - 1) for s in range(first_of(files[2]), 31)]
+
+
+def test_a_copy_of_a_segment_under_another_name_repeats_and_loses_nothing(tmp_path: Path) -> None:
+    files = thirty_in_segments(tmp_path)
+    (tmp_path / f"{0:020d}.seg").write_bytes(files[-1].read_bytes())
+    again = opened(tmp_path)
+    # Its records lie outside the range its name gives it: damage, skipped.
+    assert again.stats.recovered == 30 and again.stats.damaged_regions == 1
+    read: list[bytes] = []
+    while True:  # as the spool reads: seek to the next record, then read a few
+        again.seek(len(read) + 1)
+        if not (records := again.read(4)):
+            break
+        assert [r.sequence for r in records] == list(
+            range(len(read) + 1, len(read) + 1 + len(records))
+        )
+        read += [r.payload for r in records]
+    assert read == [payload(i) for i in range(30)]
+
+
+def test_files_the_log_did_not_name_are_left_alone(tmp_path: Path) -> None:
+    files = thirty_in_segments(tmp_path)
+    copy = files[0].read_bytes()
+    junk = {
+        "-1.seg": copy, "1_0.seg": b"junk", "zz.seg": copy, "00000000000000000001.seg.bak": copy,
+        "\u0663.seg": copy, "notes.txt": b"x",
+    }  # fmt: skip
+    for name, content in junk.items():
+        (tmp_path / name).write_bytes(content)
+    for name in ["7.seg", f"{first_of(files[0]) + 1:020d}.seg"]:
+        (tmp_path / name).mkdir()
+    again = opened(tmp_path)
+    assert again.stats == LogStats(recovered=30)
+    assert drain(again) == [payload(i) for i in range(30)]
+    assert again.append([b"after"]) == 31
+    again.close()
+    assert drain(opened(tmp_path)) == [*(payload(i) for i in range(30)), b"after"]
+    for name, content in junk.items():
+        assert (tmp_path / name).read_bytes() == content, name
+    assert (tmp_path / "7.seg").is_dir()
+
+
+def test_appends_stay_in_the_range_of_a_newest_segment_named_past_the_last_record(
+    tmp_path: Path,
+) -> None:
+    thirty_in_segments(tmp_path)
+    (tmp_path / f"{100:020d}.seg").write_bytes(b"")
+    again = opened(tmp_path)
+    assert again.stats.damaged_regions == 1  # 31..99 should be somewhere
+    assert drain(again) == [payload(i) for i in range(30)]
+    assert again.append([b"after"]) == 100
+    again.close()
+    assert drain(opened(tmp_path)) == [*(payload(i) for i in range(30)), b"after"]
+
+
 def test_block_refuses_to_grow_past_the_cap_until_acknowledged(tmp_path: Path) -> None:
     log = opened(tmp_path, max_bytes=2048, segment_bytes=512)
     appended = 0
@@ -187,6 +282,32 @@ def test_an_unreadable_acknowledgement_mark_replays_everything(tmp_path: Path) -
     again = opened(tmp_path)
     assert again.stats.damaged_regions == 1
     assert drain(again) == [payload(i) for i in range(4)]
+
+
+def test_a_directory_in_place_of_the_mark_replays_everything(tmp_path: Path) -> None:
+    log = opened(tmp_path)
+    log.append([payload(i) for i in range(4)])
+    log.acknowledge(3)
+    log.close()
+    (tmp_path / "acknowledged").unlink()
+    (tmp_path / "acknowledged").mkdir()
+    again = opened(tmp_path)
+    assert again.stats.damaged_regions == 1
+    assert drain(again) == [payload(i) for i in range(4)]
+
+
+def test_an_acknowledgement_that_could_not_be_written_is_written_again(tmp_path: Path) -> None:
+    log = opened(tmp_path)
+    log.append([payload(i) for i in range(5)])
+    blocker = tmp_path / "acknowledged.tmp"
+    blocker.mkdir()  # where the mark is written first: any write fails
+    with pytest.raises(IsADirectoryError):
+        log.acknowledge(3)
+    assert log.acknowledged == 0
+    blocker.rmdir()
+    log.acknowledge(3)
+    log.close()
+    assert drain(opened(tmp_path)) == [payload(3), payload(4)]
 
 
 def test_a_record_larger_than_a_read_chunk(tmp_path: Path) -> None:

@@ -178,6 +178,33 @@ async def test_damaged_records_are_skipped_counted_and_never_block(tmp_path: Pat
     await again.close()
 
 
+async def test_a_mark_that_cannot_be_written_is_counted_and_stops_nothing(tmp_path: Path) -> None:
+    metrics, supervisor = ExportMetrics(), TaskSupervisor()
+    buffer = SpoolBuffer(
+        "hook", tmp_path, Acks(), metrics, supervisor, max_bytes=1 << 20, commit_delay=0.01
+    )
+    await buffer.start()
+    await _put_many(buffer, 6)
+    await buffer.settle()
+    errors = metrics.sink_errors.labels("hook", "spool_io")
+    blocker = tmp_path / "acknowledged.tmp"  # where the mark is written first
+    blocker.mkdir()
+    buffer.complete(await buffer.take(3))
+    await eventually(lambda: errors._value.get() == 1, "the failed mark to be counted")
+    blocker.rmdir()
+    buffer.complete(await buffer.take(1))
+    await eventually(lambda: (tmp_path / "acknowledged").exists(), "the mark to be written")
+    blocker.mkdir()
+    buffer.complete(await buffer.take(2))
+    await buffer.close()  # its last mark fails too: counted, not raised
+    assert errors._value.get() == 3 and supervisor.failure is None
+
+    again = spool(tmp_path, Acks())
+    await again.start()
+    assert [e.occurrence.id for e in await again.take(10)] == ["u4:1", "u5:1"]  # repeats only
+    await again.close()
+
+
 async def test_a_dead_sink_with_a_spool_holds_up_neither_the_watch_nor_another_sink(
     tmp_path: Path,
 ) -> None:

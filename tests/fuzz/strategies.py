@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from .spool_targets import SCRIPT_BYTES
+
 __all__ = ["STRATEGIES"]
 
 _ANY_CHAR = st.characters(codec=None, exclude_categories=())
@@ -192,4 +194,7 @@ STRATEGIES: dict[str, st.SearchStrategy[bytes]] = {
         lambda text: text.encode("utf-8", "surrogatepass")
     ),
     "config": config_files(),
+    # A spool scenario is a script of choices: any bytes are one.
+    "spool_segments": st.binary(max_size=SCRIPT_BYTES),
+    "spool_buffer": st.binary(max_size=SCRIPT_BYTES),
 }

@@ -60,6 +60,7 @@ from kubevents.model import (
 
 from . import corpus
 from .engine import HOSTILE_TOKENS, Target
+from .spool_targets import SPOOL_TARGETS
 
 __all__ = ["CI_CASES", "TARGETS"]
 
@@ -459,10 +460,11 @@ class Config(_Target):
 
 TARGETS: tuple[Target, ...] = (
     WatchLine(), WatchWhole(), ListPage(), StatusBody(), Model(), ExporterPath(), RetryAfter(),
-    Config(),
+    Config(), *SPOOL_TARGETS,
 )  # fmt: skip
 # Mutants per target in CI, about 2 x 10^4 in all; the slow YAML parser gets fewer.
 CI_CASES = {
     "watch_line": 4_000, "watch_stream": 2_000, "list_page": 2_500, "status": 2_500,
     "model": 3_000, "exporter_path": 3_000, "retry_after": 1_000, "config": 600,
+    "spool_segments": 300, "spool_buffer": 100,
 }  # fmt: skip

@@ -6,13 +6,21 @@ framed and checksummed::
 
     magic "KV" | length u32 | sequence u64 | unix ms u64 | crc32 u32 | payload
 
-(little-endian; the CRC covers length, sequence, time and payload). A crash can leave a torn
-record at the end of the newest segment: it is cut off at open. A record damaged anywhere else
-(a bit flip, a truncated copy) is skipped by scanning forward to the next record whose framing
-and checksum are valid; each damaged stretch is counted, never fatal. Segments whose records
-are all acknowledged are deleted. The total size is capped: past ``max_bytes`` an append
+(little-endian; the CRC covers length, sequence, time and payload). A segment is named after
+its first record's sequence (20 digits, ``.seg``) and holds the records from there up to the
+next segment's first: a record outside that range (a copy of a segment under another name) is
+damage too. A crash can leave a torn record at the end of the newest segment: it is cut off at
+open. A record damaged anywhere else (a bit flip, a truncated copy) is skipped by scanning
+forward to the next record whose framing and checksum are valid; each damaged stretch is
+counted, never fatal, and so is a stretch of records missing without a trace of their bytes
+(an older segment cut at a record boundary, or deleted). What nothing on disk shows cannot be
+counted: records cut off the newest segment at a record boundary, or the newest segments
+deleted. Other files in the directory are left alone. Segments whose records are all
+acknowledged are deleted. The total size is capped: past ``max_bytes`` an append
 either raises ``SpoolFullError`` (the caller waits: backpressure) or drops the oldest segments,
-counting the records lost.
+counting the records lost. A failing disk makes ``append`` and ``acknowledge`` raise
+``OSError``: a failed append appends nothing, a failed acknowledgement leaves the mark where it
+was; the caller retries.
 
 Not thread-safe: one owner (the spool's worker thread) calls every method.
 """
@@ -41,6 +49,8 @@ _CHECKED = struct.Struct("<IQQ")  # the header fields the checksum covers
 MAX_RECORD_BYTES = 64 * 1024 * 1024  # a larger length field can only be damage
 DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024
 _SEGMENT_SUFFIX = ".seg"
+_NAME_DIGITS = 20  # every u64 sequence fits, so that names sort as their numbers do
+_NO_SEQUENCE = 1 << 64  # past every sequence: the newest segment's range is open
 _ACK_FILE = "acknowledged"
 _ACK = struct.Struct("<QI")  # sequence, crc32 of it
 _READ_CHUNK = 1024 * 1024
@@ -65,7 +75,7 @@ class LogStats:
     """What opening found, and what has been lost since (all counts, for metrics)."""
 
     recovered: int = 0  # unacknowledged records found at open
-    damaged_regions: int = 0  # stretches of bytes skipped because they did not parse
+    damaged_regions: int = 0  # stretches of bytes that did not parse, or of records missing
     damaged_bytes: int = 0
     torn_tail_bytes: int = 0  # cut off the newest segment (a crash mid-append)
     dropped: int = 0  # records deleted unsent by drop_oldest
@@ -89,6 +99,14 @@ def encode_record(sequence: int, written_ms: int, payload: bytes) -> bytes:
     return _HEADER.pack(MAGIC, len(payload), sequence, written_ms, crc) + payload
 
 
+def _first_sequence(name: str) -> int | None:
+    """The sequence a segment file starts at, from its name; None for any other file."""
+    digits = name.removesuffix(_SEGMENT_SUFFIX)
+    if digits == name or len(digits) != _NAME_DIGITS or not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(digits)
+
+
 def _parse(data: bytes | memoryview, offset: int) -> tuple[Record, int] | None:
     """The valid record at ``offset`` and the offset after it, or None."""
     end = offset + HEADER_SIZE
@@ -103,15 +121,19 @@ def _parse(data: bytes | memoryview, offset: int) -> tuple[Record, int] | None:
     return Record(sequence, written_ms, payload), end + length
 
 
-def _scan(data: bytes) -> tuple[list[Record], dict[int, int], int]:
-    """Every valid record of a segment, the damaged stretches, and the end of the last record."""
+def _scan(data: bytes, first: int, upper: int) -> tuple[list[Record], dict[int, int], int]:
+    """Every valid record of a segment, the damaged stretches, and the end of the last record.
+
+    Valid: framing and checksum, and a sequence after the previous record's, from ``first`` and
+    below ``upper`` (the segment's range).
+    """
     records: list[Record] = []
     skips: dict[int, int] = {}
     offset = valid_end = 0
-    previous = -1
+    previous = first - 1
     while offset < len(data):
         parsed = _parse(data, offset)
-        if parsed is not None and parsed[0].sequence > previous:
+        if parsed is not None and previous < parsed[0].sequence < upper:
             record, offset = parsed
             records.append(record)
             previous = record.sequence
@@ -121,7 +143,7 @@ def _scan(data: bytes) -> tuple[list[Record], dict[int, int], int]:
         start, probe = offset, offset + 1
         while (probe := data.find(MAGIC, probe)) >= 0:
             found = _parse(data, probe)
-            if found is not None and found[0].sequence > previous:
+            if found is not None and previous < found[0].sequence < upper:
                 break
             probe += 1
         if probe < 0:
@@ -165,26 +187,36 @@ class SegmentLog:
 
     def open(self) -> LogStats:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._acknowledged = self._read_ack()
-        paths = sorted(self.directory.glob("*" + _SEGMENT_SUFFIX))
+        self._acknowledged, trusted = self._read_ack()
+        found = sorted(
+            (first, path)
+            for path in self.directory.glob("*" + _SEGMENT_SUFFIX)
+            if (first := _first_sequence(path.name)) is not None and path.is_file()
+        )
+        if trusted and found and found[0][0] > self._acknowledged + 1:
+            self._count_missing(self._acknowledged + 1, found[0][0] - 1)  # oldest segments gone
         last_seen = self._acknowledged
-        for i, path in enumerate(paths):
-            try:
-                first = int(path.name.removesuffix(_SEGMENT_SUFFIX))
-            except ValueError:
-                continue
+        for i, (first, path) in enumerate(found):
+            newest = i == len(found) - 1
+            upper = _NO_SEQUENCE if newest else found[i + 1][0]
             data = path.read_bytes()
-            records, skips, valid_end = _scan(data)
+            records, skips, valid_end = _scan(data, first, upper)
             segment = _Segment(path, first, first - 1, len(data), skips)
             if records:
                 segment.last = records[-1].sequence
                 last_seen = max(last_seen, segment.last)
-            self._count_damage(skips, valid_end, len(data), newest=i == len(paths) - 1)
-            if i == len(paths) - 1 and valid_end < len(data):
+            self._count_damage(skips, valid_end, len(data), newest=newest)
+            if newest and valid_end < len(data):
                 self._truncate(segment, valid_end)
+            elif valid_end < len(data):
+                skips[valid_end] = len(data)  # what a reader must not take for records either
+            elif not newest and max(segment.last, self._acknowledged) < upper - 1:
+                # Cut at a record boundary, or the segments after it deleted.
+                self._count_missing(max(segment.last, self._acknowledged) + 1, upper - 1)
             self.stats.recovered += sum(1 for r in records if r.sequence > self._acknowledged)
             self._segments.append(segment)
-        self._next = last_seen + 1
+        # Appends go to the newest segment: their sequences must lie in its range.
+        self._next = max(last_seen, found[-1][0] - 1 if found else 0) + 1
         self._read_next = self._acknowledged + 1
         self._delete_acknowledged()
         return self.stats
@@ -200,6 +232,13 @@ class SegmentLog:
                 self.stats.damaged_regions += 1
                 self.stats.damaged_bytes += size - valid_end
 
+    def _count_missing(self, first: int, last: int) -> None:
+        log.error(
+            "spool %s: records %d to %d are missing (a segment cut short or deleted); lost",
+            self.directory, first, last,
+        )  # fmt: skip
+        self.stats.damaged_regions += 1
+
     def _truncate(self, segment: _Segment, size: int) -> None:
         with open(segment.path, "r+b") as handle:
             handle.truncate(size)
@@ -207,19 +246,22 @@ class SegmentLog:
         segment.size = size
         segment.skips = {k: v for k, v in segment.skips.items() if k < size}
 
-    def _read_ack(self) -> int:
+    def _read_ack(self) -> tuple[int, bool]:
+        """The acknowledged mark (0 if there is none yet), and whether it could be read."""
         try:
             data = (self.directory / _ACK_FILE).read_bytes()
         except FileNotFoundError:
-            return 0
+            return 0, True
+        except OSError:  # a directory in its place, no permission: unreadable all the same
+            data = b""
         if len(data) == _ACK.size:
             sequence, crc = _ACK.unpack(data)
             if zlib.crc32(struct.pack("<Q", sequence)) == crc:
-                return int(sequence)
+                return int(sequence), True
         # Without a trustworthy mark, everything on disk is sent again: repeats, never a loss.
         log.error("spool %s: unreadable acknowledgement mark; replaying it all", self.directory)
         self.stats.damaged_regions += 1
-        return 0
+        return 0, False
 
     # -- size and state ------------------------------------------------------------------------
 
@@ -292,15 +334,16 @@ class SegmentLog:
                 "spool %s is full (%d bytes): dropped %d unsent records, the oldest",
                 self.directory, self.max_bytes, lost,
             )  # fmt: skip
-            self._acknowledged = max(self._acknowledged, oldest.last)
-            self._write_ack()
+            mark = max(self._acknowledged, oldest.last)
+            self._write_ack(mark)
+            self._acknowledged = mark
             self._remove(0)
 
     def _writable(self, needed: int) -> _Segment:
         newest = self._segments[-1] if self._segments else None
         if newest is None or (newest.size > 0 and newest.size + needed > self.segment_bytes):
             self._close_fd()
-            path = self.directory / f"{self._next:020d}{_SEGMENT_SUFFIX}"
+            path = self.directory / f"{self._next:0{_NAME_DIGITS}d}{_SEGMENT_SUFFIX}"
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
             fd = os.open(path, flags, self.file_mode)
             os.fchmod(fd, self.file_mode)
@@ -391,12 +434,12 @@ class SegmentLog:
         sequence = min(sequence, self._next - 1)
         if sequence <= self._acknowledged:
             return
+        self._write_ack(sequence)  # an OSError leaves the mark as it was, to be written again
         self._acknowledged = sequence
-        self._write_ack()
         self._delete_acknowledged()
 
-    def _write_ack(self) -> None:
-        data = _ACK.pack(self._acknowledged, zlib.crc32(struct.pack("<Q", self._acknowledged)))
+    def _write_ack(self, sequence: int) -> None:
+        data = _ACK.pack(sequence, zlib.crc32(struct.pack("<Q", sequence)))
         tmp = self.directory / (_ACK_FILE + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, self.file_mode)
         try:

@@ -137,6 +137,7 @@ class SpoolBuffer:
         self._dropped = 0  # occurrences the log dropped to make room, as counted so far
         self.failing_since: float | None = None
         self.last_error = ""
+        self._mark_error = ""  # why the last mark could not be written ("" once one was)
         self._metrics = metrics
         self._depth = metrics.buffer_depth.labels(sink)
         self._bytes = metrics.buffer_bytes.labels(sink)
@@ -177,7 +178,10 @@ class SpoolBuffer:
         await self.settle()
         if self._ack_task is not None:
             await asyncio.shield(self._ack_task)
-        await self._run(lambda: self._log.acknowledge(self._acked))
+        try:
+            await self._run(lambda: self._log.acknowledge(self._acked))
+        except OSError as exc:
+            self._mark_failed(exc)
         await self._run(self._log.close)
         self._executor.shutdown(wait=False)
 
@@ -403,9 +407,25 @@ class SpoolBuffer:
             self._log.acknowledge(mark)
             return self._log.size
 
-        self._size = await self._run(acknowledge)
+        try:
+            self._size = await self._run(acknowledge)
+        except OSError as exc:
+            self._mark_failed(exc)  # written again with the next completion
+            return
+        self._mark_error = ""
         self._room.set()
         self._update_gauges()
+
+    def _mark_failed(self, exc: OSError) -> None:
+        # Not fatal: a restart replays from the last mark written (the sink's ids absorb the
+        # repeats), and spent segments stay on disk until a mark is written.
+        self._metrics.sink_errors.labels(self._sink, "spool_io").inc()
+        if str(exc) != self._mark_error:  # once per cause, not every ACK_INTERVAL
+            log.error(
+                "sink %s: cannot write the acknowledged mark of the spool %s: %s; a restart "
+                "replays from the last one written", self._sink, self._log.directory, exc,
+            )  # fmt: skip
+        self._mark_error = str(exc)
 
     # -- state ---------------------------------------------------------------------------------
 
