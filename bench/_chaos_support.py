@@ -53,6 +53,8 @@ class Flood:
     rate: float
     workers: int
     rng: random.Random
+    # Event names are ``<prefix>-<number>``: floods with different prefixes share a namespace.
+    prefix: str = "chaos"
     finals: dict[str, int] = field(default_factory=dict)  # Event name -> last count written
     # "uid:count" -> the resourceVersion the server gave that write
     written: dict[str, int] = field(default_factory=dict)
@@ -76,6 +78,9 @@ class Flood:
             lanes[index % self.workers].append((op, index, counts[index]))
         return lanes
 
+    def _name(self, index: int) -> str:
+        return f"{self.prefix}-{index:07d}"
+
     async def run(self) -> None:
         started = asyncio.get_running_loop().time()
         await asyncio.gather(*(self._lane(lane, started) for lane in self._plan()))
@@ -87,7 +92,7 @@ class Flood:
             if delay > 0:
                 await asyncio.sleep(delay)
             if await self._write(index, count):
-                self.finals[_name(index)] = count
+                self.finals[self._name(index)] = count
 
     async def _write(self, index: int, count: int) -> bool:
         for attempt in range(OPERATION_RETRIES):
@@ -96,14 +101,14 @@ class Flood:
                     event = story_event(self.namespace, index, datetime.now(UTC))
                     event = msgspec.structs.replace(
                         event,
-                        metadata=msgspec.structs.replace(event.metadata, name=_name(index)),
+                        metadata=msgspec.structs.replace(event.metadata, name=self._name(index)),
                         count=1,
                     )
                     stored = await self.client.events.create(event)
                 else:
                     now = Time.of(datetime.now(UTC)).wire()
                     stored = await self.client.events.patch(
-                        self.namespace, _name(index), {"count": count, "lastTimestamp": now}
+                        self.namespace, self._name(index), {"count": count, "lastTimestamp": now}
                     )
                 self.written[f"{stored.uid}:{count}"] = int(stored.metadata.resource_version)
                 return True
@@ -121,10 +126,6 @@ class Flood:
             await asyncio.sleep(0.2 * (attempt + 1))
         self.failed += 1
         return False
-
-
-def _name(index: int) -> str:
-    return f"chaos-{index:07d}"
 
 
 class WatchLog:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import time
 
 import pytest
 
@@ -51,6 +52,16 @@ def test_cut_and_restore(local_cluster: LocalCluster) -> None:
     # Stopped: nothing listens any more.
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+
+
+def test_latency_holds_back_each_answer(local_cluster: LocalCluster) -> None:
+    with FaultProxy.to(local_cluster.url) as proxy:
+        conn = version(local_cluster, proxy.port)
+        proxy.latency = 0.3
+        began = time.monotonic()
+        assert b"gitVersion" in ask_again(conn)
+        assert time.monotonic() - began >= 0.3
+        conn.close()
 
 
 def test_needs_a_host_and_port() -> None:

@@ -419,13 +419,19 @@ class SegmentLog:
 
     def seek(self, sequence: int) -> None:
         """Make ``sequence`` (or the first record after it) the next one ``read`` returns."""
-        self._close_reader()
-        self._read_next = max(sequence, self._acknowledged + 1)
-        self._read_segment = 0
+        target = max(sequence, self._acknowledged + 1)
+        index = 0
         for i, segment in enumerate(self._segments):
-            if segment.first <= self._read_next:
-                self._read_segment = i
-        self._read_offset = 0
+            if segment.first <= target:
+                index = i
+        # Forward within the segment being read: the position is kept and ``read`` skips what
+        # lies before the target. Starting the segment over for every read would make a replay
+        # parse each segment again per batch (quadratic in the records a segment holds).
+        if index != self._read_segment or target < self._read_next:
+            self._close_reader()
+            self._read_segment = index
+            self._read_offset = 0
+        self._read_next = target
 
     # -- acknowledging -------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
         client = await KubeClient.connect(url=proxy.url_for(cluster.url), token=..., ca_file=...)
         proxy.cut()       # as if the apiserver were stopped: connections refused, open ones reset
         proxy.restore()   # back, on the same port
+        proxy.latency = 0.05  # a slow link: each answer from the server waits 50 ms
 
 It forwards bytes and never looks at them, so TLS is end to end: the client verifies the
 apiserver's own certificate (issued for 127.0.0.1, whatever the port). Stopping the real
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -38,6 +39,8 @@ class FaultProxy:
         self.port = 0
         self.connections = 0
         """Connections accepted and forwarded so far."""
+        self.latency = 0.0
+        """Seconds each chunk of bytes from the server waits before it is passed on."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -135,16 +138,24 @@ class FaultProxy:
         self.connections += 1
         self._open.update((writer, up_writer))
         try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await asyncio.gather(
+                _pipe(reader, up_writer), _pipe(up_reader, writer, lambda: self.latency)
+            )
         finally:
             for end in (writer, up_writer):
                 self._open.discard(end)
                 end.transport.abort()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    latency: Callable[[], float] = lambda: 0.0,
+) -> None:
     with contextlib.suppress(OSError, asyncio.IncompleteReadError):
         while data := await reader.read(_CHUNK):
+            if (delay := latency()) > 0:
+                await asyncio.sleep(delay)
             writer.write(data)
             await writer.drain()
     with contextlib.suppress(OSError):
