@@ -161,7 +161,7 @@ def search_document(occ: Occurrence, *, flat_maps: bool) -> SearchDocument:
         involvedObject=involved_object(event.involved_object),
         related=_reference(event.related), type=event.type, reason=event.reason,
         message=event.message,
-        source=DocumentSource(component=event.source.component, host=event.source.host),
+        source=DocumentSource(event.source.component, event.source.host),
         reportingController=event.reporting_controller,
         reportingInstance=event.reporting_instance, action=event.action,
         firstTimestamp=first_text, lastTimestamp=last_text, eventTime=at_text,
