@@ -115,12 +115,18 @@ def format_time(value: datetime | None) -> str | None:
     return text
 
 
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
+
+
 def _format_utc(value: datetime) -> str:
-    # %-formatting: the same digits as format specs, in about half the time.
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031
-        value.year, value.month, value.day, value.hour, value.minute, value.second,
-        value.microsecond,
-    )  # fmt: skip
+    # Two-digit fields from a table, and whole seconds (every metav1.Time) without formatting
+    # the zero fraction: half the time of one %-format of all seven fields.
+    two = _TWO_DIGITS
+    micro = value.microsecond
+    return (
+        f"{value.year:04d}-{two[value.month]}-{two[value.day]}T{two[value.hour]}:"
+        f"{two[value.minute]}:{two[value.second]}.{f'{micro:06d}' if micro else '000000'}Z"
+    )
 
 
 def document_times(occ: Occurrence) -> tuple[str, str | None, str | None, str | None]:
