@@ -24,6 +24,7 @@ __all__ = ["Occurrence", "TimeWindow", "occurrence_count", "occurrence_time"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN = datetime.min.replace(tzinfo=UTC)
 _MAX = datetime.max.replace(tzinfo=UTC)
+_ZERO = timedelta(0)
 
 
 def occurrence_count(event: Event) -> int:
@@ -71,20 +72,20 @@ class TimeWindow:
 
     def file(self, when: datetime, created: datetime | None, now: datetime) -> datetime:
         """The filing time of an occurrence at ``when`` of an Event created at ``created``."""
-        low = _shift(now, -self.past)
-        high = _shift(now, self.future)
+        past, future = self.past, self.future
+        try:
+            low = now - past
+        except OverflowError:
+            low = _MIN if past > _ZERO else _MAX
+        try:
+            high = now + future
+        except OverflowError:
+            high = _MIN if future < _ZERO else _MAX
         if low <= when <= high:
             return when
         if created is not None and low <= created <= high:
             return created
         return low if when < low else high
-
-
-def _shift(moment: datetime, delta: timedelta) -> datetime:
-    try:
-        return moment + delta
-    except OverflowError:
-        return _MIN if delta < timedelta(0) else _MAX
 
 
 # A Struct, not a frozen dataclass: one is built per occurrence, and a frozen dataclass sets

@@ -87,7 +87,12 @@ class Transforms:
         """A resume point with no occurrence (a bookmark, a deletion, a list's end)."""
         await self._submit(None, resource_version)
 
-    async def event(self, event: Event, raw: bytes, resource_version: str | None) -> None:
+    def event(self, event: Event, raw: bytes, resource_version: str | None) -> Awaitable[None]:
+        """Hand ``event`` on as an occurrence, or its resume point alone; await the result.
+
+        Not a coroutine itself: it returns the downstream's, one coroutine per notification
+        instead of two.
+        """
         try:
             occurrence = self._occurrence(event, raw)
         except Exception as exc:
@@ -99,7 +104,7 @@ class Transforms:
             )  # fmt: skip
             self._malformed.inc()
             occurrence = None
-        await self._submit(occurrence, resource_version)
+        return self._submit(occurrence, resource_version)
 
     def _occurrence(self, event: Event, raw: bytes) -> Occurrence | None:
         """The occurrence to export, or None when there is none (a duplicate, dropped, bad)."""
