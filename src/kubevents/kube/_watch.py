@@ -120,7 +120,7 @@ class WatchStream(Generic[_T]):
         # Lines are split and decoded in one generator: a generator of lines feeding this one
         # would cost a suspension and a resumption per notification.
         content = self._response.content
-        decode = self._decode
+        decode = self._decode_span
         try:
             while True:
                 try:
@@ -139,7 +139,7 @@ class WatchStream(Generic[_T]):
                 start = 0
                 while (end := data.find(b"\n", start)) >= 0:
                     if end > start:
-                        event = decode(data[start:end])
+                        event = decode(data, start, end)
                         if event is not None:
                             yield event
                     start = end + 1
@@ -148,17 +148,27 @@ class WatchStream(Generic[_T]):
             self.close()
 
     def _decode(self, line: bytes) -> WatchEvent[_T] | None:
-        if line.endswith(b"}}"):
+        return self._decode_span(line, 0, len(line))
+
+    def _decode_span(self, data: bytes, start: int, end: int) -> WatchEvent[_T] | None:
+        """The notification on the line ``data[start:end]``.
+
+        A compact line's object is sliced straight out of ``data``: its bytes are copied once,
+        not once into a line and again out of it.
+        """
+        if data.endswith(b"}}", start, end):
             for type_, head in _COMPACT_HEADS:
-                if line.startswith(head):
-                    raw = line[len(head) : -1]
-                    if raw.startswith(b"{"):
+                if data.startswith(head, start, end):
+                    begin = start + len(head)
+                    if data.startswith(b"{", begin, end):
+                        raw = data[begin : end - 1]
                         try:
                             obj = self._decoder.decode(raw)
                         except DECODE_ERRORS:
                             break  # the envelope path tells a bad line from a bad object
                         return self._object_event(type_, obj, raw)
                     break
+        line = data[start:end]
         try:
             envelope = _envelope_decoder.decode(line)
         except DECODE_ERRORS as exc:
