@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import fnmatch
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from kubevents.export import Rule, RuleSet, compile_rules
 from kubevents.model import Event, EventSource, ObjectMeta, ObjectReference
 
@@ -59,3 +65,64 @@ def test_globs_and_names_mix_and_empty_values_never_match() -> None:
     assert decide(event(namespace="", kind="Node")) is None  # "*" never matches an empty value
     assert decide(event(kind="Deployment", message="")) == "src"
     assert decide(event(kind="Deployment", message="", component="", controller="")) is None
+
+
+# -- the compiled rules against a plain reading of the documented semantics ----------------
+
+_WORDS = ["Pulled", "BackOff", "kube-system", "shop", "Pod", "Node", "Normal", "Warning", ""]
+_PATTERNS = ["Pulled", "BackOff", "kube-*", "shop", "Pod", "No?e", "[NW]*", "*", "Warn*"]
+
+
+def _reference(rules: RuleSet, e: Event) -> str | None:
+    """Every rule tried in order, each field read and matched the obvious way."""
+
+    def field(value: str, patterns: str | list[str] | None) -> bool:
+        if patterns is None:
+            return True
+        listed = [patterns] if isinstance(patterns, str) else patterns
+        return bool(value) and any(fnmatch.fnmatchcase(value, p) for p in listed)
+
+    def matches(rule: Rule) -> bool:
+        source = field(e.source.component, rule.source) or field(
+            e.reporting_controller, rule.source
+        )
+        return (
+            field(e.metadata.namespace, rule.namespace)
+            and field(e.involved_object.kind, rule.kind)
+            and field(e.type, rule.type)
+            and field(e.reason, rule.reason)
+            and (rule.source is None or source)
+            and (rule.message is None or re.search(rule.message, e.message) is not None)
+        )
+
+    if rules.match and not any(matches(rule) for rule in rules.match):
+        return "no_match"
+    for i, rule in enumerate(rules.drop):
+        if matches(rule):
+            return rule.name or f"drop[{i}]"
+    return None
+
+
+_field = st.none() | st.sampled_from(_PATTERNS) | st.lists(st.sampled_from(_PATTERNS), min_size=1)
+_rules = st.builds(
+    Rule, namespace=_field, kind=_field, type=_field, reason=_field, source=_field,
+    message=st.none() | st.sampled_from(["^Back", "off$", "x"]),
+).filter(lambda r: any(getattr(r, f) is not None for f in Rule.__struct_fields__))  # fmt: skip
+_events = st.builds(
+    event, namespace=st.sampled_from(_WORDS), kind=st.sampled_from(_WORDS),
+    type_=st.sampled_from(_WORDS), reason=st.sampled_from(_WORDS),
+    message=st.sampled_from(["Back-off", "backoff", "", "x"]),
+    component=st.sampled_from(_WORDS), controller=st.sampled_from(_WORDS),
+)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(st.lists(_rules, max_size=5), st.lists(_rules, max_size=3), st.lists(_events, max_size=8))
+def test_compiled_rules_agree_with_the_documented_semantics(
+    drop: list[Rule], match: list[Rule], events: list[Event]
+) -> None:
+    rules = RuleSet(drop=drop, match=match)
+    decide = compile_rules(rules)
+    for e in events:
+        expected = _reference(rules, e)
+        assert (decide(e) if decide is not None else None) == expected

@@ -91,18 +91,42 @@ class ExportDocument(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False)
     event: msgspec.Raw
 
 
+# Formatted UTC times by instant. Every sink formats the times of every occurrence, an
+# Event's first and last times recur with each count bump, and a stream carries the same
+# seconds over and over (the model's decoder already shares one datetime per wire string):
+# a lookup costs a tenth of formatting. Bounded by clearing, like the decoder's cache.
+_FORMAT_CACHE_MAX = 8192
+_formatted: dict[datetime, str] = {}
+
+
 def format_time(value: datetime | None) -> str | None:
     """RFC 3339 in UTC with microseconds and ``Z``; ``None`` stays ``None``."""
     if value is None:
         return None
     if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    # %-formatting: the same digits as format specs, in about half the time (every occurrence
-    # formats up to four times per sink).
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031
-        value.year, value.month, value.day, value.hour, value.minute, value.second,
-        value.microsecond,
-    )  # fmt: skip
+        # Not cached: only UTC values are known to format the same whenever they are seen (a
+        # naive one is read in the local zone).
+        return _format_utc(value.astimezone(UTC))
+    text = _formatted.get(value)
+    if text is None:
+        if len(_formatted) >= _FORMAT_CACHE_MAX:
+            _formatted.clear()
+        text = _formatted[value] = _format_utc(value)
+    return text
+
+
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
+
+
+def _format_utc(value: datetime) -> str:
+    # Two-digit fields from a table, and whole seconds (every metav1.Time) without formatting
+    # the zero fraction: half the time of one %-format of all seven fields.
+    two = _TWO_DIGITS
+    micro = value.microsecond
+    return (
+        f"{value.year:04d}-{two[value.month]}-{two[value.day]}T{two[value.hour]}:"
+        f"{two[value.minute]}:{two[value.second]}.{f'{micro:06d}' if micro else '000000'}Z"
+    )
 
 
 def document_times(occ: Occurrence) -> tuple[str, str | None, str | None, str | None]:
@@ -129,10 +153,10 @@ def document_times(occ: Occurrence) -> tuple[str, str | None, str | None, str | 
 
 
 def involved_object(ref: ObjectReference) -> DocumentInvolvedObject:
+    # Positional, in field order: a third of the cost of keywords, once per occurrence.
     return DocumentInvolvedObject(
-        kind=ref.kind, namespace=ref.namespace, name=ref.name, uid=ref.uid,
-        apiVersion=ref.api_version, fieldPath=ref.field_path,
-    )  # fmt: skip
+        ref.kind, ref.namespace, ref.name, ref.uid, ref.api_version, ref.field_path
+    )
 
 
 def embedded(raw: bytes) -> msgspec.Raw:
@@ -140,7 +164,8 @@ def embedded(raw: bytes) -> msgspec.Raw:
     # whitespace between tokens: JSON strings escape them) would split a JSON Lines record, so
     # it becomes a space, which changes nothing else. Bytes, not a JSON re-format: a parser
     # would recurse once per nesting level, and the nesting is whatever the input chose.
-    if b"\n" in raw or b"\r" in raw:
+    # Byte values, not one-byte strings: a memchr each instead of a substring search.
+    if 10 in raw or 13 in raw:  # \n, \r
         return msgspec.Raw(raw.strip().replace(b"\r", b" ").replace(b"\n", b" "))
     return msgspec.Raw(raw)
 
@@ -162,7 +187,7 @@ def occurrence_document(occ: Occurrence) -> ExportDocument:
         type=event.type,
         reason=event.reason,
         message=event.message,
-        source=DocumentSource(component=event.source.component, host=event.source.host),
+        source=DocumentSource(event.source.component, event.source.host),
         reportingController=event.reporting_controller,
         reportingInstance=event.reporting_instance,
         action=event.action,

@@ -6,10 +6,27 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from kubevents import __version__
 
-__all__ = ["ExportMetrics"]
+__all__ = ["ExportMetrics", "LabelledCounters"]
 
 _PREFIX = "kubevents_"
 _BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class LabelledCounters(dict[str, Counter]):
+    """The children of a one-label counter by label value, each looked up on first use.
+
+    For counters bumped per occurrence: ``labels()`` takes a lock and validates its argument on
+    every call, and a child is created only when first counted, as ``labels()`` would.
+    """
+
+    def __init__(self, counter: Counter) -> None:
+        super().__init__()
+        self._counter = counter
+
+    def __missing__(self, value: str) -> Counter:
+        child: Counter = self._counter.labels(value)
+        self[value] = child
+        return child
 
 
 class ExportMetrics:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from kubevents.export._metrics import ExportMetrics
+from kubevents.export._metrics import ExportMetrics, LabelledCounters
 from kubevents.export._occurrence import Occurrence, TimeWindow
 from kubevents.export._state import EventTracker
 from kubevents.kube import excerpt
@@ -50,13 +50,13 @@ class RuleFilter:
     def __init__(self, rules: Filter, tracker: EventTracker, metrics: ExportMetrics) -> None:
         self._rules = rules
         self._tracker = tracker
-        self._filtered = metrics.filtered
+        self._filtered = LabelledCounters(metrics.filtered)
 
     def __call__(self, occurrence: Occurrence) -> bool:
         rule = self._rules(occurrence.event)
         if rule is None:
             return True
-        self._filtered.labels(rule).inc()
+        self._filtered[rule].inc()
         # A dropped occurrence is handled: remembered, so a relist does not evaluate it again.
         self._tracker.stored(occurrence.uid, occurrence.count)
         return False
@@ -78,17 +78,21 @@ class Transforms:
         self._submit = submit
         self._cluster = cluster
         self._window = time_window if time_window is not None else TimeWindow()
-        self._metrics = metrics
         self._malformed = metrics.malformed.labels("occurrence")
-        self._stages: list[Callable[[Occurrence], bool]] = [Dedup(tracker, metrics)]
-        if rules is not None:
-            self._stages.append(RuleFilter(rules, tracker, metrics))
+        self._clamped = LabelledCounters(metrics.clamped)
+        self._dedup = Dedup(tracker, metrics)
+        self._filter = RuleFilter(rules, tracker, metrics) if rules is not None else None
 
     async def mark(self, resource_version: str | None) -> None:
         """A resume point with no occurrence (a bookmark, a deletion, a list's end)."""
         await self._submit(None, resource_version)
 
-    async def event(self, event: Event, raw: bytes, resource_version: str | None) -> None:
+    def event(self, event: Event, raw: bytes, resource_version: str | None) -> Awaitable[None]:
+        """Hand ``event`` on as an occurrence, or its resume point alone; await the result.
+
+        Not a coroutine itself: it returns the downstream's, one coroutine per notification
+        instead of two.
+        """
         try:
             occurrence = self._occurrence(event, raw)
         except Exception as exc:
@@ -100,7 +104,7 @@ class Transforms:
             )  # fmt: skip
             self._malformed.inc()
             occurrence = None
-        await self._submit(occurrence, resource_version)
+        return self._submit(occurrence, resource_version)
 
     def _occurrence(self, event: Event, raw: bytes) -> Occurrence | None:
         """The occurrence to export, or None when there is none (a duplicate, dropped, bad)."""
@@ -109,11 +113,13 @@ class Transforms:
             log.warning("skipping an Event without uid: %.200r", raw)
             return None
         occurrence = Occurrence.of(event, raw, self._cluster, self._window)
-        for stage in self._stages:
-            if not stage(occurrence):
-                return None
-        if occurrence.clamped is not None:
-            self._metrics.clamped.labels(occurrence.clamped).inc()
+        if not self._dedup(occurrence):
+            return None
+        if self._filter is not None and not self._filter(occurrence):
+            return None
+        clamped = occurrence.clamped
+        if clamped is not None:
+            self._clamped[clamped].inc()
             log.debug(
                 "filing %s under %s, not its own time %s", occurrence.id,
                 occurrence.filing_time, occurrence.time,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -68,8 +67,10 @@ _partial_decoder = msgspec.json.Decoder(_Partial)
 _status_decoder = msgspec.json.Decoder(dict[str, Any])
 
 
-@dataclass(frozen=True, slots=True)
-class WatchEvent(Generic[_T]):
+# A Struct, not a frozen dataclass: one is built per notification, and a frozen dataclass
+# sets each field through object.__setattr__. Not tracked by the garbage collector: a decoded
+# object cannot refer back to the notification that carries it.
+class WatchEvent(msgspec.Struct, Generic[_T], frozen=True, gc=False):
     """One watch notification.
 
     ``object`` is the decoded object (``None`` for a ``BOOKMARK``); ``raw`` is the object's
@@ -115,48 +116,59 @@ class WatchStream(Generic[_T]):
     def __aiter__(self) -> AsyncIterator[WatchEvent[_T]]:
         return self._events()
 
-    async def _lines(self) -> AsyncIterator[bytes]:
-        content = self._response.content
-        while True:
-            try:
-                chunk = await content.readany()
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise TransportError(f"watch stream broken: {type(exc).__name__}: {exc}") from exc
-            if not chunk:
-                if self._buffer.strip():
-                    # A torn last line: the connection ended mid-object.
-                    self._count_malformed(self._buffer, "truncated line at end of stream")
-                self._buffer = b""
-                return
-            data = self._buffer + chunk if self._buffer else chunk
-            start = 0
-            while (end := data.find(b"\n", start)) >= 0:
-                if end > start:
-                    yield data[start:end]
-                start = end + 1
-            self._buffer = data[start:]
-
     async def _events(self) -> AsyncIterator[WatchEvent[_T]]:
+        # Lines are split and decoded in one generator: a generator of lines feeding this one
+        # would cost a suspension and a resumption per notification.
+        content = self._response.content
+        decode = self._decode_span
         try:
-            async for line in self._lines():
-                event = self._decode(line)
-                if event is not None:
-                    yield event
+            while True:
+                try:
+                    chunk = await content.readany()
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    raise TransportError(
+                        f"watch stream broken: {type(exc).__name__}: {exc}"
+                    ) from exc
+                if not chunk:
+                    if self._buffer.strip():
+                        # A torn last line: the connection ended mid-object.
+                        self._count_malformed(self._buffer, "truncated line at end of stream")
+                    self._buffer = b""
+                    return
+                data = self._buffer + chunk if self._buffer else chunk
+                start = 0
+                while (end := data.find(b"\n", start)) >= 0:
+                    if end > start:
+                        event = decode(data, start, end)
+                        if event is not None:
+                            yield event
+                    start = end + 1
+                self._buffer = data[start:]
         finally:
             self.close()
 
     def _decode(self, line: bytes) -> WatchEvent[_T] | None:
-        if line.endswith(b"}}"):
+        return self._decode_span(line, 0, len(line))
+
+    def _decode_span(self, data: bytes, start: int, end: int) -> WatchEvent[_T] | None:
+        """The notification on the line ``data[start:end]``.
+
+        A compact line's object is sliced straight out of ``data``: its bytes are copied once,
+        not once into a line and again out of it.
+        """
+        if data.endswith(b"}}", start, end):
             for type_, head in _COMPACT_HEADS:
-                if line.startswith(head):
-                    raw = line[len(head) : -1]
-                    if raw.startswith(b"{"):
+                if data.startswith(head, start, end):
+                    begin = start + len(head)
+                    if data.startswith(b"{", begin, end):
+                        raw = data[begin : end - 1]
                         try:
                             obj = self._decoder.decode(raw)
                         except DECODE_ERRORS:
                             break  # the envelope path tells a bad line from a bad object
                         return self._object_event(type_, obj, raw)
                     break
+        line = data[start:end]
         try:
             envelope = _envelope_decoder.decode(line)
         except DECODE_ERRORS as exc:

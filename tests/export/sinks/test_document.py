@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from kubevents.export._document import (
     encode_array,
@@ -127,6 +127,20 @@ def test_time_formatting() -> None:
     occ = make_occurrence()
     shifted = replace(occ, time=datetime(2024, 5, 1, 14, 0, 0, 7, tzinfo=plus_two))
     assert occurrence_document(shifted).time == "2024-05-01T12:00:00.000007Z"
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive
+        max_value=datetime(9998, 12, 31),  # noqa: DTZ001
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7, minutes=-30))]),
+    )
+)
+def test_time_formatting_of_any_instant(value: datetime) -> None:
+    utc = value.astimezone(UTC)
+    expected = f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
+    # Twice: the second answer for a UTC value comes from the cache of formatted instants.
+    assert format_time(value) == format_time(value) == expected
 
 
 def test_lines_and_array_encoders_agree() -> None:

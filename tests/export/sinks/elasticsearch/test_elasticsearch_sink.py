@@ -674,5 +674,5 @@ def test_dedot_and_long_values_in_the_document() -> None:
     dotted = search_document(o, flat_maps=False)
     assert flat.labels == {"app.kubernetes.io/name": "w"}
     assert dotted.labels == {"app_kubernetes_io/name": "w"}
-    assert flat.annotations is not None and len(flat.annotations["a"]) == 4096
+    assert isinstance(flat.annotations, dict) and len(flat.annotations["a"]) == 4096
     assert json.loads(bytes(flat.event))["metadata"]["annotations"]["a"] == "x" * 5000

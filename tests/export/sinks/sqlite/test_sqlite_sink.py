@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import sqlite3
@@ -113,7 +112,7 @@ async def test_replays_are_harmless(tmp_path: Path) -> None:
     await sink.write(first)  # a retried batch
     await sink.write([*batch(3, start=3), first[0], first[0]])  # overlap and in-batch repeats
     # A replay of an id keeps the first row (DO NOTHING), even if it differs.
-    changed = dataclasses.replace(first[1], resource_version="999")
+    changed = msgspec.structs.replace(first[1], resource_version="999")
     await sink.write([changed])
     await sink.close()
     assert sorted(ids(path)) == sorted(o.id for o in batch(6))
@@ -307,7 +306,7 @@ async def test_unwritable_directory_as_the_os_reports_it(
 
 async def test_invalid_utf8_is_rejected_not_retried(tmp_path: Path) -> None:
     good = batch(2)
-    bad = dataclasses.replace(batch(1, start=5)[0], raw=b'{"message":"\xff"}')
+    bad = msgspec.structs.replace(batch(1, start=5)[0], raw=b'{"message":"\xff"}')
     sink = await started(tmp_path / "k.db")
     result = await sink.write([good[0], bad, good[1]])
     await sink.close()
