@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ from kubevents.export import (
     BufferSettings,
     EventTracker,
     ExportMetrics,
+    Occurrence,
     Pipeline,
     Route,
     SpoolSettings,
     TaskSupervisor,
+    TimeWindow,
 )
 from kubevents.export._acklog import Ticket
 from kubevents.export._buffer import Entry
@@ -59,6 +62,17 @@ def test_an_occurrence_survives_the_round_trip_through_a_record() -> None:
     )  # fmt: skip
     with pytest.raises(ValueError, match="not a spooled occurrence"):
         decode_occurrence(b"\x93garbage")
+
+
+def test_a_replayed_occurrence_keeps_the_filing_time_the_time_window_chose() -> None:
+    original = occurrence("u1")  # dated 2024: far outside the default window
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    filed = Occurrence.of(original.event, original.raw, original.cluster, TimeWindow(), now)
+    assert filed.filing_time != filed.time
+    again = decode_occurrence(encode_occurrence(filed))
+    assert (again.time, again.filing_time) == (filed.time, filed.filing_time)
+    unclamped = decode_occurrence(encode_occurrence(original))
+    assert unclamped.filing_time == unclamped.time == original.time
 
 
 async def test_acknowledged_once_on_disk_then_delivered_in_order(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -59,15 +60,22 @@ RETRY_MAX_DELAY = 30.0
 class _Spooled(msgspec.Struct, array_like=True, gc=False):
     cluster: str
     raw: bytes
+    # The filing time the transforms chose (time_window), in µs since the epoch, when it is
+    # not the occurrence's own time: a replay must file it where the live path would have.
+    filed_us: int | None = None
 
 
 _encoder = msgspec.msgpack.Encoder()
 _payload_decoder = msgspec.msgpack.Decoder(_Spooled)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _event_decoder = decoder(Event)
 
 
 def encode_occurrence(occurrence: Occurrence) -> bytes:
-    return _encoder.encode(_Spooled(occurrence.cluster, occurrence.raw))
+    filed = occurrence.filing_time
+    filed_us = None if filed == occurrence.time else (filed - _EPOCH) // _MICROSECOND
+    return _encoder.encode(_Spooled(occurrence.cluster, occurrence.raw, filed_us))
 
 
 def decode_occurrence(payload: bytes) -> Occurrence:
@@ -79,7 +87,14 @@ def decode_occurrence(payload: bytes) -> Occurrence:
         raise ValueError(f"not a spooled occurrence: {exc}") from None
     if not event.metadata.uid:
         raise ValueError("not a spooled occurrence: the Event has no uid")
-    return Occurrence.of(event, spooled.raw, spooled.cluster)
+    occurrence = Occurrence.of(event, spooled.raw, spooled.cluster)
+    if spooled.filed_us is None:
+        return occurrence
+    try:
+        filed = _EPOCH + timedelta(microseconds=spooled.filed_us)
+    except OverflowError:
+        raise ValueError("not a spooled occurrence: its filing time is out of range") from None
+    return msgspec.structs.replace(occurrence, filing_time=filed)
 
 
 class SpoolBuffer:
