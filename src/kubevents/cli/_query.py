@@ -18,7 +18,7 @@ import click
 import msgspec
 
 from kubevents.cli._table import align_rows, column_widths, format_age, printable
-from kubevents.export._document import encode_lines, format_time
+from kubevents.export.sinks import encode_lines, format_time
 from kubevents.export.store import (
     DB_PATH_ENV,
     DEFAULT_DB_PATH,

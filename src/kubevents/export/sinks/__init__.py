@@ -7,6 +7,7 @@ from kubevents.export._document import (
     encode_array,
     encode_document,
     encode_lines,
+    format_time,
     occurrence_document,
 )
 from kubevents.export.sinks._base import HttpSinkError, Rejected, Sink, SinkError, WriteResult
@@ -33,5 +34,6 @@ __all__ = [
     "encode_array",
     "encode_document",
     "encode_lines",
+    "format_time",
     "occurrence_document",
 ]
