@@ -7,6 +7,7 @@ Kept apart from ``chaos.py`` (the run: the schedule of faults and the verdict).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -15,6 +16,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -220,6 +223,33 @@ class Receiver:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+@dataclass
+class Observed:
+    namespace: str
+    watch_log: WatchLog
+    receiver: Receiver
+
+
+@contextlib.asynccontextmanager
+async def observed_namespace(kube: KubeClient, prefix: str) -> AsyncIterator[Observed]:
+    """A fresh namespace, an independent watch of it that is never interrupted, and a webhook
+    receiver: what every outage and chaos scenario checks the exporter against."""
+    namespace = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    await kube.ensure_namespace(namespace)
+    watch_log = WatchLog(kube, namespace)
+    watching = asyncio.create_task(watch_log.run())
+    try:
+        await watch_log.ready.wait()
+        receiver = Receiver()
+        await receiver.up()
+        try:
+            yield Observed(namespace, watch_log, receiver)
+        finally:
+            await receiver.down()
+    finally:
+        watching.cancel()
 
 
 class ExporterProcess:

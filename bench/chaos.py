@@ -27,7 +27,6 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,8 +39,8 @@ from bench._chaos_support import (  # noqa: E402
     ExporterProcess,
     Flood,
     Receiver,
-    WatchLog,
     exporter_config,
+    observed_namespace,
     stored_ids,
 )
 
@@ -135,14 +134,11 @@ async def run_chaos(
     rng = random.Random(seed)
     report = ChaosReport(plan, seed)
     began = time.monotonic()
-    async with await KubeClient.connect(cluster.kubeconfig) as kube:
-        namespace = f"chaos-{uuid.uuid4().hex[:8]}"
-        await kube.ensure_namespace(namespace)
-        watch_log = WatchLog(kube, namespace)
-        watching = asyncio.create_task(watch_log.run())
-        await watch_log.ready.wait()
-        receiver = Receiver()
-        await receiver.up()
+    async with (
+        await KubeClient.connect(cluster.kubeconfig) as kube,
+        observed_namespace(kube, "chaos") as seen,
+    ):
+        namespace, watch_log, receiver = seen.namespace, seen.watch_log, seen.receiver
         db = workdir / "chaos.db"
         config = workdir / "exporter.yaml"
         exporter_config(
@@ -161,8 +157,6 @@ async def run_chaos(
             report.exit_code, report.drain_seconds = exporter.terminate(60)
         finally:
             exporter.stop()
-            watching.cancel()
-            await receiver.down()
         report.kills, report.starts = exporter.kills, exporter.starts
         report.tracebacks = exporter.tracebacks()
         report.failed_writes = flood.failed

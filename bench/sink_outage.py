@@ -33,7 +33,6 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,7 +42,13 @@ _REPO = str(Path(__file__).resolve().parents[1])
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-from bench._chaos_support import Flood, Receiver, WatchLog, stored_ids  # noqa: E402
+from bench._chaos_support import (  # noqa: E402
+    Flood,
+    Receiver,
+    WatchLog,
+    observed_namespace,
+    stored_ids,
+)
 
 from kubevents.export import Exporter, load_export_config  # noqa: E402
 from kubevents.kube import KubeClient  # noqa: E402
@@ -133,14 +138,11 @@ async def _caught_up(
 
 async def _run(cluster: LocalCluster, scenario: Scenario, tmp: Path, scale: float) -> Outcome:
     started = time.monotonic()
-    async with await KubeClient.connect(cluster.kubeconfig) as kube:
-        namespace = f"outage-{uuid.uuid4().hex[:8]}"
-        await kube.ensure_namespace(namespace)
-        watch_log = WatchLog(kube, namespace)
-        watching = asyncio.create_task(watch_log.run())
-        await watch_log.ready.wait()
-        receiver = Receiver()
-        await receiver.up()
+    async with (
+        await KubeClient.connect(cluster.kubeconfig) as kube,
+        observed_namespace(kube, "outage") as seen,
+    ):
+        namespace, watch_log, receiver = seen.namespace, seen.watch_log, seen.receiver
         config = _config(tmp, cluster, namespace, receiver.url, scenario)
         exporter = Exporter(config, client=kube)
         stop = asyncio.Event()
@@ -179,8 +181,6 @@ async def _run(cluster: LocalCluster, scenario: Scenario, tmp: Path, scale: floa
             "kubevents_relists_total", {"reason": "gone"}
         )
         finals = await watch_log.finals()
-        watching.cancel()
-        await receiver.down()
     delivered = receiver.deliveries
     lettered = _dead_lettered(tmp / "dead-letters.jsonl")
     return Outcome(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from bench._chaos_support import Flood, Receiver, WatchLog, stored_ids
+from bench._chaos_support import Flood, Receiver, WatchLog, observed_namespace, stored_ids
 
 from export.cluster_support import config, run_exporter, wait_for
 from kubevents.export import Exporter
@@ -40,19 +39,11 @@ class Scene:
 
 @pytest.fixture
 async def scene(short_ttl_cluster: LocalCluster, tmp_path: Path) -> AsyncIterator[Scene]:
-    async with await KubeClient.connect(short_ttl_cluster.kubeconfig) as kube:
-        namespace = f"outage-{uuid.uuid4().hex[:8]}"
-        await kube.ensure_namespace(namespace)
-        watch_log = WatchLog(kube, namespace)
-        watching = asyncio.create_task(watch_log.run())
-        await watch_log.ready.wait()
-        receiver = Receiver()
-        await receiver.up()
-        try:
-            yield Scene(kube, namespace, receiver, watch_log, tmp_path / "events.db")
-        finally:
-            watching.cancel()
-            await receiver.down()
+    async with (
+        await KubeClient.connect(short_ttl_cluster.kubeconfig) as kube,
+        observed_namespace(kube, "outage") as seen,
+    ):
+        yield Scene(kube, seen.namespace, seen.receiver, seen.watch_log, tmp_path / "events.db")
 
 
 def exporter(scene: Scene, tmp_path: Path, webhook: dict[str, Any], **fields: Any) -> Exporter:
