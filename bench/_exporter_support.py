@@ -22,7 +22,7 @@ import msgspec
 
 from kubevents.kube import KubeClient
 from kubevents.model import Event, EventSource, ObjectMeta, ObjectReference, Time
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
 
 __all__ = [
     "MeasuredProcess",

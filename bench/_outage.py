@@ -25,7 +25,7 @@ from bench.common import rss_bytes
 from kubevents.events import EventBroadcaster, KubeEventSink, RecordOutcome
 from kubevents.kube import KubeClient
 from kubevents.model import ObjectReference
-from kubevents.testenv import FaultProxy
+from kubevents_testenv import FaultProxy
 
 __all__ = ["ENV_CA", "ENV_TOKEN", "ENV_URL", "OBJECTS", "measure"]
 

@@ -45,7 +45,7 @@ from bench._chaos_support import (  # noqa: E402
 )
 
 from kubevents.kube import KubeClient  # noqa: E402
-from kubevents.testenv import LocalCluster  # noqa: E402
+from kubevents_testenv import LocalCluster  # noqa: E402
 
 __all__ = ["ChaosPlan", "ChaosReport", "run_chaos"]
 

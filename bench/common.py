@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
 
 __all__ = [
     "REPO",

@@ -52,8 +52,7 @@ from bench.common import BenchContext, Row, Stopwatch, Suite
 from kubevents.export import Occurrence
 from kubevents.export.sinks import ElasticsearchSink
 from kubevents.kube import KubeClient
-from kubevents.testenv import LocalCluster, SearchEngine
-from kubevents.testenv._support import free_ports
+from kubevents_testenv import LocalCluster, SearchEngine, free_ports
 
 NAME = "exporter"
 

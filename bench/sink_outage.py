@@ -52,7 +52,7 @@ from bench._chaos_support import (  # noqa: E402
 
 from kubevents.export import Exporter, load_export_config  # noqa: E402
 from kubevents.kube import KubeClient  # noqa: E402
-from kubevents.testenv import LocalCluster  # noqa: E402
+from kubevents_testenv import LocalCluster  # noqa: E402
 
 RATE = 20.0
 EVENT_TTL = "1m"

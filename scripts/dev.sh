@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The README's two commands, as one script with timed phases:
-#   scripts/dev.sh run    set up, then run the main job (kubevents demo: the exporter on its
-#                         embedded SQLite default against a real cluster, then a query)
+#   scripts/dev.sh run    set up, then run the main job (kubevents-testenv demo: the exporter on
+#                         its embedded SQLite default against a real cluster, then a query)
 #   scripts/dev.sh test   set up, then lint, type-check and run the whole test suite
 #   scripts/dev.sh bench  set up, then run the benchmarks (bench/run.py; arguments passed on)
 #   scripts/dev.sh chaos  set up, then the chaos run (bench/chaos.py; arguments passed on)
 #   scripts/dev.sh fuzz   set up, then run the fuzz suite at full size (tests/fuzz; arguments
 #                         passed on, e.g. --seed N to reproduce a run)
 #   scripts/dev.sh image  set up, then build the OCI image and check it (scripts/build-image.sh)
-# "Set up" = a project venv with the package and its dev tools, and the real kube-apiserver +
-# etcd binaries built from Go modules (cached in ~/.cache/kubevents/testbin, ~5 min cold).
+# "Set up" = a project venv with the package, its dev tools and the test environment
+# (kubevents-testenv from testenv/, both editable), and the real kube-apiserver + etcd binaries
+# built from Go modules (cached in ~/.cache/kubevents/testbin, ~5 min cold).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,23 +32,24 @@ setup_python() {
   if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
   fi
-  # Reinstall only when the dependency list changed.
+  # Reinstall only when a dependency list changed.
   local stamp="$VENV/.kubevents-installed"
   local want
-  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  want=$(cat pyproject.toml testenv/pyproject.toml | sha256sum | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    # One resolution for both: kubevents-testenv's dependency on kubevents is this checkout.
+    "$VENV/bin/python" -m pip install -q -e ".[dev]" -e ./testenv
     echo "$want" > "$stamp"
   fi
 }
 
 build_cluster() {
-  "$VENV/bin/python" -c 'from kubevents.testenv import ensure_binaries; b = ensure_binaries(); print(b)'
+  "$VENV/bin/python" -c 'from kubevents_testenv import ensure_binaries; b = ensure_binaries(); print(b)'
 }
 
 build_tools() {
-  "$VENV/bin/python" -c 'from kubevents.testenv import ensure_helm, ensure_kubectl; print(ensure_kubectl()); print(ensure_helm())'
+  "$VENV/bin/python" -c 'from kubevents_testenv import ensure_helm, ensure_kubectl; print(ensure_kubectl()); print(ensure_helm())'
 }
 
 lint() {
@@ -66,7 +68,7 @@ case "${1:-}" in
   run)
     phase "python setup" setup_python
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
-    phase "demo" "$VENV/bin/kubevents" demo
+    phase "demo" "$VENV/bin/kubevents-testenv" demo
     ;;
   test)
     shift

@@ -25,9 +25,9 @@ from urllib.parse import urlparse
 
 import yaml
 
-from kubevents.cli._workload import record_workload
 from kubevents.kube import KubeClient
-from kubevents.testenv import LocalCluster, create_token, ensure_kubectl
+from kubevents_testenv import LocalCluster, create_token, ensure_kubectl
+from kubevents_testenv.workload import record_workload
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "kubevents-smoke"

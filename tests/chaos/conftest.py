@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
 
 _REPO = str(Path(__file__).resolve().parents[2])
 if _REPO not in sys.path:

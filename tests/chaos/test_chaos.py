@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from bench.chaos import ChaosPlan, run_chaos, summary
 
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
 
 pytestmark = pytest.mark.cluster
 

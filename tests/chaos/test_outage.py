@@ -21,7 +21,7 @@ from bench._chaos_support import Flood, Receiver, WatchLog, observed_namespace, 
 from export.cluster_support import config, run_exporter, wait_for
 from kubevents.export import Exporter
 from kubevents.kube import KubeClient
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
 
 pytestmark = pytest.mark.cluster
 

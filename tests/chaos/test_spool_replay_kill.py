@@ -1,6 +1,6 @@
 """SIGKILL during spool replay, five times: nothing lost, no occurrence stored twice.
 
-A real apiserver, a real OpenSearch behind a TCP proxy (``testenv.FaultProxy``), and
+A real apiserver, a real OpenSearch behind a TCP proxy (``kubevents_testenv.FaultProxy``), and
 ``kubevents export`` as a child process with two sinks: SQLite (``when_full: block``) and
 OpenSearch (``when_full: spool``, the default for a remote sink). The proxy refuses connections
 while a flood of Event creates and count bumps runs, so the OpenSearch spool fills while SQLite
@@ -50,7 +50,7 @@ from bench._chaos_support import ExporterProcess, Flood, WatchLog, stored_ids
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubevents.kube import KubeClient
-from kubevents.testenv import FaultProxy, LocalCluster, SearchEngine, shared_search_engine
+from kubevents_testenv import FaultProxy, LocalCluster, SearchEngine, shared_search_engine
 
 pytestmark = pytest.mark.cluster
 

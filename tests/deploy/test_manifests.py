@@ -22,7 +22,7 @@ from kubevents.export import (
     parse_duration,
 )
 from kubevents.kube import KubeClient
-from kubevents.testenv import LocalCluster, ensure_helm, ensure_kubectl
+from kubevents_testenv import LocalCluster, ensure_helm, ensure_kubectl
 
 pytestmark = pytest.mark.cluster
 

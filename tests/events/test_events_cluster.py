@@ -27,7 +27,7 @@ from kubevents.events import (
 )
 from kubevents.kube import KubeClient
 from kubevents.model import EventsV1Event, EventsV1EventSeries, MicroTime, ObjectReference
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
 
 if TYPE_CHECKING:
     from events.conftest import CountingSink

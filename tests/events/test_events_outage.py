@@ -18,7 +18,7 @@ import pytest
 from kubevents.events import EventBroadcaster, KubeEventSink, RecordOutcome
 from kubevents.kube import KubeClient
 from kubevents.model import ObjectReference
-from kubevents.testenv import FaultProxy, LocalCluster
+from kubevents_testenv import FaultProxy, LocalCluster
 
 pytestmark = pytest.mark.cluster
 

@@ -17,7 +17,7 @@ import pytest
 
 from kubevents.kube import KubeClient
 from kubevents.model import Event
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
 
 pytestmark = pytest.mark.cluster
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kubevents.export import ExportConfig, Exporter, load_export_config
 from kubevents.kube import KubeClient
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
 from support import eventually
 
 KUBEVENTS = [sys.executable, "-m", "kubevents.cli"]

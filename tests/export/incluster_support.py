@@ -25,7 +25,7 @@ import msgspec
 import yaml
 
 from kubevents.kube import ENV_SERVICE_ACCOUNT_DIR, KubeClient
-from kubevents.testenv import LocalCluster, create_token, ensure_kubectl
+from kubevents_testenv import LocalCluster, create_token, ensure_kubectl
 
 from .factories import make_event
 

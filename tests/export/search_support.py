@@ -8,7 +8,7 @@ import urllib.request
 from typing import Any
 
 from kubevents.kube import KubeClient
-from kubevents.testenv import SearchEngine
+from kubevents_testenv import SearchEngine
 
 __all__ = [
     "assert_exactly_the_expected_documents",

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kubevents.cli._workload import record_flood
 from kubevents.export import load_checkpoint
 from kubevents.kube import KubeClient
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
+from kubevents_testenv.workload import record_flood
 
 from .cluster_support import exporter_process, server_counts, stored_ids, wait_for
 from .search_support import oracle_watch

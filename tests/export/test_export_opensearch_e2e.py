@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubevents.cli._workload import record_flood
 from kubevents.kube import KubeClient
-from kubevents.testenv import LocalCluster, SearchEngine, shared_search_engine
+from kubevents_testenv import LocalCluster, SearchEngine, shared_search_engine
+from kubevents_testenv.workload import record_flood
 
 from .cluster_support import ExporterProcess, server_counts, wait_for
 from .search_support import assert_exactly_the_expected_documents, oracle_watch, stored_count

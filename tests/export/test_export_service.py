@@ -11,11 +11,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from kubevents.cli._workload import record_flood
 from kubevents.export import Exporter, Occurrence
 from kubevents.export.sinks import SinkError, WebhookSink, WriteResult
 from kubevents.kube import KubeClient
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
+from kubevents_testenv.workload import record_flood
 
 from .cluster_support import config, running, server_counts, wait_for
 from .memory_sink import MemorySink

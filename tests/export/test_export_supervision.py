@@ -13,11 +13,11 @@ import aiohttp
 import msgspec
 import pytest
 
-from kubevents.cli._workload import record_flood
 from kubevents.export import ConfigError, EventTracker, Exporter, Occurrence
 from kubevents.export.sinks import Rejected, WriteResult
 from kubevents.kube import KubeClient
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
+from kubevents_testenv.workload import record_flood
 
 from .cluster_support import config, run_exporter, server_counts, wait_for
 from .memory_sink import MemorySink

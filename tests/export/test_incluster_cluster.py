@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from kubevents.kube import KubeClient
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
 
 from .cluster_support import stored_ids, wait_for
 from .incluster_support import (

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
-from kubevents.cli._workload import record_flood
 from kubevents.errors import StatusError
 from kubevents.export import RESUME_ANNOTATION
 from kubevents.kube import JITTER_FACTOR, KubeClient
-from kubevents.testenv import LocalCluster, SearchEngine, shared_search_engine
+from kubevents_testenv import LocalCluster, SearchEngine, shared_search_engine
+from kubevents_testenv.workload import record_flood
 
 from .cluster_support import server_counts, stored_ids, wait_for
 from .incluster_support import (

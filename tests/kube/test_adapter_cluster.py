@@ -21,7 +21,7 @@ from kubevents.model import (
     ObjectReference,
     Time,
 )
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
 
 pytestmark = pytest.mark.cluster
 

@@ -22,7 +22,7 @@ from kubevents.record import (
     KubeEventSink,
     RecordOutcome,
 )
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
 
 if TYPE_CHECKING:
     from record.conftest import CountingSink

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from kubevents.testenv import KUBE_VERSION, LocalCluster
+from kubevents_testenv import KUBE_VERSION, LocalCluster
 
 pytestmark = pytest.mark.cluster
 

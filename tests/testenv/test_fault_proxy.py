@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from kubevents.testenv import FaultProxy, LocalCluster
+from kubevents_testenv import FaultProxy, LocalCluster
 
 pytestmark = pytest.mark.cluster
 

@@ -29,7 +29,7 @@ from xcheck.harness import (
 from xcheck.python_driver import run_trace
 
 from kubevents.kube import KubeClient
-from kubevents.testenv import LocalCluster
+from kubevents_testenv import LocalCluster
 
 TRACES = trace_paths()
 # What the issue asks the traces to cover; a trace file going missing must not pass quietly.

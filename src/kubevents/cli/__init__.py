@@ -5,12 +5,11 @@ from __future__ import annotations
 import click
 
 from kubevents import __version__
-from kubevents.cli._cluster import cluster
-from kubevents.cli._demo import demo
 from kubevents.cli._export import export
+from kubevents.cli._logsetup import setup_logging
 from kubevents.cli._query import query, stats
 
-__all__ = ["main"]
+__all__ = ["main", "setup_logging"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,8 +18,6 @@ def main() -> None:
     """Kubernetes Events for Python: record them like client-go, keep every one of them."""
 
 
-main.add_command(demo)
 main.add_command(export)
 main.add_command(query)
 main.add_command(stats)
-main.add_command(cluster)

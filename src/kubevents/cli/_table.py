@@ -8,18 +8,13 @@ message cannot retitle the terminal, move the cursor or reorder what is printed 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from datetime import datetime
-
-from kubevents.model import Event
+from collections.abc import Sequence
 
 __all__ = [
     "align_rows",
     "column_widths",
-    "event_time",
     "format_age",
     "printable",
-    "render_table",
 ]
 
 # C0, DEL, C1, the bidi marks, embeddings, overrides and isolates (U+061C, U+200E, U+200F,
@@ -40,18 +35,6 @@ def printable(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
-def event_time(event: Event) -> datetime | None:
-    """When the occurrence happened: series / eventTime, else lastTimestamp, first, created."""
-    if event.series is not None and event.series.last_observed_time is not None:
-        return event.series.last_observed_time
-    return (
-        event.last_timestamp
-        or event.event_time
-        or event.first_timestamp
-        or event.metadata.creation_timestamp
-    )
-
-
 def format_age(seconds: float) -> str:
     """kubectl's short human durations: 45s, 3m12s, 5h3m, 2d4h."""
     s = max(0, int(seconds))
@@ -65,28 +48,6 @@ def format_age(seconds: float) -> str:
         return f"{h}h{m}m" if m and h < 10 else f"{h}h"
     d, h = divmod(h, 24)
     return f"{d}d{h}h" if h and d < 8 else f"{d}d"
-
-
-def render_table(events: Iterable[Event], now: datetime, *, namespace_column: bool) -> str:
-    header = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"]
-    if namespace_column:
-        header.insert(0, "NAMESPACE")
-    rows = [header]
-    for ev in events:
-        when = event_time(ev)
-        ref = ev.involved_object
-        row = [
-            format_age((now - when).total_seconds()) if when else "<unknown>",
-            ev.type,
-            ev.reason,
-            f"{ref.kind.lower()}/{ref.name}",
-            str(ev.series.count if ev.series else (ev.count or 1)),
-            ev.message.replace("\n", " "),
-        ]
-        if namespace_column:
-            row.insert(0, ev.namespace)
-        rows.append(row)
-    return "\n".join(align_rows(rows))
 
 
 def column_widths(rows: Sequence[Sequence[str]]) -> list[int]:

@@ -24,7 +24,7 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
-from kubevents.testenv import SearchEngine, shared_search_engine
+from kubevents_testenv import SearchEngine, shared_search_engine
 
 #: Both products: OpenSearch 2.19 (flat_object, data streams) and Elasticsearch 7.10.2 OSS
 #: (no x-pack: de-dotted labels, no data streams), the newest Elasticsearch Maven Central has.

@@ -41,7 +41,7 @@ from kubevents.export.sinks.elasticsearch._transport import (
     sigv4_authorization,
 )
 from kubevents.model import Event, Time
-from kubevents.testenv import SearchEngine
+from kubevents_testenv import SearchEngine
 
 from .._factory import make_event
 from ..conftest import PKI, fault_proxy

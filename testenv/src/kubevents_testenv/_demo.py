@@ -1,9 +1,9 @@
-"""``kubevents demo``: the exporter on its embedded default, end to end, in one command.
+"""``kubevents-testenv demo`` (``make run``): the exporter on its embedded default, end to end.
 
 Against the current kubeconfig cluster when one is reachable; otherwise against the project's
 real local cluster (etcd + kube-apiserver built from Go modules), with a small workload
-recorded through ``kubevents.record`` while the exporter watches. Then it prints what
-``kubevents query`` shows.
+recorded through ``kubevents.record`` while the exporter watches. Then it runs
+``kubevents query`` on the store it wrote.
 """
 
 from __future__ import annotations
@@ -11,19 +11,19 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from kubevents.cli._logsetup import setup_logging
-from kubevents.cli._table import render_table
-from kubevents.cli._workload import record_workload
+from kubevents.cli import main as kubevents_cli
+from kubevents.cli import setup_logging
 from kubevents.errors import KubeError
 from kubevents.export import ExportConfig, Exporter, SQLiteSinkConfig
+from kubevents.export.store import EventStore, QueryFilter
 from kubevents.kube import ConfigError as KubeConfigError
 from kubevents.kube import KubeClient
-from kubevents.testenv import LocalCluster, ensure_binaries
+from kubevents_testenv import LocalCluster, ensure_binaries
+from kubevents_testenv.workload import record_workload
 
 __all__ = ["demo"]
 
@@ -87,14 +87,13 @@ async def _run(client: KubeClient, local: bool, workdir: Path) -> None:
     stop.set()
     await task
 
-    from kubevents.export.store import EventStore, QueryFilter
-
-    with EventStore(db) as store:
-        rows = store.query(QueryFilter())
     click.echo(f"\n$ kubevents query -A --db {db}")
-    now = datetime.now(UTC)
-    click.echo(render_table((row.event for row in rows), now, namespace_column=True))
-    click.echo(f"\n{len(rows)} occurrences stored. Keep exporting with: kubevents export --db {db}")
+    kubevents_cli.main(
+        ["query", "-A", "--db", str(db)], prog_name="kubevents", standalone_mode=False
+    )
+    with EventStore(db) as store:
+        stored = len(store.query(QueryFilter()))
+    click.echo(f"\n{stored} occurrences stored. Keep exporting with: kubevents export --db {db}")
 
 
 def _fresh(workdir: Path) -> None:

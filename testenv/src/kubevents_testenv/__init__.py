@@ -1,18 +1,22 @@
-"""A real local Kubernetes control plane (etcd + kube-apiserver) for tests and demos.
+"""The project's test environment: a real local Kubernetes control plane (etcd + kube-apiserver
+built from Go modules), real search engines, kubectl and Helm. Not part of the kubevents wheel:
+tests, benchmarks, scripts and ``make run`` install it editable from the repository's testenv/.
 
-Stdlib only on purpose: it must not import the ``kubernetes`` package, so that the code under
-test and the harness that checks it cannot share a bug.
+This package is stdlib only on purpose: it must not import the ``kubernetes`` package, so that
+the code under test and the harness that checks it cannot share a bug.
 
-    from kubevents.testenv import LocalCluster
+    from kubevents_testenv import LocalCluster
 
     with LocalCluster() as cluster:
         print(cluster.kubeconfig)
 
-or ``python -m kubevents.testenv`` to keep one running for manual use.
-
 ``SearchEngine`` / ``ensure_search_engine`` do the same for a real OpenSearch or Elasticsearch
 node resolved from Maven Central. ``FaultProxy`` sits in front of a real server and makes it
 unreachable on demand (an apiserver outage).
+
+Two submodules build on kubevents itself and are not imported here: ``workload`` records test
+Events through ``kubevents.record``, and ``cli`` is the ``kubevents-testenv`` command
+(``python -m kubevents_testenv``): ``cluster``, ``demo`` and ``workload``.
 """
 
 from ._build import (
@@ -33,6 +37,7 @@ from ._search import (
     ensure_search_engine,
     shared_search_engine,
 )
+from ._support import free_ports
 from ._tokens import create_token
 
 __all__ = [
@@ -52,5 +57,6 @@ __all__ = [
     "ensure_helm",
     "ensure_kubectl",
     "ensure_search_engine",
+    "free_ports",
     "shared_search_engine",
 ]

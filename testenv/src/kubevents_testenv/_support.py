@@ -46,6 +46,7 @@ def _kill_leftovers() -> None:
 
 
 def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback TCP ports that were free a moment ago."""
     # Hold every socket open until all are chosen so the kernel cannot hand out a duplicate.
     socks: list[socket.socket] = []
     try:

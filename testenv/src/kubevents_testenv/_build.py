@@ -39,7 +39,7 @@ class Binaries:
 
 
 def _log(message: str) -> None:
-    print(f"kubevents.testenv: {message}", file=sys.stderr, flush=True)
+    print(f"kubevents_testenv: {message}", file=sys.stderr, flush=True)
 
 
 def cache_dir(version: str = KUBE_VERSION) -> Path:
@@ -61,15 +61,15 @@ def find_go_module(name: str = "kube") -> Path:
         if not (path / "go.mod").is_file():
             raise RuntimeError(f"${_ENV_GO_MODULE}={override!r} does not contain a go.mod")
         return path
-    # The package is installed editable from the repo, so the module sits next to src/.
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "testenv" / name
-        if (candidate / "go.mod").is_file():
-            return candidate
+    # The Go modules are this package's siblings in the testenv/ project, which the dev setup
+    # installs editable (scripts/dev.sh): testenv/src/kubevents_testenv -> testenv/<name>.
+    candidate = Path(__file__).resolve().parents[2] / name
+    if (candidate / "go.mod").is_file():
+        return candidate
     raise RuntimeError(
-        f"cannot find the testenv/{name} Go module (go.mod) above "
-        f"{Path(__file__).resolve()}"
-        + (f"; set ${_ENV_GO_MODULE} to its directory" if name == "kube" else "")
+        f"cannot find the testenv/{name} Go module: no {candidate / 'go.mod'} (install "
+        "kubevents-testenv editable from the repository's testenv/ directory"
+        + (f", or set ${_ENV_GO_MODULE} to the module's directory)" if name == "kube" else ")")
     )
 
 
