@@ -16,6 +16,7 @@ import pytest
 from kubevents.export import (
     AckLog,
     BatchSettings,
+    EventFields,
     EventTracker,
     EventWatcher,
     ExportMetrics,
@@ -285,7 +286,7 @@ async def test_an_unexpected_error_is_logged_counted_and_retried(
     server, client = api
     server.list_rv = 5
     server.watches = [WatchScript([line("ADDED", event_object("a", 1, 6))], hold=True)]
-    real_watch = client.events.watch
+    real_watch = client.events.decoding(EventFields).watch
     failures = 2
 
     async def failing_watch(*args: Any, **kwargs: Any) -> Any:
@@ -295,7 +296,7 @@ async def test_an_unexpected_error_is_logged_counted_and_retried(
             raise RuntimeError("a bug nobody foresaw")
         return await real_watch(*args, **kwargs)
 
-    monkeypatch.setattr(client.events, "watch", failing_watch)
+    monkeypatch.setattr(client.events.decoding(EventFields), "watch", failing_watch)
     async with Harness(client) as h:
         await h.until(lambda: "a:1" in h.sink.stored, "the event after the errors")
     # Cancellation still ends the loop: it is not an error to retry.

@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from kubevents.export._fields import FieldsSeries
 from kubevents.export._occurrence import Occurrence
-from kubevents.model import EventSeries, ObjectReference
+from kubevents.model import ObjectReference
 
 __all__ = [
     "DocumentInvolvedObject",
@@ -201,7 +202,7 @@ def occurrence_document(occ: Occurrence) -> ExportDocument:
 
 
 def document_series(
-    series: EventSeries | None, when: datetime, time_text: str
+    series: FieldsSeries | None, when: datetime, time_text: str
 ) -> DocumentSeries | None:
     if series is None:
         return None

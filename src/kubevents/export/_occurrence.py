@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from kubevents.model import Event
+from kubevents.export._fields import EventFields
 
 __all__ = ["Occurrence", "TimeWindow", "occurrence_count", "occurrence_time"]
 
@@ -27,7 +27,7 @@ _MAX = datetime.max.replace(tzinfo=UTC)
 _ZERO = timedelta(0)
 
 
-def occurrence_count(event: Event) -> int:
+def occurrence_count(event: EventFields) -> int:
     """The occurrence number: ``series.count`` for events.k8s.io-style events, else ``count``.
 
     A count of 0 (events created without one, e.g. by kopf) is the first occurrence.
@@ -37,7 +37,7 @@ def occurrence_count(event: Event) -> int:
     return event.count if event.count > 0 else 1
 
 
-def occurrence_time(event: Event) -> datetime:
+def occurrence_time(event: EventFields) -> datetime:
     """When this occurrence happened (not when it was seen).
 
     ``series.lastObservedTime`` / ``eventTime`` for events.k8s.io-style events, else
@@ -92,7 +92,7 @@ class TimeWindow:
 # each field through object.__setattr__ (ten times the cost). Not tracked by the garbage
 # collector: nothing it holds can refer back to it.
 class Occurrence(msgspec.Struct, frozen=True, gc=False):
-    """One occurrence to export: the decoded Event, the server's exact JSON and its identity.
+    """One occurrence to export: the Event's fields, the server's exact JSON and its identity.
 
     ``time`` is the occurrence's own time (what documents show); ``filing_time`` is the time
     sinks file it under (see the module docstring): the same unless a ``TimeWindow`` moved it.
@@ -104,7 +104,7 @@ class Occurrence(msgspec.Struct, frozen=True, gc=False):
     count: int
     time: datetime
     filing_time: datetime
-    event: Event
+    event: EventFields
     raw: bytes
     cluster: str
     resource_version: str
@@ -112,7 +112,7 @@ class Occurrence(msgspec.Struct, frozen=True, gc=False):
     @classmethod
     def of(
         cls,
-        event: Event,
+        event: EventFields,
         raw: bytes,
         cluster: str,
         window: TimeWindow | None = None,

@@ -30,6 +30,7 @@ from typing import TypeVar
 import msgspec
 
 from kubevents.export._buffer import Acknowledge, Entry, WhenFull
+from kubevents.export._fields import event_fields_decoder
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
 from kubevents.export._segmentlog import (
@@ -41,7 +42,6 @@ from kubevents.export._segmentlog import (
 )
 from kubevents.export._segmentlog import WhenFull as Overflow
 from kubevents.export._supervisor import TaskSupervisor
-from kubevents.model import Event, decoder
 
 __all__ = ["SpoolBuffer"]
 
@@ -69,7 +69,7 @@ _encoder = msgspec.msgpack.Encoder()
 _payload_decoder = msgspec.msgpack.Decoder(_Spooled)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_event_decoder = decoder(Event)
+_event_decoder = event_fields_decoder()
 
 
 def encode_occurrence(occurrence: Occurrence) -> bytes:

@@ -12,17 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from kubevents.export._fields import EventFields
 from kubevents.export._metrics import ExportMetrics, LabelledCounters
 from kubevents.export._occurrence import Occurrence, TimeWindow
 from kubevents.export._state import EventTracker
 from kubevents.kube import excerpt
-from kubevents.model import Event
 
 __all__ = ["Dedup", "Filter", "RuleFilter", "Submit", "Transforms"]
 
 log = logging.getLogger(__name__)
 
-Filter = Callable[[Event], str | None]  # the name of the rule that drops an Event, or None
+Filter = Callable[[EventFields], str | None]  # the name of the rule that drops an Event, or None
 Submit = Callable[[Occurrence | None, str | None], Awaitable[None]]
 
 
@@ -87,7 +87,9 @@ class Transforms:
         """A resume point with no occurrence (a bookmark, a deletion, a list's end)."""
         await self._submit(None, resource_version)
 
-    def event(self, event: Event, raw: bytes, resource_version: str | None) -> Awaitable[None]:
+    def event(
+        self, event: EventFields, raw: bytes, resource_version: str | None
+    ) -> Awaitable[None]:
         """Hand ``event`` on as an occurrence, or its resume point alone; await the result.
 
         Not a coroutine itself: it returns the downstream's, one coroutine per notification
@@ -106,7 +108,7 @@ class Transforms:
             occurrence = None
         return self._submit(occurrence, resource_version)
 
-    def _occurrence(self, event: Event, raw: bytes) -> Occurrence | None:
+    def _occurrence(self, event: EventFields, raw: bytes) -> Occurrence | None:
         """The occurrence to export, or None when there is none (a duplicate, dropped, bad)."""
         if not event.metadata.uid:
             self._malformed.inc()
