@@ -88,7 +88,8 @@ def test_query_returns_every_field_in_time_order(store: EventStore) -> None:
     node = rows[4]
     assert (node.id, node.uid, node.count, node.time) == (H[3].id, H[3].uid, 1, at(20))
     assert node.time.tzinfo is UTC
-    assert (node.namespace, node.name, node.cluster) == ("kube-system", H[3].event.metadata.name, "prod")
+    name = H[3].event.metadata.name
+    assert (node.namespace, node.name, node.cluster) == ("kube-system", name, "prod")
     assert node.involved_object == {
         "kind": "Node", "namespace": "", "name": "node-1",
         "uid": H[3].event.involved_object.uid, "apiVersion": "v1", "fieldPath": "",
