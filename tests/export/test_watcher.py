@@ -200,8 +200,8 @@ async def test_rules_drop_without_blocking_the_checkpoint(
     server.objects = [event_object("a", 1, 5, namespace="kube-system"), event_object("b", 1, 6)]
     server.list_rv = 6
 
-    def drop(event: object) -> str | None:
-        return "system" if getattr(event, "namespace", "") == "kube-system" else None
+    def drop(event: EventFields) -> str | None:
+        return "system" if event.metadata.namespace == "kube-system" else None
 
     async with Harness(client, rules=drop) as h:
         await h.until(lambda: h.pipeline.acklog.resource_version == "6", "the checkpoint")

@@ -282,14 +282,32 @@ def _same_fields(fields: EventFields, event: Event) -> None:
     )
     assert (meta.labels, meta.annotations) == (model_meta.labels, model_meta.annotations)
     assert meta.creation_timestamp == model_meta.creation_timestamp
-    assert (fields.involved_object, fields.related) == (event.involved_object, event.related)
+    for ours, theirs in (
+        (fields.involved_object, event.involved_object),
+        (fields.related, event.related),
+    ):
+        if ours is None or theirs is None:
+            assert ours is None and theirs is None
+        else:
+            assert (ours.kind, ours.namespace, ours.name, ours.uid, ours.api_version) == (
+                theirs.kind,
+                theirs.namespace,
+                theirs.name,
+                theirs.uid,
+                theirs.api_version,
+            )
+            assert ours.field_path == theirs.field_path
     assert (fields.reason, fields.message, fields.type, fields.action) == (
         event.reason,
         event.message,
         event.type,
         event.action,
     )
-    assert fields.source == event.source and fields.count == event.count
+    assert (fields.source.component, fields.source.host) == (
+        event.source.component,
+        event.source.host,
+    )
+    assert fields.count == event.count
     assert (fields.reporting_controller, fields.reporting_instance) == (
         event.reporting_controller,
         event.reporting_instance,

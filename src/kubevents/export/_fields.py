@@ -21,9 +21,16 @@ from typing import Annotated
 
 import msgspec
 
-from kubevents.model import Event, EventSource, Int32, ObjectReference
+from kubevents.model import Event, Int32, ObjectReference
 
-__all__ = ["EventFields", "FieldsMeta", "FieldsSeries", "event_fields_decoder"]
+__all__ = [
+    "DocumentInvolvedObject",
+    "DocumentSource",
+    "EventFields",
+    "FieldsMeta",
+    "FieldsSeries",
+    "event_fields_decoder",
+]
 
 # An RFC 3339 time with a zone, as the model's times require; any offset, normalised to UTC
 # after decoding (``_utc``).
@@ -38,6 +45,29 @@ def _utc(value: datetime | None) -> datetime | None:
     except OverflowError:
         # As the model: an instant outside years 1-9999 in UTC is not a time Python can hold.
         raise ValueError(f"time out of range in UTC: {value.isoformat()}") from None
+
+
+class DocumentInvolvedObject(msgspec.Struct, rename="camel", omit_defaults=True, gc=False):
+    """An Event's ``involvedObject`` (or ``related``), as read and as every document shows it.
+
+    Empty fields are left out of documents (cluster-scoped: no namespace); the reference's
+    ``resourceVersion`` is neither read nor shown. Decoded in this shape so that documents
+    embed it as it is, without a copy per occurrence.
+    """
+
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+    uid: str = ""
+    api_version: str = ""
+    field_path: str = ""
+
+
+class DocumentSource(msgspec.Struct, gc=False):
+    """An Event's ``source``: both keys always present in documents, as in the API's JSON."""
+
+    component: str = ""
+    host: str = ""
 
 
 class FieldsMeta(msgspec.Struct, rename="camel", gc=False):
@@ -63,10 +93,10 @@ class EventFields(msgspec.Struct, rename="camel", gc=False):
     """What the exporter reads of a core/v1 Event (attribute names as ``model.Event``)."""
 
     metadata: FieldsMeta = msgspec.field(default_factory=FieldsMeta)
-    involved_object: ObjectReference = msgspec.field(default_factory=ObjectReference)
+    involved_object: DocumentInvolvedObject = msgspec.field(default_factory=DocumentInvolvedObject)
     reason: str = ""
     message: str = ""
-    source: EventSource = msgspec.field(default_factory=EventSource)
+    source: DocumentSource = msgspec.field(default_factory=DocumentSource)
     first_timestamp: _Time | None = None
     last_timestamp: _Time | None = None
     count: Int32 = 0
@@ -74,7 +104,7 @@ class EventFields(msgspec.Struct, rename="camel", gc=False):
     event_time: _Time | None = None
     series: FieldsSeries | None = None
     action: str = ""
-    related: ObjectReference | None = None
+    related: DocumentInvolvedObject | None = None
     reporting_controller: str = msgspec.field(default="", name="reportingComponent")
     reporting_instance: str = ""
 
@@ -106,17 +136,25 @@ class EventFields(msgspec.Struct, rename="camel", gc=False):
                 meta.name, meta.namespace, meta.uid, meta.resource_version,
                 meta.creation_timestamp, meta.labels, meta.annotations,
             ),
-            event.involved_object, event.reason, event.message, event.source,
+            _reference(event.involved_object), event.reason, event.message,
+            DocumentSource(event.source.component, event.source.host),
             event.first_timestamp, event.last_timestamp, event.count, event.type,
             event.event_time,
             None if series is None else FieldsSeries(series.count, series.last_observed_time),
-            event.action, event.related, event.reporting_controller, event.reporting_instance,
+            event.action, None if event.related is None else _reference(event.related),
+            event.reporting_controller, event.reporting_instance,
         )  # fmt: skip
 
     @classmethod
     def from_json(cls, data: bytes | str) -> EventFields:
         """Decode the fields from an Event's JSON; raises what the model's decoders raise."""
         return _DECODER.decode(data)
+
+
+def _reference(ref: ObjectReference) -> DocumentInvolvedObject:
+    return DocumentInvolvedObject(
+        ref.kind, ref.namespace, ref.name, ref.uid, ref.api_version, ref.field_path
+    )
 
 
 _DECODER = msgspec.json.Decoder(EventFields)

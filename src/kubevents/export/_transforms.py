@@ -10,7 +10,9 @@ resourceVersion goes along, so the resume point moves past skipped objects too.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from kubevents.export._fields import EventFields
 from kubevents.export._metrics import ExportMetrics, LabelledCounters
@@ -21,6 +23,10 @@ from kubevents.kube import excerpt
 __all__ = ["Dedup", "Filter", "RuleFilter", "Submit", "Transforms"]
 
 log = logging.getLogger(__name__)
+
+# How long the time window's bounds stand once worked out: the window spans days (an hour
+# ahead at the least), a second of staleness moves no occurrence that matters.
+_BOUNDS_SECONDS = 1.0
 
 Filter = Callable[[EventFields], str | None]  # the name of the rule that drops an Event, or None
 Submit = Callable[[Occurrence | None, str | None], Awaitable[None]]
@@ -78,6 +84,8 @@ class Transforms:
         self._submit = submit
         self._cluster = cluster
         self._window = time_window if time_window is not None else TimeWindow()
+        self._bounds = self._window.bounds(datetime.now(UTC))
+        self._bounds_until = time.monotonic() + _BOUNDS_SECONDS
         self._malformed = metrics.malformed.labels("occurrence")
         self._clamped = LabelledCounters(metrics.clamped)
         self._dedup = Dedup(tracker, metrics)
@@ -114,7 +122,10 @@ class Transforms:
             self._malformed.inc()
             log.warning("skipping an Event without uid: %.200r", raw)
             return None
-        occurrence = Occurrence.of(event, raw, self._cluster, self._window)
+        if time.monotonic() >= self._bounds_until:
+            self._bounds = self._window.bounds(datetime.now(UTC))
+            self._bounds_until = time.monotonic() + _BOUNDS_SECONDS
+        occurrence = Occurrence.filed_between(event, raw, self._cluster, self._bounds)
         if not self._dedup(occurrence):
             return None
         if self._filter is not None and not self._filter(occurrence):
