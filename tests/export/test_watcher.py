@@ -193,6 +193,23 @@ async def test_watch_errors_back_off_and_retry_the_same_resource_version(
     assert h.value("watch_restarts", "error") == 2
 
 
+async def test_received_counts_every_notification_while_the_watch_is_open(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    # Counted per chunk of the stream, not per notification: the count must still be exact
+    # whenever the stream waits for more (here: held open after three notifications).
+    server, client = api
+    server.list_rv = 5
+    server.watches = [WatchScript([
+        line("ADDED", event_object("a", 1, 6)), line("MODIFIED", event_object("a", 2, 7)),
+        line("ADDED", event_object("b", 1, 8)),
+    ], hold=True)]  # fmt: skip
+    async with Harness(client) as h:
+        await h.until(lambda: "b:1" in h.sink.stored, "the third notification stored")
+        assert h.value("received", "watch") == 3
+        assert h.value("received", "list") == 0
+
+
 async def test_rules_drop_without_blocking_the_checkpoint(
     api: tuple[FakeAPIServer, KubeClient],
 ) -> None:

@@ -214,7 +214,7 @@ class EventWatcher:
         self.last_progress = time.monotonic()
         delivered = 0
         malformed_before = 0
-        received = self._metrics.received.labels("watch")  # looked up once, not per event
+        stream.on_received = self._metrics.received.labels("watch").inc
         downstream = self._downstream
         try:
             async with stream:
@@ -225,7 +225,6 @@ class EventWatcher:
                         self._malformed["watch"].inc(stream.malformed - malformed_before)
                         malformed_before = stream.malformed
                     if change.type in (ADDED, MODIFIED) and change.object is not None:
-                        received.inc()
                         await downstream.event(change.object, change.raw, change.resource_version)
                     else:  # BOOKMARK, or DELETED (TTL expiry, not an occurrence)
                         await downstream.mark(change.resource_version)
