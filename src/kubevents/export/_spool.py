@@ -361,8 +361,11 @@ class SpoolBuffer:
             self._advance()
             return []
         entries: list[Entry] = []
+        # A record's age in the buffer: how long ago it was written, on the monotonic clock.
+        now, wall_ms = time.monotonic(), time.time() * 1000
         for record in records:
-            self._skip_to(record.sequence)  # what the log skipped before it was damaged
+            if record.sequence != self._read:
+                self._skip_to(record.sequence)  # what the log skipped before it was damaged
             self._read = record.sequence + 1
             try:
                 occurrence = decode_occurrence(record.payload)
@@ -372,7 +375,7 @@ class SpoolBuffer:
                 self._done.add(record.sequence)
                 continue
             entry = Entry(occurrence, None, record.sequence)
-            entry.enqueued = time.monotonic() - max(0.0, time.time() - record.written_ms / 1000)
+            entry.enqueued = now - max(0.0, wall_ms - record.written_ms) / 1000
             entries.append(entry)
         self._advance()
         return entries
