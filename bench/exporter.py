@@ -49,7 +49,7 @@ from bench._exporter_support import (
 from bench._kee import KEE_PACKAGE, KEE_VERSION, kee_binary
 from bench.common import BenchContext, Row, Stopwatch, Suite
 
-from kubevents.export import Occurrence
+from kubevents.export import EventFields, Occurrence
 from kubevents.export.sinks import ElasticsearchSink
 from kubevents.kube import KubeClient
 from kubevents_testenv import LocalCluster, SearchEngine, free_ports
@@ -85,7 +85,7 @@ async def _ceiling(kubeconfig: Path, engine: SearchEngine, index: str) -> dict[s
     """
     occurrences: list[Occurrence] = []
     async with await KubeClient.connect(kubeconfig) as client:
-        async for page in client.events.list_pages(None, limit=500):
+        async for page in client.events.decoding(EventFields).list_pages(None, limit=500):
             for event, raw in zip(page.items, page.raw_items, strict=True):
                 occurrences.append(Occurrence.of(event, raw, "bench"))
     await _bulk_load(engine, occurrences, "bench-warmup")
@@ -359,7 +359,7 @@ def run(ctx: BenchContext) -> Suite:
 async def _count_events(kubeconfig: Path) -> int:
     total = 0
     async with await KubeClient.connect(kubeconfig) as client:
-        async for page in client.events.list_pages(None, limit=500):
+        async for page in client.events.decoding(EventFields).list_pages(None, limit=500):
             total += len(page.items)
     return total
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kubevents.export import Occurrence
+from kubevents.export import EventFields, Occurrence
 from kubevents.export.sinks.sqlite import SQLiteSink
 from kubevents.model import (
     Event,
@@ -126,7 +126,7 @@ def make_occurrence(
     elif event_fields:
         raise TypeError("pass either an event or fields for make_event, not both")
     raw = event.to_json()
-    return Occurrence.of(Event.from_json(raw), raw, cluster)
+    return Occurrence.of(EventFields.from_json(raw), raw, cluster)
 
 
 def write_store(

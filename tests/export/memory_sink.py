@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from kubevents.export import Occurrence
+from kubevents.export import EventFields, Occurrence
 from kubevents.export.sinks import Rejected, SinkError, WriteResult
 
 
@@ -70,4 +70,4 @@ def occurrence(uid: str, count: int = 1, *, namespace: str = "ns", reason: str =
         count=count,
         type="Normal",
     )
-    return Occurrence.of(event, event.to_json(), "test")
+    return Occurrence.of(EventFields.of(event), event.to_json(), "test")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from kubevents.export import Occurrence, TimeWindow, occurrence_count, occurrence_time
+from kubevents.export import EventFields, Occurrence, TimeWindow, occurrence_count, occurrence_time
 from kubevents.model import Event, EventSeries, MicroTime, ObjectMeta, Time
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def fields(**kwargs: Any) -> EventFields:
+    return EventFields.of(Event(**kwargs))
 
 
 def at(minute: int) -> datetime:
@@ -17,7 +22,7 @@ def at(minute: int) -> datetime:
 
 
 def test_core_v1_style() -> None:
-    event = Event(
+    event = fields(
         metadata=ObjectMeta(uid="u1", resource_version="9", creation_timestamp=Time.of(at(0))),
         count=7, first_timestamp=Time.of(at(1)), last_timestamp=Time.of(at(5)),
     )  # fmt: skip
@@ -27,7 +32,7 @@ def test_core_v1_style() -> None:
 
 
 def test_events_k8s_io_style_uses_the_series() -> None:
-    event = Event(
+    event = fields(
         metadata=ObjectMeta(uid="u2"),
         event_time=MicroTime.of(at(1)),
         series=EventSeries(count=4, last_observed_time=MicroTime.of(at(9))),
@@ -35,19 +40,19 @@ def test_events_k8s_io_style_uses_the_series() -> None:
     assert occurrence_count(event) == 4
     assert occurrence_time(event) == at(9)
     # Before the series exists, the first occurrence is at eventTime.
-    single = Event(metadata=ObjectMeta(uid="u3"), event_time=MicroTime.of(at(2)))
+    single = fields(metadata=ObjectMeta(uid="u3"), event_time=MicroTime.of(at(2)))
     assert (occurrence_count(single), occurrence_time(single)) == (1, at(2))
 
 
 def test_fallbacks() -> None:
     # kopf-style events carry no count: the first occurrence.
-    assert occurrence_count(Event(count=0)) == 1
-    only_first = Event(first_timestamp=Time.of(at(3)))
+    assert occurrence_count(fields(count=0)) == 1
+    only_first = fields(first_timestamp=Time.of(at(3)))
     assert occurrence_time(only_first) == at(3)
-    created = Event(metadata=ObjectMeta(creation_timestamp=Time.of(at(4))))
+    created = fields(metadata=ObjectMeta(creation_timestamp=Time.of(at(4))))
     assert occurrence_time(created) == at(4)
     # A legacy event with both stamps keeps lastTimestamp (the latest occurrence).
-    both = Event(last_timestamp=Time.of(at(6)), event_time=MicroTime.of(at(1)))
+    both = fields(last_timestamp=Time.of(at(6)), event_time=MicroTime.of(at(1)))
     assert occurrence_time(both) == at(6)
 
 
@@ -55,8 +60,8 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WINDOW = TimeWindow(past=timedelta(days=30), future=timedelta(hours=1))
 
 
-def dated(when: datetime, created: datetime | None) -> Event:
-    return Event(
+def dated(when: datetime, created: datetime | None) -> EventFields:
+    return fields(
         metadata=ObjectMeta(
             uid="u", creation_timestamp=None if created is None else Time.of(created)
         ),

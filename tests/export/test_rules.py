@@ -6,19 +6,19 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubevents.export import Rule, RuleSet, compile_rules
+from kubevents.export import EventFields, Rule, RuleSet, compile_rules
 from kubevents.model import Event, EventSource, ObjectMeta, ObjectReference
 
 
 def event(namespace: str = "shop", kind: str = "Pod", type_: str = "Warning",
           reason: str = "BackOff", message: str = "Back-off restarting",
-          component: str = "kubelet", controller: str = "") -> Event:  # fmt: skip
-    return Event(
+          component: str = "kubelet", controller: str = "") -> EventFields:  # fmt: skip
+    return EventFields.of(Event(
         metadata=ObjectMeta(namespace=namespace),
         involved_object=ObjectReference(kind=kind),
         type=type_, reason=reason, message=message,
         source=EventSource(component=component), reporting_controller=controller,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def test_no_rules_is_no_filter() -> None:
@@ -73,7 +73,7 @@ _WORDS = ["Pulled", "BackOff", "kube-system", "shop", "Pod", "Node", "Normal", "
 _PATTERNS = ["Pulled", "BackOff", "kube-*", "shop", "Pod", "No?e", "[NW]*", "*", "Warn*"]
 
 
-def _reference(rules: RuleSet, e: Event) -> str | None:
+def _reference(rules: RuleSet, e: EventFields) -> str | None:
     """Every rule tried in order, each field read and matched the obvious way."""
 
     def field(value: str, patterns: str | list[str] | None) -> bool:
@@ -119,7 +119,7 @@ _events = st.builds(
 @settings(max_examples=300)
 @given(st.lists(_rules, max_size=5), st.lists(_rules, max_size=3), st.lists(_events, max_size=8))
 def test_compiled_rules_agree_with_the_documented_semantics(
-    drop: list[Rule], match: list[Rule], events: list[Event]
+    drop: list[Rule], match: list[Rule], events: list[EventFields]
 ) -> None:
     rules = RuleSet(drop=drop, match=match)
     decide = compile_rules(rules)

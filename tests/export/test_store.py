@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kubevents.export import Occurrence
+from kubevents.export import EventFields, Occurrence
 from kubevents.export.sinks.sqlite import SCHEMA_VERSION
 from kubevents.export.store import (
     DEFAULT_DB_PATH,
@@ -88,7 +88,8 @@ def test_query_returns_every_field_in_time_order(store: EventStore) -> None:
     node = rows[4]
     assert (node.id, node.uid, node.count, node.time) == (H[3].id, H[3].uid, 1, at(20))
     assert node.time.tzinfo is UTC
-    assert (node.namespace, node.name, node.cluster) == ("kube-system", H[3].event.name, "prod")
+    name = H[3].event.metadata.name
+    assert (node.namespace, node.name, node.cluster) == ("kube-system", name, "prod")
     assert node.involved_object == {
         "kind": "Node", "namespace": "", "name": "node-1",
         "uid": H[3].event.involved_object.uid, "apiVersion": "v1", "fieldPath": "",
@@ -98,7 +99,7 @@ def test_query_returns_every_field_in_time_order(store: EventStore) -> None:
         "Warning", "NodeNotReady", "node-controller",
     )  # fmt: skip
     assert node.first_timestamp == node.last_timestamp == at(20)
-    assert isinstance(node.event, Event) and node.event == H[3].event
+    assert isinstance(node.event, Event) and EventFields.of(node.event) == H[3].event
     assert node.occurrence() == H[3]
     series = rows[3]
     assert series.time == H[2].time and series.first_timestamp is None

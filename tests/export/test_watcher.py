@@ -16,6 +16,7 @@ import pytest
 from kubevents.export import (
     AckLog,
     BatchSettings,
+    EventFields,
     EventTracker,
     EventWatcher,
     ExportMetrics,
@@ -192,6 +193,23 @@ async def test_watch_errors_back_off_and_retry_the_same_resource_version(
     assert h.value("watch_restarts", "error") == 2
 
 
+async def test_received_counts_every_notification_while_the_watch_is_open(
+    api: tuple[FakeAPIServer, KubeClient],
+) -> None:
+    # Counted per chunk of the stream, not per notification: the count must still be exact
+    # whenever the stream waits for more (here: held open after three notifications).
+    server, client = api
+    server.list_rv = 5
+    server.watches = [WatchScript([
+        line("ADDED", event_object("a", 1, 6)), line("MODIFIED", event_object("a", 2, 7)),
+        line("ADDED", event_object("b", 1, 8)),
+    ], hold=True)]  # fmt: skip
+    async with Harness(client) as h:
+        await h.until(lambda: "b:1" in h.sink.stored, "the third notification stored")
+        assert h.value("received", "watch") == 3
+        assert h.value("received", "list") == 0
+
+
 async def test_rules_drop_without_blocking_the_checkpoint(
     api: tuple[FakeAPIServer, KubeClient],
 ) -> None:
@@ -199,8 +217,8 @@ async def test_rules_drop_without_blocking_the_checkpoint(
     server.objects = [event_object("a", 1, 5, namespace="kube-system"), event_object("b", 1, 6)]
     server.list_rv = 6
 
-    def drop(event: object) -> str | None:
-        return "system" if getattr(event, "namespace", "") == "kube-system" else None
+    def drop(event: EventFields) -> str | None:
+        return "system" if event.metadata.namespace == "kube-system" else None
 
     async with Harness(client, rules=drop) as h:
         await h.until(lambda: h.pipeline.acklog.resource_version == "6", "the checkpoint")
@@ -285,7 +303,7 @@ async def test_an_unexpected_error_is_logged_counted_and_retried(
     server, client = api
     server.list_rv = 5
     server.watches = [WatchScript([line("ADDED", event_object("a", 1, 6))], hold=True)]
-    real_watch = client.events.watch
+    real_watch = client.events.decoding(EventFields).watch
     failures = 2
 
     async def failing_watch(*args: Any, **kwargs: Any) -> Any:
@@ -295,7 +313,7 @@ async def test_an_unexpected_error_is_logged_counted_and_retried(
             raise RuntimeError("a bug nobody foresaw")
         return await real_watch(*args, **kwargs)
 
-    monkeypatch.setattr(client.events, "watch", failing_watch)
+    monkeypatch.setattr(client.events.decoding(EventFields), "watch", failing_watch)
     async with Harness(client) as h:
         await h.until(lambda: "a:1" in h.sink.stored, "the event after the errors")
     # Cancellation still ends the loop: it is not an error to retry.

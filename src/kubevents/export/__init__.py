@@ -17,6 +17,7 @@ from kubevents.export._config import (
     parse_file_mode,
 )
 from kubevents.export._configload import load_export_config, read_config_file
+from kubevents.export._fields import EventFields, FieldsMeta, FieldsSeries
 from kubevents.export._leader import (
     CLUSTER_ANNOTATION,
     EXIT_LEADERSHIP_LOST,
@@ -58,11 +59,14 @@ __all__ = [
     "DeadLetterHandler",
     "Dedup",
     "ElasticsearchSinkConfig",
+    "EventFields",
     "EventTracker",
     "EventWatcher",
     "ExportConfig",
     "ExportMetrics",
     "Exporter",
+    "FieldsMeta",
+    "FieldsSeries",
     "JSONLSinkConfig",
     "LeaderElectedExporter",
     "LeaderElectionConfig",

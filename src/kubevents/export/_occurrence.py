@@ -17,9 +17,15 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from kubevents.model import Event
+from kubevents.export._fields import EventFields
 
-__all__ = ["Occurrence", "TimeWindow", "occurrence_count", "occurrence_time"]
+__all__ = [
+    "Occurrence",
+    "TimeWindow",
+    "file_between",
+    "occurrence_count",
+    "occurrence_time",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN = datetime.min.replace(tzinfo=UTC)
@@ -27,7 +33,7 @@ _MAX = datetime.max.replace(tzinfo=UTC)
 _ZERO = timedelta(0)
 
 
-def occurrence_count(event: Event) -> int:
+def occurrence_count(event: EventFields) -> int:
     """The occurrence number: ``series.count`` for events.k8s.io-style events, else ``count``.
 
     A count of 0 (events created without one, e.g. by kopf) is the first occurrence.
@@ -37,7 +43,7 @@ def occurrence_count(event: Event) -> int:
     return event.count if event.count > 0 else 1
 
 
-def occurrence_time(event: Event) -> datetime:
+def occurrence_time(event: EventFields) -> datetime:
     """When this occurrence happened (not when it was seen).
 
     ``series.lastObservedTime`` / ``eventTime`` for events.k8s.io-style events, else
@@ -70,8 +76,8 @@ class TimeWindow:
     past: timedelta = timedelta(days=30)
     future: timedelta = timedelta(hours=1)
 
-    def file(self, when: datetime, created: datetime | None, now: datetime) -> datetime:
-        """The filing time of an occurrence at ``when`` of an Event created at ``created``."""
+    def bounds(self, now: datetime) -> tuple[datetime, datetime]:
+        """The earliest and latest filing time at ``now`` (Python's calendar bounds both)."""
         past, future = self.past, self.future
         try:
             low = now - past
@@ -81,18 +87,29 @@ class TimeWindow:
             high = now + future
         except OverflowError:
             high = _MIN if future < _ZERO else _MAX
-        if low <= when <= high:
-            return when
-        if created is not None and low <= created <= high:
-            return created
-        return low if when < low else high
+        return low, high
+
+    def file(self, when: datetime, created: datetime | None, now: datetime) -> datetime:
+        """The filing time of an occurrence at ``when`` of an Event created at ``created``."""
+        return file_between(when, created, *self.bounds(now))
+
+
+def file_between(
+    when: datetime, created: datetime | None, low: datetime, high: datetime
+) -> datetime:
+    """``when`` if in ``[low, high]``, else ``created`` if that is, else the nearer edge."""
+    if low <= when <= high:
+        return when
+    if created is not None and low <= created <= high:
+        return created
+    return low if when < low else high
 
 
 # A Struct, not a frozen dataclass: one is built per occurrence, and a frozen dataclass sets
 # each field through object.__setattr__ (ten times the cost). Not tracked by the garbage
 # collector: nothing it holds can refer back to it.
 class Occurrence(msgspec.Struct, frozen=True, gc=False):
-    """One occurrence to export: the decoded Event, the server's exact JSON and its identity.
+    """One occurrence to export: the Event's fields, the server's exact JSON and its identity.
 
     ``time`` is the occurrence's own time (what documents show); ``filing_time`` is the time
     sinks file it under (see the module docstring): the same unless a ``TimeWindow`` moved it.
@@ -104,7 +121,7 @@ class Occurrence(msgspec.Struct, frozen=True, gc=False):
     count: int
     time: datetime
     filing_time: datetime
-    event: Event
+    event: EventFields
     raw: bytes
     cluster: str
     resource_version: str
@@ -112,20 +129,38 @@ class Occurrence(msgspec.Struct, frozen=True, gc=False):
     @classmethod
     def of(
         cls,
-        event: Event,
+        event: EventFields,
         raw: bytes,
         cluster: str,
         window: TimeWindow | None = None,
         now: datetime | None = None,
     ) -> Occurrence:
         """The occurrence ``event`` shows; ``window`` (None: none) bounds its filing time."""
+        if window is None:
+            return cls.filed_between(event, raw, cluster, None)
+        return cls.filed_between(
+            event, raw, cluster, window.bounds(datetime.now(UTC) if now is None else now)
+        )
+
+    @classmethod
+    def filed_between(
+        cls,
+        event: EventFields,
+        raw: bytes,
+        cluster: str,
+        bounds: tuple[datetime, datetime] | None,
+    ) -> Occurrence:
+        """Like ``of``, with the window's ``bounds`` at some instant already worked out.
+
+        A stream files thousands of occurrences a second against a window of days: its
+        bounds need working out once a second, not once per occurrence.
+        """
         count = occurrence_count(event)
         uid = event.metadata.uid
         when = occurrence_time(event)
         filing = when
-        if window is not None:
-            now = datetime.now(UTC) if now is None else now
-            filing = window.file(when, event.metadata.creation_timestamp, now)
+        if bounds is not None and not bounds[0] <= when <= bounds[1]:
+            filing = file_between(when, event.metadata.creation_timestamp, *bounds)
         return cls(
             f"{uid}:{count}", uid, count, when, filing, event, raw, cluster,
             event.metadata.resource_version,

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import msgspec
 
-from kubevents.model import Event
+from kubevents.export._fields import EventFields
 
 __all__ = ["Rule", "RuleSet", "compile_rules"]
 
@@ -37,13 +37,13 @@ class RuleSet(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 _T = TypeVar("_T")
-_Predicate = Callable[[Event], bool]
+_Predicate = Callable[[EventFields], bool]
 _Matcher = Callable[[str], bool]
 
 # The fields a rule can name, with the Event values each one looks at. Rules run on every
 # occurrence, so each check is a plain closure over one or two attribute reads: no per-event
 # lists, generators or loops over patterns.
-_SINGLE_VALUED: tuple[tuple[str, Callable[[Event], str]], ...] = (
+_SINGLE_VALUED: tuple[tuple[str, Callable[[EventFields], str]], ...] = (
     ("reason", attrgetter("reason")),
     ("type", attrgetter("type")),
     ("kind", attrgetter("involved_object.kind")),
@@ -70,9 +70,9 @@ def _glob(patterns: list[str]) -> _Matcher:
     return lambda value: value in exact or match(value) is not None
 
 
-def _field_check(get: Callable[[Event], str], matches: _Matcher) -> _Predicate:
+def _field_check(get: Callable[[EventFields], str], matches: _Matcher) -> _Predicate:
     # An empty value never matches, whatever the pattern (``*`` included).
-    def check(e: Event) -> bool:
+    def check(e: EventFields) -> bool:
         value = get(e)
         return bool(value) and matches(value)
 
@@ -80,7 +80,7 @@ def _field_check(get: Callable[[Event], str], matches: _Matcher) -> _Predicate:
 
 
 def _source_check(matches: _Matcher) -> _Predicate:
-    def check(e: Event) -> bool:
+    def check(e: EventFields) -> bool:
         component = e.source.component
         if component and matches(component):
             return True
@@ -174,7 +174,9 @@ def _by_reason(
     return index, tuple(v for reasons, v in exact if reasons is None)
 
 
-def compile_rules(rules: RuleSet, where: str = "rules") -> Callable[[Event], str | None] | None:
+def compile_rules(
+    rules: RuleSet, where: str = "rules"
+) -> Callable[[EventFields], str | None] | None:
     """A function giving the label of the rule that drops an Event, or None to export it."""
     _check_names(rules, where)
     drops = [
@@ -187,7 +189,7 @@ def compile_rules(rules: RuleSet, where: str = "rules") -> Callable[[Event], str
     drops_for, other_drops = _by_reason(drops)
     matches_for, other_matches = _by_reason(matches)
 
-    def decide(event: Event) -> str | None:
+    def decide(event: EventFields) -> str | None:
         reason = event.reason
         if matches:
             for match in matches_for.get(reason, other_matches):

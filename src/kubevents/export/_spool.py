@@ -30,6 +30,7 @@ from typing import TypeVar
 import msgspec
 
 from kubevents.export._buffer import Acknowledge, Entry, WhenFull
+from kubevents.export._fields import event_fields_decoder
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
 from kubevents.export._segmentlog import (
@@ -41,7 +42,6 @@ from kubevents.export._segmentlog import (
 )
 from kubevents.export._segmentlog import WhenFull as Overflow
 from kubevents.export._supervisor import TaskSupervisor
-from kubevents.model import Event, decoder
 
 __all__ = ["SpoolBuffer"]
 
@@ -69,7 +69,7 @@ _encoder = msgspec.msgpack.Encoder()
 _payload_decoder = msgspec.msgpack.Decoder(_Spooled)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_event_decoder = decoder(Event)
+_event_decoder = event_fields_decoder()
 
 
 def encode_occurrence(occurrence: Occurrence) -> bytes:
@@ -361,8 +361,11 @@ class SpoolBuffer:
             self._advance()
             return []
         entries: list[Entry] = []
+        # A record's age in the buffer: how long ago it was written, on the monotonic clock.
+        now, wall_ms = time.monotonic(), time.time() * 1000
         for record in records:
-            self._skip_to(record.sequence)  # what the log skipped before it was damaged
+            if record.sequence != self._read:
+                self._skip_to(record.sequence)  # what the log skipped before it was damaged
             self._read = record.sequence + 1
             try:
                 occurrence = decode_occurrence(record.payload)
@@ -372,7 +375,7 @@ class SpoolBuffer:
                 self._done.add(record.sequence)
                 continue
             entry = Entry(occurrence, None, record.sequence)
-            entry.enqueued = time.monotonic() - max(0.0, time.time() - record.written_ms / 1000)
+            entry.enqueued = now - max(0.0, wall_ms - record.written_ms) / 1000
             entries.append(entry)
         self._advance()
         return entries

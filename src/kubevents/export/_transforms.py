@@ -10,19 +10,25 @@ resourceVersion goes along, so the resume point moves past skipped objects too.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
+from kubevents.export._fields import EventFields
 from kubevents.export._metrics import ExportMetrics, LabelledCounters
 from kubevents.export._occurrence import Occurrence, TimeWindow
 from kubevents.export._state import EventTracker
 from kubevents.kube import excerpt
-from kubevents.model import Event
 
 __all__ = ["Dedup", "Filter", "RuleFilter", "Submit", "Transforms"]
 
 log = logging.getLogger(__name__)
 
-Filter = Callable[[Event], str | None]  # the name of the rule that drops an Event, or None
+# How long the time window's bounds stand once worked out: the window spans days (an hour
+# ahead at the least), a second of staleness moves no occurrence that matters.
+_BOUNDS_SECONDS = 1.0
+
+Filter = Callable[[EventFields], str | None]  # the name of the rule that drops an Event, or None
 Submit = Callable[[Occurrence | None, str | None], Awaitable[None]]
 
 
@@ -78,6 +84,8 @@ class Transforms:
         self._submit = submit
         self._cluster = cluster
         self._window = time_window if time_window is not None else TimeWindow()
+        self._bounds = self._window.bounds(datetime.now(UTC))
+        self._bounds_until = time.monotonic() + _BOUNDS_SECONDS
         self._malformed = metrics.malformed.labels("occurrence")
         self._clamped = LabelledCounters(metrics.clamped)
         self._dedup = Dedup(tracker, metrics)
@@ -87,7 +95,9 @@ class Transforms:
         """A resume point with no occurrence (a bookmark, a deletion, a list's end)."""
         await self._submit(None, resource_version)
 
-    def event(self, event: Event, raw: bytes, resource_version: str | None) -> Awaitable[None]:
+    def event(
+        self, event: EventFields, raw: bytes, resource_version: str | None
+    ) -> Awaitable[None]:
         """Hand ``event`` on as an occurrence, or its resume point alone; await the result.
 
         Not a coroutine itself: it returns the downstream's, one coroutine per notification
@@ -106,13 +116,16 @@ class Transforms:
             occurrence = None
         return self._submit(occurrence, resource_version)
 
-    def _occurrence(self, event: Event, raw: bytes) -> Occurrence | None:
+    def _occurrence(self, event: EventFields, raw: bytes) -> Occurrence | None:
         """The occurrence to export, or None when there is none (a duplicate, dropped, bad)."""
         if not event.metadata.uid:
             self._malformed.inc()
             log.warning("skipping an Event without uid: %.200r", raw)
             return None
-        occurrence = Occurrence.of(event, raw, self._cluster, self._window)
+        if time.monotonic() >= self._bounds_until:
+            self._bounds = self._window.bounds(datetime.now(UTC))
+            self._bounds_until = time.monotonic() + _BOUNDS_SECONDS
+        occurrence = Occurrence.filed_between(event, raw, self._cluster, self._bounds)
         if not self._dedup(occurrence):
             return None
         if self._filter is not None and not self._filter(occurrence):

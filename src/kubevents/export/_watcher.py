@@ -21,6 +21,7 @@ import random
 import time
 
 from kubevents.errors import GoneError, KubeError, StatusError
+from kubevents.export._fields import EventFields
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._transforms import Transforms
 from kubevents.kube import ADDED, MODIFIED, KubeClient, excerpt
@@ -75,7 +76,8 @@ class EventWatcher:
         *,
         settings: WatchSettings | None = None,
     ) -> None:
-        self._client = client
+        # Only the fields the exporter reads are decoded; each Event's exact JSON travels along.
+        self._events = client.events.decoding(EventFields)
         self._downstream = downstream
         self._metrics = metrics
         self._settings = settings or WatchSettings()
@@ -151,7 +153,7 @@ class EventWatcher:
         """
         s = self._settings
         try:
-            current = (await self._client.events.list(s.namespace, limit=1)).resource_version
+            current = (await self._events.list(s.namespace, limit=1)).resource_version
         except KubeError as exc:
             log.warning("cannot check the checkpoint's resourceVersion (%s); relisting", exc)
             self.resource_version = None
@@ -177,7 +179,7 @@ class EventWatcher:
         total = 0
         list_rv = ""
         self.initial_list_done = 0
-        async for page in self._client.events.list_pages(
+        async for page in self._events.list_pages(
             s.namespace, field_selector=s.field_selector, label_selector=s.label_selector,
             limit=s.page_size,
         ):  # fmt: skip
@@ -202,7 +204,7 @@ class EventWatcher:
         """Watch until the stream ends; True if it ended at once with nothing (expired)."""
         s = self._settings
         opened = time.monotonic()
-        stream = await self._client.events.watch(
+        stream = await self._events.watch(
             s.namespace, resource_version=self.resource_version, allow_bookmarks=True,
             timeout_seconds=s.watch_timeout, field_selector=s.field_selector,
             label_selector=s.label_selector,
@@ -212,7 +214,7 @@ class EventWatcher:
         self.last_progress = time.monotonic()
         delivered = 0
         malformed_before = 0
-        received = self._metrics.received.labels("watch")  # looked up once, not per event
+        stream.on_received = self._metrics.received.labels("watch").inc
         downstream = self._downstream
         try:
             async with stream:
@@ -223,7 +225,6 @@ class EventWatcher:
                         self._malformed["watch"].inc(stream.malformed - malformed_before)
                         malformed_before = stream.malformed
                     if change.type in (ADDED, MODIFIED) and change.object is not None:
-                        received.inc()
                         await downstream.event(change.object, change.raw, change.resource_version)
                     else:  # BOOKMARK, or DELETED (TTL expiry, not an occurrence)
                         await downstream.mark(change.resource_version)

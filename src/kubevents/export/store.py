@@ -15,16 +15,17 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
+from kubevents.export._fields import EventFields
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks.sqlite import (
     COLUMNS,
@@ -54,6 +55,8 @@ __all__ = [
 ]
 
 _FOLLOW_CHUNK = 1_000
+
+_T = TypeVar("_T")
 
 
 class StoreError(Exception):
@@ -156,8 +159,16 @@ class StoredOccurrence:
 
     @cached_property
     def event(self) -> Event:
+        return self._read(Event.from_json)
+
+    @cached_property
+    def fields(self) -> EventFields:
+        """What the exporter reads of the stored Event (``occurrence()`` is built from it)."""
+        return self._read(EventFields.from_json)
+
+    def _read(self, decode: Callable[[str], _T]) -> _T:
         try:
-            return Event.from_json(self.event_json)
+            return decode(self.event_json)
         except (msgspec.MsgspecError, ValueError, OverflowError, RecursionError) as exc:
             raise StoreError(
                 f"stored occurrence {self.id!r} holds an unreadable Event: {exc}"
@@ -167,7 +178,7 @@ class StoredOccurrence:
         """The ``Occurrence`` that was stored (for the export document of ``-o json``)."""
         return Occurrence(
             id=self.id, uid=self.uid, count=self.count, time=self.time,
-            filing_time=self.filing_time, event=self.event,
+            filing_time=self.filing_time, event=self.fields,
             raw=self.event_json.encode(), cluster=self.cluster,
             resource_version=self.resource_version,
         )  # fmt: skip

@@ -12,7 +12,7 @@ from kubevents.model._meta import (
     OwnerReference,
 )
 from kubevents.model._reference import get_reference, register_kind
-from kubevents.model._wire import DECODE_ERRORS, MicroTime, Time, parse_rfc3339
+from kubevents.model._wire import DECODE_ERRORS, Int32, Int64, MicroTime, Time, parse_rfc3339
 
 __all__ = [
     "CORE_API_VERSION",
@@ -25,6 +25,8 @@ __all__ = [
     "EventSource",
     "EventsV1Event",
     "EventsV1EventSeries",
+    "Int32",
+    "Int64",
     "ManagedFieldsEntry",
     "MicroTime",
     "ObjectMeta",

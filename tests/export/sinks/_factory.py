@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from kubevents.export import Occurrence
+from kubevents.export import EventFields, Occurrence
 from kubevents.model import (
     Event,
     EventSeries,
@@ -70,7 +70,9 @@ def make_occurrence(
 ) -> Occurrence:
     """An occurrence; ``raw`` defaults to the Event's exact API server JSON."""
     event = make_event(uid, count, message=message, series=series)
-    return Occurrence.of(event, raw if raw is not None else event.to_json(), "test-cluster")
+    return Occurrence.of(
+        EventFields.of(event), raw if raw is not None else event.to_json(), "test-cluster"
+    )
 
 
 def make_batch(n: int, *, prefix: str = "u", start: int = 0) -> list[Occurrence]:

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
+from kubevents.export import EventFields
 from kubevents.export._document import (
     encode_array,
     encode_document,
@@ -17,7 +18,7 @@ from kubevents.export._document import (
     format_time,
     occurrence_document,
 )
-from kubevents.model import Event, ObjectReference
+from kubevents.model import Event, ObjectMeta, ObjectReference
 
 from ._factory import make_batch, make_occurrence
 
@@ -79,12 +80,13 @@ def test_series_event_document() -> None:
 
 def test_empty_involved_object_fields_are_left_out() -> None:
     occ = make_occurrence()
+    meta = occ.event.metadata
     bare = Event(
-        metadata=occ.event.metadata,
+        metadata=ObjectMeta(name=meta.name, namespace=meta.namespace, uid=meta.uid),
         involved_object=ObjectReference(kind="Node", name="node-1"),
         count=1,
     )
-    doc = decode(encode_lines([replace(occ, event=bare, raw=bare.to_json())]))
+    doc = decode(encode_lines([replace(occ, event=EventFields.of(bare), raw=bare.to_json())]))
     assert doc["involvedObject"] == {"kind": "Node", "name": "node-1"}
     assert doc["firstTimestamp"] is None and "series" not in doc
 

@@ -18,12 +18,12 @@ from click.testing import CliRunner
 
 from kubevents.cli._query import query
 from kubevents.clock import FakeClock
-from kubevents.export import Occurrence, TimeWindow
+from kubevents.export import EventFields, Occurrence, TimeWindow
 from kubevents.export._document import encode_lines
 from kubevents.export.sinks import Sink, SinkError
 from kubevents.export.sinks.sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteSink
 from kubevents.export.store import EventStore
-from kubevents.model import Event, Time
+from kubevents.model import Time
 
 from ...factories import make_event, make_occurrence, write_store
 
@@ -189,7 +189,7 @@ def dated_by_an_attacker(name: str, when: datetime) -> Occurrence:
     event = make_event(object_name=name, first=when, last=when)
     created = msgspec.structs.replace(event.metadata, creation_timestamp=Time.of(NOW))
     raw = msgspec.structs.replace(event, metadata=created).to_json()
-    return Occurrence.of(Event.from_json(raw), raw, "test-cluster", TimeWindow(), NOW)
+    return Occurrence.of(EventFields.from_json(raw), raw, "test-cluster", TimeWindow(), NOW)
 
 
 async def test_attacker_dated_occurrences_are_retained_by_their_filing_time(

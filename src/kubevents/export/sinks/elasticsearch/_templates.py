@@ -27,10 +27,8 @@ from kubevents.export._document import (
     document_series,
     document_times,
     embedded,
-    involved_object,
 )
 from kubevents.export._occurrence import Occurrence
-from kubevents.model import ObjectReference
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -148,10 +146,6 @@ def _indexed_map(mapping: dict[str, str] | None, flat: bool) -> dict[str, str] |
     return cut if flat else dedot(cut)
 
 
-def _reference(ref: ObjectReference | None) -> DocumentInvolvedObject | UnsetType:
-    return UNSET if ref is None else involved_object(ref)
-
-
 def search_document(occ: Occurrence, *, flat_maps: bool) -> SearchDocument:
     """The stored document of ``occ``; ``flat_maps=False`` de-dots label/annotation keys."""
     # Built straight from the occurrence, with the export document's helpers, rather than
@@ -160,11 +154,11 @@ def search_document(occ: Occurrence, *, flat_maps: bool) -> SearchDocument:
     meta = event.metadata
     time_text, first_text, last_text, at_text = document_times(occ)
     series = document_series(event.series, occ.time, time_text)
-    source = event.source
+
     return SearchDocument(
         time_text, occ.id, occ.uid, occ.count, occ.cluster, meta.namespace, meta.name,
-        involved_object(event.involved_object), _reference(event.related), event.type,
-        event.reason, event.message, DocumentSource(source.component, source.host),
+        event.involved_object, UNSET if event.related is None else event.related, event.type,
+        event.reason, event.message, event.source,
         event.reporting_controller, event.reporting_instance, event.action, first_text,
         last_text, at_text, UNSET if series is None else series, occ.resource_version,
         _indexed_map(meta.labels, flat_maps), _indexed_map(meta.annotations, flat_maps),
