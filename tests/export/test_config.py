@@ -345,3 +345,12 @@ dead_letter_file_mode: "0660"
     assert isinstance(b, JSONLSinkConfig) and (b.backups, b.file_mode) == (2, "0640")
     assert isinstance(db, SQLiteSinkConfig) and parse_file_mode(db.file_mode, "x") == 0o600
     assert parse_file_mode(config.dead_letter_file_mode, "x") == 0o660
+
+
+def test_cluster_and_exporter_config_errors_are_one_class() -> None:
+    # A caller that catches the exporter's ConfigError also catches an unusable kubeconfig.
+    import kubevents.errors
+    import kubevents.kube
+
+    assert kubevents.kube.ConfigError is ConfigError
+    assert kubevents.errors.ConfigError is ConfigError

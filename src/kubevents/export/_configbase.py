@@ -12,6 +12,8 @@ from typing import Literal
 
 import msgspec
 
+from kubevents.errors import ConfigError
+
 __all__ = [
     "DEFAULT_FILE_MODE",
     "ENV_PREFIX",
@@ -34,10 +36,6 @@ ENV_PREFIX = "KUBEVENTS_"
 DEFAULT_FILE_MODE = "0600"
 
 Duration = str | float | int
-
-
-class ConfigError(Exception):
-    """An invalid configuration; the message names the field and the reason."""
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")

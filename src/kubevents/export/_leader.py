@@ -46,7 +46,6 @@ from kubevents.export._metrics import ExportMetrics
 from kubevents.export._server import HealthReport, MetricsServer
 from kubevents.export._service import Exporter
 from kubevents.kube import JITTER_FACTOR, KubeClient, LeaderElector, LeaseLock, in_cluster_namespace
-from kubevents.kube import ConfigError as KubeConfigError
 
 __all__ = [
     "CLUSTER_ANNOTATION",
@@ -208,7 +207,7 @@ class LeaderElectedExporter:
         c = self.config
         try:
             client = await KubeClient.connect(c.kubeconfig, c.context, in_cluster=c.in_cluster)
-        except KubeConfigError as exc:
+        except ConfigError as exc:
             raise ConfigError(f"kubeconfig: {exc}") from None
         try:
             await check_access(client, c, lease_namespace=self.namespace)

@@ -37,7 +37,6 @@ from kubevents.export._topology import routes
 from kubevents.export._transforms import Transforms
 from kubevents.export._watcher import EventWatcher, WatchSettings
 from kubevents.export.sinks import DeadLetterFile, Sink, SinkError
-from kubevents.kube import ConfigError as KubeConfigError
 from kubevents.kube import KubeClient
 
 __all__ = ["Exporter", "build_sink"]
@@ -110,7 +109,7 @@ class Exporter:
         c = self.config
         try:
             client = await KubeClient.connect(c.kubeconfig, c.context, in_cluster=c.in_cluster)
-        except KubeConfigError as exc:
+        except ConfigError as exc:
             raise ConfigError(f"kubeconfig: {exc}") from None
         try:
             # One cheap LIST proves the cluster is reachable, the identity may list Events and

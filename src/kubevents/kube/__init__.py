@@ -1,10 +1,10 @@
 """The one adapter over the Kubernetes client: nothing else in kubevents imports ``kubernetes``."""
 
+from kubevents.errors import ConfigError
 from kubevents.kube._client import EventList, EventsAPI, KubeClient
 from kubevents.kube._config import (
     ENV_SERVICE_ACCOUNT_DIR,
     ClusterConfig,
-    ConfigError,
     TokenFile,
     in_cluster_namespace,
     load_config,

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubevents.errors import ConfigError
+
 __all__ = [
     "ENV_SERVICE_ACCOUNT_DIR",
     "ClusterConfig",
-    "ConfigError",
     "TokenFile",
     "in_cluster_namespace",
     "load_config",
@@ -28,10 +29,6 @@ SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 ENV_SERVICE_ACCOUNT_DIR = "KUBEVENTS_SERVICE_ACCOUNT_DIR"
 # client-go re-reads the token file about every minute; a changed file is re-read at once.
 TOKEN_MAX_AGE = 60.0
-
-
-class ConfigError(Exception):
-    """No usable cluster configuration (the message says which source failed and why)."""
 
 
 @dataclass(frozen=True)
