@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
+from kubevents.clock import parse_duration
 from kubevents.export import (
     ExportMetrics,
     LeaderElectedExporter,
     load_export_config,
-    parse_duration,
 )
 from kubevents.kube import KubeClient
 from kubevents.testenv import LocalCluster, ensure_helm, ensure_kubectl
@@ -114,9 +114,9 @@ def check_container(deployment: dict[str, Any], config: dict[str, Any]) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["resources"]["limits"]["memory"]
-    drain = parse_duration(config.get("shutdown_timeout", "25s"), "shutdown_timeout")
+    drain = parse_duration(config.get("shutdown_timeout", "25s"))
     renew = config.get("leader_election", {}).get("renew_deadline", "10s")
-    release = parse_duration(renew, "renew_deadline")
+    release = parse_duration(renew)
     assert pod["terminationGracePeriodSeconds"] > drain + release
     port = container["ports"][0]["containerPort"]
     assert config["listen"] == f"0.0.0.0:{port}"  # reachable by the kubelet and Prometheus

@@ -20,7 +20,7 @@ from kubevents.cli._logsetup import setup_logging
 from kubevents.cli._table import render_table
 from kubevents.cli._workload import record_workload
 from kubevents.errors import KubeError
-from kubevents.export import ExportConfig, Exporter, SQLiteSinkConfig
+from kubevents.export import ExportConfig, Exporter, Seconds, SQLiteSinkConfig
 from kubevents.kube import ConfigError as KubeConfigError
 from kubevents.kube import KubeClient
 from kubevents.testenv import LocalCluster, ensure_binaries
@@ -66,7 +66,7 @@ async def _run(client: KubeClient, local: bool, workdir: Path) -> None:
         cluster_name="local-demo" if local else "default",
         sinks=[SQLiteSinkConfig(path=str(db))],
         listen="127.0.0.1:0",
-        shutdown_timeout="10s",
+        shutdown_timeout=Seconds(10),
     )
     exporter = Exporter(config, client=client)
     stop = asyncio.Event()

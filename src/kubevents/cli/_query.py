@@ -18,6 +18,7 @@ import click
 import msgspec
 
 from kubevents.cli._table import align_rows, column_widths, format_age, printable
+from kubevents.clock import parse_duration
 from kubevents.export.sinks import encode_lines, format_time
 from kubevents.export.store import (
     DB_PATH_ENV,
@@ -31,10 +32,6 @@ from kubevents.export.store import (
 from kubevents.model import parse_rfc3339
 
 __all__ = ["parse_when", "query", "stats"]
-
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_DURATION = re.compile(rf"^(?:{_DURATION_PART.pattern})+$")
 
 # kubectl's short names and plurals of the kinds that emit most events. Without an API server
 # to ask, anything else is matched as typed (case-insensitively).
@@ -79,12 +76,17 @@ class _StoreProblem(click.ClickException):
 
 
 def parse_when(value: str, now: datetime) -> datetime:
-    """``90s``, ``30m``, ``1h30m``, ``2d``, ``1w`` ago, an RFC 3339 time, or a date (UTC)."""
+    """A duration ago (``90s``, ``30m``, ``1h30m``, ``2d``, ``1w``), an RFC 3339 time, or a date.
+
+    Durations are ``kubevents.clock.parse_duration``'s, the grammar of the exporter's config,
+    except that a bare number is refused: ``--since 5`` (5 what?) is more likely a slip here
+    than in a config file.
+    """
     text = value.strip()
     try:
-        if _DURATION.match(text):
-            seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(text))
-            return now - timedelta(seconds=seconds)
+        if text[-1:].isalpha():
+            with contextlib.suppress(ValueError):
+                return now - timedelta(seconds=parse_duration(text))
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
         return parse_rfc3339(text)

@@ -10,10 +10,10 @@ from kubevents.export._config import (
     JSONLSinkConfig,
     LeaderElectionConfig,
     OpenSearchSinkConfig,
+    Seconds,
     SinkConfig,
     SQLiteSinkConfig,
     WebhookSinkConfig,
-    parse_duration,
     parse_file_mode,
 )
 from kubevents.export._configload import load_export_config, read_config_file
@@ -75,6 +75,7 @@ __all__ = [
     "RuleFilter",
     "RuleSet",
     "SQLiteSinkConfig",
+    "Seconds",
     "SinkConfig",
     "SpoolSettings",
     "TaskFailure",
@@ -90,7 +91,6 @@ __all__ = [
     "load_export_config",
     "occurrence_count",
     "occurrence_time",
-    "parse_duration",
     "parse_file_mode",
     "read_config_file",
     "required_permissions",

@@ -40,7 +40,6 @@ from kubevents.export._config import (
     ConfigError,
     ExportConfig,
     SQLiteSinkConfig,
-    parse_duration,
 )
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._server import HealthReport, MetricsServer
@@ -230,9 +229,9 @@ class LeaderElectedExporter:
             )  # fmt: skip
             self.elector = LeaderElector(
                 self._lock,
-                lease_duration=parse_duration(le.lease_duration, "leader_election.lease_duration"),
-                renew_deadline=parse_duration(le.renew_deadline, "leader_election.renew_deadline"),
-                retry_period=parse_duration(le.retry_period, "leader_election.retry_period"),
+                lease_duration=le.lease_duration,
+                renew_deadline=le.renew_deadline,
+                retry_period=le.retry_period,
                 on_new_leader=self._new_leader,
             )
             if c.listen is not None:

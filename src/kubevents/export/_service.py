@@ -24,7 +24,6 @@ from kubevents.export._config import (
     ConfigError,
     ExportConfig,
     SinkConfig,
-    parse_duration,
     parse_file_mode,
 )
 from kubevents.export._metrics import ExportMetrics
@@ -161,16 +160,14 @@ class Exporter:
             problems.append(str(self.supervisor.failure))
         if watcher is None or pipeline is None or checkpointer is None:
             return HealthReport(False, False, (*problems, "starting"), details)
-        stall_after = parse_duration(c.health.stall_after, "health.stall_after")
         idle = time.monotonic() - watcher.last_progress
-        if idle > stall_after:
+        if idle > c.health.stall_after:
             problems.append(f"watch stalled: no event and no re-watch for {idle:.0f}s")
-        failing_after = parse_duration(c.health.sink_failing_after, "health.sink_failing_after")
         for name, seconds, error in pipeline.failing_sinks():
-            if seconds > failing_after:
+            if seconds > c.health.sink_failing_after:
                 problems.append(f"sink {name} has been failing for {seconds:.0f}s: {error}")
         stale = checkpointer.stale_for()
-        if stale > parse_duration(c.health.checkpoint_stale_after, "health.checkpoint_stale_after"):
+        if stale > c.health.checkpoint_stale_after:
             problems.append(f"checkpoint not saved for {stale:.0f}s: {checkpointer.last_error}")
         details.update(
             watching=watcher.watching, synced=watcher.synced,
@@ -213,7 +210,7 @@ class Exporter:
                     c.checkpoint_path(), checkpoint.cluster, c.cluster_name,
                 )  # fmt: skip
                 checkpoint = None
-            tracker = EventTracker(checkpoint, ttl_seconds=parse_duration(c.state_ttl, "state_ttl"))
+            tracker = EventTracker(checkpoint, ttl_seconds=c.state_ttl)
             start_rv = self._resume_rv or (checkpoint.resource_version if checkpoint else None)
             self.pipeline = Pipeline(
                 routes(c, sinks, sink_configs, dead_letter), tracker, AckLog(start_rv),
@@ -221,13 +218,10 @@ class Exporter:
             )  # fmt: skip
             self.checkpointer = Checkpointer(
                 c.checkpoint_path(), c.cluster_name, tracker, self.pipeline, self.metrics,
-                interval=parse_duration(c.checkpoint_interval, "checkpoint_interval"),
+                interval=c.checkpoint_interval,
                 saved_resource_version=start_rv,
             )  # fmt: skip
-            watch_timeout = (
-                None if c.watch_timeout is None
-                else int(parse_duration(c.watch_timeout, "watch_timeout"))
-            )  # fmt: skip
+            watch_timeout = None if c.watch_timeout is None else int(c.watch_timeout)
             transforms = Transforms(
                 self.pipeline.submit, tracker, self.metrics, cluster=c.cluster_name,
                 rules=compile_rules(c.rules), time_window=c.time_window.window(),
@@ -287,7 +281,7 @@ class Exporter:
         failure = self.supervisor.failure
         if failure is not None:
             log.error("stopping after a failure: %s", failure)
-        deadline = parse_duration(self.config.shutdown_timeout, "shutdown_timeout")
+        deadline = self.config.shutdown_timeout
         started = time.monotonic()
         watch_task.cancel()  # stop reading, keep what is queued
         await asyncio.gather(watch_task, return_exceptions=True)

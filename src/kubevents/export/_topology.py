@@ -26,7 +26,6 @@ from kubevents.export._config import ExportConfig, SinkConfig
 from kubevents.export._configbase import (
     SinkBufferConfig,
     WhenFull,
-    parse_duration,
     parse_size,
 )
 from kubevents.export._pipeline import BufferSettings, Route, SpoolSettings
@@ -72,10 +71,10 @@ def driver_settings(config: ExportConfig, sink: SinkConfig | None) -> DriverSett
     retry = (sink.retry if sink is not None else None) or config.retry
     return DriverSettings(
         max_batch_size=own.max_batch_size or top.max_batch_size,
-        flush_delay=parse_duration(own.flush_delay or top.flush_delay, "buffer.flush_delay"),
+        flush_delay=own.flush_delay or top.flush_delay,
         max_concurrency=own.max_concurrency or top.max_concurrency,
-        retry_initial_delay=parse_duration(retry.initial_delay, "retry.initial_delay"),
-        retry_max_delay=parse_duration(retry.max_delay, "retry.max_delay"),
+        retry_initial_delay=retry.initial_delay,
+        retry_max_delay=retry.max_delay,
         permanent_attempts=retry.permanent_attempts,
     )
 
