@@ -10,6 +10,11 @@ Repeats of an event (same type, action, reason, reporting controller/instance, r
 related) become an EventSeries, written by client-go's rules. ``new_event_broadcaster_adapter``
 picks this API or the legacy core/v1 recorder (``kubevents.record``) by what the server serves.
 See ``docs/recorder.md``.
+
+This package follows client-go v0.38.0-beta.0 on purpose, newer than the v0.34.4 that
+``kubevents.record`` and its parity harness pin: the bounded recording path
+(kubernetes#140868) and the series passes (kubernetes#141654) exist in no earlier release.
+Comments here that name v0.38 describe that newer behaviour.
 """
 
 from kubevents._recorderbase.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, MAX_QUEUED_EVENTS

@@ -166,11 +166,6 @@ class EventTracker:
         elif count > entry.stored:
             entry.stored = count
 
-    def forget_unstored(self) -> None:
-        """Drop in-flight state (e.g. when a pipeline is abandoned): they will be re-sent."""
-        for entry in self._entries.values():
-            entry.seen = entry.stored
-
     def prune(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
         cutoff = now - self._ttl

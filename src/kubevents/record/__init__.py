@@ -1,4 +1,5 @@
-"""Record core/v1 Events exactly as client-go's ``tools/record`` does.
+"""Record core/v1 Events exactly as client-go's ``tools/record`` does (v0.34.4, the release the
+parity harness in ``tests/xcheck`` builds; the same behaviour through v0.38.0-beta.0).
 
     broadcaster = EventBroadcaster()
     broadcaster.start_recording_to_sink(KubeEventSink.from_kubeconfig())

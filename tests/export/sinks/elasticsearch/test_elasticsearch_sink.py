@@ -312,18 +312,22 @@ async def test_a_conflicting_document_is_dead_lettered_and_counted(
     metrics = ExportMetrics()
     dead = tmp_path / "dead.jsonl"
     tracker = EventTracker()
+    dead_letter = DeadLetterFile(dead)
     pipeline = Pipeline(
         [sink], tracker, AckLog("0"), metrics, BatchSettings(flush_delay=0.01),
-        dead_letter=DeadLetterFile(dead),
+        dead_letter=dead_letter,
     )  # fmt: skip
     await sink.start()
     await pipeline.start()
-    for i, o in enumerate(occurrences):
-        tracker.decide(o.uid, o.count)
-        await pipeline.submit(o, str(i + 1))
-    assert await pipeline.drain(30)
-    await pipeline.stop()
-    await sink.close()
+    try:
+        for i, o in enumerate(occurrences):
+            tracker.decide(o.uid, o.count)
+            await pipeline.submit(o, str(i + 1))
+        assert await pipeline.drain(30)
+    finally:
+        await pipeline.stop()
+        await sink.close()
+        dead_letter.close()
     letters = [json.loads(line) for line in dead.read_text().splitlines()]
     assert [(x["sink"], x["document"]["id"]) for x in letters] == [("search", "bad:1")]
     assert letters[0]["reason"] == "mapper_parsing_exception"
