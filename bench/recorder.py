@@ -511,7 +511,7 @@ def memory_child(objects: int, trace_memory: bool) -> dict[str, Any]:
             measure("after_twice")
             sizes.update(
                 aggregator=len(correlator._aggregator._cache),
-                logger=len(correlator._logger._cache),
+                logger=len(correlator._dedup._cache),
                 spam_filter=len(correlator._spam_filter._cache),
             )
         return out

@@ -27,6 +27,7 @@ from kubevents.events._adapter import (
     new_event_broadcaster_adapter,
 )
 from kubevents.events._broadcaster import INCOMING_QUEUE_LENGTH, EventBroadcaster, structured_fields
+from kubevents.events._eventwatcher import EventHandler, EventWatcher
 from kubevents.events._fake import FakeRecorder
 from kubevents.events._fieldselector import (
     FieldSelector,
@@ -57,7 +58,6 @@ from kubevents.events._sink import (
     jitter,
     record_event,
 )
-from kubevents.events._watch import EventHandler, Watch
 from kubevents.model import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
 from kubevents.mux import BroadcasterStoppedError
 
@@ -85,6 +85,7 @@ __all__ = [
     "EventRecorderAdapter",
     "EventSeriesCache",
     "EventSink",
+    "EventWatcher",
     "FakeRecorder",
     "FieldSelector",
     "GroupVersion",
@@ -93,7 +94,6 @@ __all__ = [
     "RecordOutcome",
     "Recorder",
     "ShutdownReport",
-    "Watch",
     "attempt_recording",
     "create_patch_bytes_for_series",
     "finish_series",

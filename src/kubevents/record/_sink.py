@@ -29,7 +29,7 @@ from kubevents.errors import StatusError
 from kubevents.kube import EventsAPI, KubeClient
 from kubevents.model import Event
 from kubevents.record._correlator import EventCorrelator
-from kubevents.record._eventlogger import shallow_copy
+from kubevents.record._dedup import shallow_copy
 
 __all__ = [
     "DEFAULT_SLEEP_DURATION",
