@@ -17,15 +17,13 @@ import pytest
 
 from kubevents.clock import FakeClock
 from kubevents.events import (
-    FINISH_TIME,
     EventKey,
     EventSeriesCache,
-    finish_series,
     get_key,
-    make_event,
-    refresh_existing_event_series,
 )
+from kubevents.events._recorder import make_event
 from kubevents.events._recording import SinkWriter
+from kubevents.events._series import FINISH_TIME, finish_series, refresh_existing_event_series
 from kubevents.model import EventsV1Event, EventsV1EventSeries, MicroTime, ObjectReference
 
 if TYPE_CHECKING:

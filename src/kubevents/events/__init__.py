@@ -26,7 +26,7 @@ from kubevents.events._adapter import (
     EventRecorderAdapter,
     new_event_broadcaster_adapter,
 )
-from kubevents.events._broadcaster import INCOMING_QUEUE_LENGTH, EventBroadcaster, structured_fields
+from kubevents.events._broadcaster import EventBroadcaster
 from kubevents.events._eventwatcher import EventHandler, EventWatcher
 from kubevents.events._fake import FakeRecorder
 from kubevents.events._fieldselector import (
@@ -35,28 +35,14 @@ from kubevents.events._fieldselector import (
     GroupVersionKind,
     get_field_selector,
 )
-from kubevents.events._recorder import EventRecorder, Recorder, make_event
+from kubevents.events._recorder import EventRecorder, Recorder
 from kubevents.events._recording import SERIES_OUTCOME
-from kubevents.events._series import (
-    FINISH_TIME,
-    INITIAL_SERIES_COUNT,
-    REFRESH_TIME,
-    EventKey,
-    EventSeriesCache,
-    finish_series,
-    get_key,
-    refresh_existing_event_series,
-)
+from kubevents.events._series import EventKey, EventSeriesCache, get_key
 from kubevents.events._sink import (
     DEFAULT_SLEEP_DURATION,
     MAX_TRIES_PER_EVENT,
-    RETRY_JITTER_FACTOR,
     EventSink,
     KubeEventSink,
-    attempt_recording,
-    create_patch_bytes_for_series,
-    jitter,
-    record_event,
 )
 from kubevents.model import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
 from kubevents.mux import BroadcasterStoppedError
@@ -67,13 +53,8 @@ __all__ = [
     "EVENTS_V1_GROUP_VERSION",
     "EVENT_TYPE_NORMAL",
     "EVENT_TYPE_WARNING",
-    "FINISH_TIME",
-    "INCOMING_QUEUE_LENGTH",
-    "INITIAL_SERIES_COUNT",
     "MAX_QUEUED_EVENTS",
     "MAX_TRIES_PER_EVENT",
-    "REFRESH_TIME",
-    "RETRY_JITTER_FACTOR",
     "SERIES_OUTCOME",
     "BroadcasterStats",
     "BroadcasterStoppedError",
@@ -94,15 +75,7 @@ __all__ = [
     "RecordOutcome",
     "Recorder",
     "ShutdownReport",
-    "attempt_recording",
-    "create_patch_bytes_for_series",
-    "finish_series",
     "get_field_selector",
     "get_key",
-    "jitter",
-    "make_event",
     "new_event_broadcaster_adapter",
-    "record_event",
-    "refresh_existing_event_series",
-    "structured_fields",
 ]
