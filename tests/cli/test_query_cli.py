@@ -21,7 +21,8 @@ from click.testing import CliRunner, Result
 
 from export.factories import make_occurrence, write_store
 from kubevents.cli import main
-from kubevents.cli._query import parse_when, query, stats
+from kubevents.cli._query import parse_when, query
+from kubevents.cli._stats import stats
 from kubevents.export import Occurrence
 from kubevents.export._document import encode_lines
 from kubevents.export.sinks.sqlite import SQLiteSink

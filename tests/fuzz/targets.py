@@ -20,7 +20,7 @@ import aiohttp
 import msgspec
 import yaml
 
-from kubevents.cli._query import _row
+from kubevents.cli._output import table_row
 from kubevents.errors import StatusError, UnexpectedObjectError
 from kubevents.export import (
     ConfigError,
@@ -371,7 +371,7 @@ class _Stores:
             encode_lines([s.occurrence() for s in stored])  # query -o json
             for one in stored:
                 assert one.event.metadata.uid == one.uid
-                _row(one, now, wide=True, namespaced=True)  # the table
+                table_row(one, now, wide=True, namespaced=True)  # the table
 
 
 def _in_window(occ: Occurrence, window: TimeWindow, now: datetime) -> None:

@@ -8,7 +8,8 @@ from kubevents import __version__
 from kubevents.cli._cluster import cluster
 from kubevents.cli._demo import demo
 from kubevents.cli._export import export
-from kubevents.cli._query import query, stats
+from kubevents.cli._query import query
+from kubevents.cli._stats import stats
 
 __all__ = ["main"]
 
