@@ -46,9 +46,17 @@ def event(
     related: ObjectReference | None = RELATED,
 ) -> EventsV1Event:
     return make_event(
-        REGARDING, related, MicroTime.of(when), int(when.timestamp() * 1e9), "Normal", "test",
-        note, controller, f"{controller}-host", action,
-    )  # fmt: skip
+        REGARDING,
+        related,
+        MicroTime.of(when),
+        int(when.timestamp() * 1e9),
+        "Normal",
+        "test",
+        note,
+        controller,
+        f"{controller}-host",
+        action,
+    )
 
 
 def with_series(ev: EventsV1Event, count: int, last: datetime | None) -> EventsV1Event:

@@ -49,17 +49,25 @@ class Harness:
         self.sink = MemorySink()
         self.metrics = ExportMetrics()
         self.pipeline = Pipeline(
-            [self.sink, *more_sinks], EventTracker(), AckLog(None), self.metrics,
+            [self.sink, *more_sinks],
+            EventTracker(),
+            AckLog(None),
+            self.metrics,
             BatchSettings(flush_delay=0.01),
-        )  # fmt: skip
+        )
         transforms = Transforms(
-            self.pipeline.submit, self.pipeline.tracker, self.metrics, cluster="test",
+            self.pipeline.submit,
+            self.pipeline.tracker,
+            self.metrics,
+            cluster="test",
             rules=rules,
-        )  # fmt: skip
+        )
         self.watcher = EventWatcher(
-            client, transforms, self.metrics,
+            client,
+            transforms,
+            self.metrics,
             settings=WatchSettings(page_size=2, watch_timeout=60),
-        )  # fmt: skip
+        )
         self.task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Harness:

@@ -423,8 +423,10 @@ class Config(_Target):
     # nesting depth: small inputs, nesting just deep enough to exhaust its recursion.
     tokens: tuple[bytes, ...] = (
         *(t for t in HOSTILE_TOKENS if len(t) < 200),
-        b"[" * 450 + b"]" * 450, b"{a: " * 450 + b"1" + b"}" * 450, b'"' + b"x" * 3000 + b'"',
-    )  # fmt: skip
+        b"[" * 450 + b"]" * 450,
+        b"{a: " * 450 + b"1" + b"}" * 450,
+        b'"' + b"x" * 3000 + b'"',
+    )
     nesting = 450
     max_size: int | None = 8192
 
@@ -458,9 +460,16 @@ class Config(_Target):
 
 
 TARGETS: tuple[Target, ...] = (
-    WatchLine(), WatchWhole(), ListPage(), StatusBody(), Model(), ExporterPath(), RetryAfter(),
-    Config(), *SPOOL_TARGETS,
-)  # fmt: skip
+    WatchLine(),
+    WatchWhole(),
+    ListPage(),
+    StatusBody(),
+    Model(),
+    ExporterPath(),
+    RetryAfter(),
+    Config(),
+    *SPOOL_TARGETS,
+)
 # Mutants per target in CI, about 2 x 10^4 in all; the slow YAML parser gets fewer.
 CI_CASES = {
     "watch_line": 4_000, "watch_stream": 2_000, "list_page": 2_500, "status": 2_500,

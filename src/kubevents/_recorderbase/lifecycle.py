@@ -332,8 +332,9 @@ class BroadcasterBase(ShutdownOnExit, Generic[_E, _W]):
         if dropped:
             self._log.warning(
                 "Event broadcaster shut down after %ss: %d queued events not delivered",
-                limit, dropped,
-            )  # fmt: skip
+                limit,
+                dropped,
+            )
         for sink in self._sinks:
             await close_sink(sink, self._log)
         self._report = ShutdownReport(delivered=delivered, dropped=dropped, timed_out=timed_out)

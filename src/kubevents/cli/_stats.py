@@ -36,8 +36,11 @@ def _render_stats(result: Stats, since: datetime | None, until: datetime | None)
         (
             "OBJECT",
             [
-                [f"{o.namespace or '-'}/{str(o.kind).lower()}/{o.name}", str(o.count),
-                 str(o.warnings)]
+                [
+                    f"{o.namespace or '-'}/{str(o.kind).lower()}/{o.name}",
+                    str(o.count),
+                    str(o.warnings),
+                ]
                 for o in result.objects
             ],
         ),
@@ -45,31 +48,39 @@ def _render_stats(result: Stats, since: datetime | None, until: datetime | None)
             "NAMESPACE",
             [[str(n.namespace or "-"), str(n.count), str(n.warnings)] for n in result.namespaces],
         ),
-    ]  # fmt: skip
+    ]
     return "\n\n".join(["\n".join(lines)] + [_stats_table(t, rows) for t, rows in sections if rows])
 
 
 def _stats_json(result: Stats) -> bytes:
-    return msgspec.json.encode({
-        "windowStart": format_time(result.window_start),
-        "windowEnd": format_time(result.window_end),
-        "total": result.total,
-        "warnings": result.warnings,
-        "first": format_time(result.first),
-        "last": format_time(result.last),
-        "reasons": [
-            {"reason": r.reason, "count": r.count, "warnings": r.warnings} for r in result.reasons
-        ],
-        "objects": [
-            {"kind": o.kind, "namespace": o.namespace, "name": o.name, "count": o.count,
-             "warnings": o.warnings}
-            for o in result.objects
-        ],
-        "namespaces": [
-            {"namespace": n.namespace, "count": n.count, "warnings": n.warnings}
-            for n in result.namespaces
-        ],
-    })  # fmt: skip
+    return msgspec.json.encode(
+        {
+            "windowStart": format_time(result.window_start),
+            "windowEnd": format_time(result.window_end),
+            "total": result.total,
+            "warnings": result.warnings,
+            "first": format_time(result.first),
+            "last": format_time(result.last),
+            "reasons": [
+                {"reason": r.reason, "count": r.count, "warnings": r.warnings}
+                for r in result.reasons
+            ],
+            "objects": [
+                {
+                    "kind": o.kind,
+                    "namespace": o.namespace,
+                    "name": o.name,
+                    "count": o.count,
+                    "warnings": o.warnings,
+                }
+                for o in result.objects
+            ],
+            "namespaces": [
+                {"namespace": n.namespace, "count": n.count, "warnings": n.warnings}
+                for n in result.namespaces
+            ],
+        }
+    )
 
 
 @click.command()

@@ -100,9 +100,12 @@ class EventBroadcaster(BroadcasterBase[EventsV1Event, EventWatcher]):
     def new_recorder(self, reporting_controller: str) -> Recorder:
         """A recorder; its reportingInstance is ``reporting_controller + "-" + hostname``."""
         return Recorder(
-            reporting_controller, reporting_instance_for(reporting_controller),
-            self.clock, self._submit, self._count_invalid,
-        )  # fmt: skip
+            reporting_controller,
+            reporting_instance_for(reporting_controller),
+            self.clock,
+            self._submit,
+            self._count_invalid,
+        )
 
     def start_event_watcher(self, handler: EventHandler) -> EventWatcher:
         """Call ``handler`` with every event recorded from now on, one at a time.
@@ -129,9 +132,14 @@ class EventBroadcaster(BroadcasterBase[EventsV1Event, EventWatcher]):
         self._sink = target
         self._add_sink(target)
         writer = SinkWriter(
-            target, self.cache, self.clock, self.sleep_duration, self._sleep,
-            self._stopping, self._count_outcome,
-        )  # fmt: skip
+            target,
+            self.cache,
+            self.clock,
+            self.sleep_duration,
+            self._sleep,
+            self._stopping,
+            self._count_outcome,
+        )
         return self.start_event_watcher(writer)
 
     def start_logging(

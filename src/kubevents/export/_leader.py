@@ -76,9 +76,10 @@ class _LeaderMetrics:
     def __init__(self, metrics: ExportMetrics) -> None:
         r = metrics.registry
         self.leader = Gauge(
-            "kubevents_leader", "1 while this replica holds the leader lease and exports",
+            "kubevents_leader",
+            "1 while this replica holds the leader lease and exports",
             registry=r,
-        )  # fmt: skip
+        )
         self.transitions = Counter(
             "kubevents_leader_transitions",
             "Changes of the leader lease's holder seen by this replica (itself included)",
@@ -168,8 +169,9 @@ class LeaderElectedExporter:
         if annotations.get(CLUSTER_ANNOTATION) != self.config.cluster_name:
             log.warning(
                 "the lease's resume point belongs to cluster %r, not %r: ignoring it",
-                annotations.get(CLUSTER_ANNOTATION), self.config.cluster_name,
-            )  # fmt: skip
+                annotations.get(CLUSTER_ANNOTATION),
+                self.config.cluster_name,
+            )
             return None
         return rv
 
@@ -186,9 +188,10 @@ class LeaderElectedExporter:
             leading = {**report.details, "role": "leader", "identity": self.identity}
             return HealthReport(report.healthy, report.ready, report.problems, leading)
         details: dict[str, object] = {
-            "role": "standby", "identity": self.identity,
+            "role": "standby",
+            "identity": self.identity,
             "leader": elector.leader if elector is not None else "",
-        }  # fmt: skip
+        }
         if elector is None or elector.last_attempt is None:
             return HealthReport(False, False, ("starting",), details)
         # A standby is healthy while its candidate loop runs: it tries the lease at least
@@ -224,9 +227,12 @@ class LeaderElectedExporter:
         try:
             client = await self._connect()
             self._lock = LeaseLock(
-                client.leases, self.namespace, le.lease_name, self.identity,
+                client.leases,
+                self.namespace,
+                le.lease_name,
+                self.identity,
                 annotations=self._published,
-            )  # fmt: skip
+            )
             self.elector = LeaderElector(
                 self._lock,
                 lease_duration=le.lease_duration,
@@ -243,8 +249,10 @@ class LeaderElectedExporter:
             tasks = [stopper, acquire]
             log.info(
                 "standing by as %s for leader lease %s/%s",
-                self.identity, self.namespace, le.lease_name,
-            )  # fmt: skip
+                self.identity,
+                self.namespace,
+                le.lease_name,
+            )
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if not acquire.done():
                 return 0  # stopped while standing by: nothing held, nothing to release
@@ -268,16 +276,20 @@ class LeaderElectedExporter:
         assert self.elector is not None
         resume = self._resume_point()
         log.info(
-            "leading as %s; resuming from %s", self.identity,
-            f"resourceVersion {resume} (published by the previous leader)" if resume
+            "leading as %s; resuming from %s",
+            self.identity,
+            f"resourceVersion {resume} (published by the previous leader)"
+            if resume
             else "the local checkpoint, else a relist",
-        )  # fmt: skip
+        )
         self._leader_metrics.leader.set(1)
         exporter_stop = asyncio.Event()
         self.exporter = Exporter(
-            msgspec.structs.replace(self.config, listen=None), metrics=self.metrics,
-            progress=self._progress, resume_resource_version=resume,
-        )  # fmt: skip
+            msgspec.structs.replace(self.config, listen=None),
+            metrics=self.metrics,
+            progress=self._progress,
+            resume_resource_version=resume,
+        )
         export: asyncio.Task[object] = asyncio.create_task(self.exporter.run(exporter_stop))
         renew: asyncio.Task[object] = asyncio.create_task(self.elector.renew())
         tasks += [export, renew]
@@ -297,9 +309,10 @@ class LeaderElectedExporter:
         started = time.monotonic()
         released = await self.elector.release()
         log.info(
-            "%s leader lease after %.2fs", "released" if released else "could not release",
+            "%s leader lease after %.2fs",
+            "released" if released else "could not release",
             time.monotonic() - started,
-        )  # fmt: skip
+        )
         code = export.result()
         assert isinstance(code, int)
         return code
@@ -315,6 +328,7 @@ class LeaderElectedExporter:
             await self.elector.release()
         log.error(
             "leadership lost: stopped exporting; exiting with code %d so that this replica "
-            "restarts as a standby", EXIT_LEADERSHIP_LOST,
-        )  # fmt: skip
+            "restarts as a standby",
+            EXIT_LEADERSHIP_LOST,
+        )
         return EXIT_LEADERSHIP_LOST

@@ -114,9 +114,11 @@ class Exporter:
             # One cheap LIST proves the cluster is reachable, the identity may list Events and
             # the selectors parse; a 400 here is a bad selector.
             await client.events.list(
-                c.namespace, field_selector=c.field_selector, label_selector=c.label_selector,
+                c.namespace,
+                field_selector=c.field_selector,
+                label_selector=c.label_selector,
                 limit=1,
-            )  # fmt: skip
+            )
         except StatusError as exc:
             await client.close()
             if exc.code == 400:
@@ -170,10 +172,13 @@ class Exporter:
         if stale > c.health.checkpoint_stale_after:
             problems.append(f"checkpoint not saved for {stale:.0f}s: {checkpointer.last_error}")
         details.update(
-            watching=watcher.watching, synced=watcher.synced,
-            resource_version=watcher.resource_version, checkpoint=pipeline.acklog.resource_version,
-            buffer_depth=pipeline.depths(), acknowledged=pipeline.acknowledged,
-        )  # fmt: skip
+            watching=watcher.watching,
+            synced=watcher.synced,
+            resource_version=watcher.resource_version,
+            checkpoint=pipeline.acklog.resource_version,
+            buffer_depth=pipeline.depths(),
+            acknowledged=pipeline.acknowledged,
+        )
         return HealthReport(not problems, watcher.synced, tuple(problems), details)
 
     async def _progress_loop(self) -> None:
@@ -207,33 +212,50 @@ class Exporter:
             if checkpoint is not None and checkpoint.cluster != c.cluster_name:
                 log.warning(
                     "checkpoint %s belongs to cluster %r, not %r: ignoring it",
-                    c.checkpoint_path(), checkpoint.cluster, c.cluster_name,
-                )  # fmt: skip
+                    c.checkpoint_path(),
+                    checkpoint.cluster,
+                    c.cluster_name,
+                )
                 checkpoint = None
             tracker = EventTracker(checkpoint, ttl_seconds=c.state_ttl)
             start_rv = self._resume_rv or (checkpoint.resource_version if checkpoint else None)
             self.pipeline = Pipeline(
-                routes(c, sinks, sink_configs, dead_letter), tracker, AckLog(start_rv),
-                self.metrics, supervisor=supervisor,
-            )  # fmt: skip
+                routes(c, sinks, sink_configs, dead_letter),
+                tracker,
+                AckLog(start_rv),
+                self.metrics,
+                supervisor=supervisor,
+            )
             self.checkpointer = Checkpointer(
-                c.checkpoint_path(), c.cluster_name, tracker, self.pipeline, self.metrics,
+                c.checkpoint_path(),
+                c.cluster_name,
+                tracker,
+                self.pipeline,
+                self.metrics,
                 interval=c.checkpoint_interval,
                 saved_resource_version=start_rv,
-            )  # fmt: skip
+            )
             watch_timeout = None if c.watch_timeout is None else int(c.watch_timeout)
             transforms = Transforms(
-                self.pipeline.submit, tracker, self.metrics, cluster=c.cluster_name,
-                rules=compile_rules(c.rules), time_window=c.time_window.window(),
-            )  # fmt: skip
+                self.pipeline.submit,
+                tracker,
+                self.metrics,
+                cluster=c.cluster_name,
+                rules=compile_rules(c.rules),
+                time_window=c.time_window.window(),
+            )
             self.watcher = EventWatcher(
-                client, transforms, self.metrics,
+                client,
+                transforms,
+                self.metrics,
                 settings=WatchSettings(
-                    namespace=c.namespace, field_selector=c.field_selector,
-                    label_selector=c.label_selector, page_size=c.page_size,
+                    namespace=c.namespace,
+                    field_selector=c.field_selector,
+                    label_selector=c.label_selector,
+                    page_size=c.page_size,
                     watch_timeout=watch_timeout,
                 ),
-            )  # fmt: skip
+            )
             if c.listen is not None:
                 await self._serve(c.listen)
             await self.pipeline.start()
@@ -244,9 +266,11 @@ class Exporter:
             self._started.set()
             log.info(
                 "exporting events of cluster %r from %s to %s (resume: %s)",
-                c.cluster_name, client.cluster.host, ", ".join(s.name for s in sinks),
+                c.cluster_name,
+                client.cluster.host,
+                ", ".join(s.name for s in sinks),
                 start_rv or "relist",
-            )  # fmt: skip
+            )
             stopping = asyncio.create_task(stop.wait())
             failing = asyncio.create_task(supervisor.failed.wait())
             await asyncio.wait([stopping, failing], return_when=asyncio.FIRST_COMPLETED)
@@ -296,5 +320,5 @@ class Exporter:
             else "deadline hit, unstored events will be re-sent",
             "saved" if saved else "NOT saved",
             self.checkpointer.saved_resource_version,
-        )  # fmt: skip
+        )
         return EXIT_FAILED if failure is not None or not saved else 0

@@ -71,8 +71,10 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
         if version != CHECKPOINT_FORMAT:
             log.error(
                 "ignoring checkpoint %s of unknown format %r (this version reads format %d)",
-                path, version, CHECKPOINT_FORMAT,
-            )  # fmt: skip
+                path,
+                version,
+                CHECKPOINT_FORMAT,
+            )
             return None
         checkpoint = _decoder.decode(data)
     except DECODE_ERRORS as exc:

@@ -51,12 +51,15 @@ def buffer_settings(config: ExportConfig, sink: SinkConfig | None, name: str) ->
         else config.spool_directory(name)
     )
     return BufferSettings(
-        when_full, queue_size,
+        when_full,
+        queue_size,
         SpoolSettings(
-            directory, parse_size(spool.max_bytes, f"{where}.max_bytes"), spool.overflow,
+            directory,
+            parse_size(spool.max_bytes, f"{where}.max_bytes"),
+            spool.overflow,
             spool.fsync,
         ),
-    )  # fmt: skip
+    )
 
 
 def _default_when_full(sink: SinkConfig | None) -> WhenFull:

@@ -200,9 +200,12 @@ class EventsAPI(Generic[_E]):
         token: str | None = None
         while True:
             page = await self.list(
-                namespace, field_selector=field_selector, label_selector=label_selector,
-                limit=limit, continue_token=token,
-            )  # fmt: skip
+                namespace,
+                field_selector=field_selector,
+                label_selector=label_selector,
+                limit=limit,
+                continue_token=token,
+            )
             yield page
             if not page.continue_token:
                 return
@@ -262,9 +265,11 @@ def decode_list(data: bytes, item_decoder: msgspec.json.Decoder[_E], kind: str) 
     except DECODE_ERRORS as exc:
         raise UnexpectedObjectError(f"server returned an undecodable list: {excerpt(exc)}") from exc
     result: EventList[_E] = EventList(
-        [], page.metadata.resourceVersion, page.metadata.continue_,
+        [],
+        page.metadata.resourceVersion,
+        page.metadata.continue_,
         page.metadata.remainingItemCount,
-    )  # fmt: skip
+    )
     for raw in page.items or ():
         item = bytes(raw)
         try:
@@ -339,9 +344,14 @@ class KubeClient:
         in_cluster: bool | None = None,
     ) -> KubeClient:
         cluster = await load_config(
-            kubeconfig, context, url=url, token=token, ca_file=ca_file,
-            insecure_skip_tls_verify=insecure_skip_tls_verify, in_cluster=in_cluster,
-        )  # fmt: skip
+            kubeconfig,
+            context,
+            url=url,
+            token=token,
+            ca_file=ca_file,
+            insecure_skip_tls_verify=insecure_skip_tls_verify,
+            in_cluster=in_cluster,
+        )
         return cls(cluster)
 
     async def close(self) -> None:
@@ -395,9 +405,11 @@ class KubeClient:
         if name:
             attributes["name"] = name
         review = await self._review(
-            "authorization.k8s.io/v1", "SelfSubjectAccessReview",
-            {"resourceAttributes": attributes}, _AccessReview,
-        )  # fmt: skip
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview",
+            {"resourceAttributes": attributes},
+            _AccessReview,
+        )
         return review.status.allowed
 
     async def whoami(self) -> str:

@@ -102,9 +102,11 @@ async def load_config(
     conf = Configuration()
     try:
         await kube_config.load_kube_config(
-            config_file=str(path), context=context, client_configuration=conf,
+            config_file=str(path),
+            context=context,
+            client_configuration=conf,
             persist_config=False,
-        )  # fmt: skip
+        )
     except (ConfigException, KeyError, ValueError, OSError) as exc:
         where = f"{path}" + (f" (context {context!r})" if context else "")
         raise ConfigError(f"cannot load kubeconfig {where}: {exc}") from exc

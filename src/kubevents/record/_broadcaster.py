@@ -90,10 +90,14 @@ class EventBroadcaster(BroadcasterBase[Event, EventWatcher]):
 
         async def handle(event: Event) -> None:
             outcome = await record_to_sink(
-                sink, event, correlator, self.sleep_duration,
-                retry_server_errors=self.retry_server_errors, stopping=self._stopping,
+                sink,
+                event,
+                correlator,
+                self.sleep_duration,
+                retry_server_errors=self.retry_server_errors,
+                stopping=self._stopping,
                 sleep=self._sleep,
-            )  # fmt: skip
+            )
             self._count_outcome(outcome.value)
 
         return self.start_event_watcher(handle)

@@ -124,9 +124,13 @@ async def record_to_sink(
         return sleep_duration * rand() if tries == 1 else sleep_duration
 
     return await retry_writes(
-        write, delay, stopping=stopping, sleep=sleep, describe=lambda: _describe(event),
+        write,
+        delay,
+        stopping=stopping,
+        sleep=sleep,
+        describe=lambda: _describe(event),
         logger=log_to,
-    )  # fmt: skip
+    )
 
 
 def _describe(event: Event) -> str:

@@ -176,22 +176,41 @@ class ElasticsearchSinkConfig(SinkConfigBase, tag="elasticsearch", tag_field="ty
         c = self
         # The *_file credentials are read by the transport at start, and again when they change.
         auth = SearchAuth(
-            username=c.username, password=c.password, password_file=_path(c.password_file),
-            api_key=c.api_key, api_key_file=_path(c.api_key_file),
-            bearer_token=c.bearer_token, bearer_token_file=_path(c.bearer_token_file),
-            headers=c.headers, ca_file=_path(c.ca_file), client_cert=_path(c.client_cert),
-            client_key=_path(c.client_key), insecure_skip_verify=c.insecure_skip_verify,
+            username=c.username,
+            password=c.password,
+            password_file=_path(c.password_file),
+            api_key=c.api_key,
+            api_key_file=_path(c.api_key_file),
+            bearer_token=c.bearer_token,
+            bearer_token_file=_path(c.bearer_token_file),
+            headers=c.headers,
+            ca_file=_path(c.ca_file),
+            client_cert=_path(c.client_cert),
+            client_key=_path(c.client_key),
+            insecure_skip_verify=c.insecure_skip_verify,
             aws=AwsSigV4(c.aws.region, c.aws.service, c.aws.profile) if c.aws else None,
-        )  # fmt: skip
+        )
         return ElasticsearchSink(
-            c.hosts, name=c.name, index=c.index, mode=c.mode, op_type=c.op_type,
-            manage_template=c.manage_template, retention_days=c.retention_days,
-            label_mapping=c.label_mapping, shards=c.shards, replicas=c.replicas,
-            template_priority=c.template_priority, max_bulk_docs=c.max_bulk_docs,
-            max_bulk_bytes=c.max_bulk_bytes, gzip=c.gzip,
-            timeout=c.timeout, item_retries=c.item_retries,
-            auth=auth, product=c.product, version=c.version,
-        )  # fmt: skip
+            c.hosts,
+            name=c.name,
+            index=c.index,
+            mode=c.mode,
+            op_type=c.op_type,
+            manage_template=c.manage_template,
+            retention_days=c.retention_days,
+            label_mapping=c.label_mapping,
+            shards=c.shards,
+            replicas=c.replicas,
+            template_priority=c.template_priority,
+            max_bulk_docs=c.max_bulk_docs,
+            max_bulk_bytes=c.max_bulk_bytes,
+            gzip=c.gzip,
+            timeout=c.timeout,
+            item_retries=c.item_retries,
+            auth=auth,
+            product=c.product,
+            version=c.version,
+        )
 
 
 class OpenSearchSinkConfig(

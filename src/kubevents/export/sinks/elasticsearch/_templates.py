@@ -162,14 +162,31 @@ def search_document(occ: Occurrence, *, flat_maps: bool) -> SearchDocument:
     series = document_series(event.series, occ.time, time_text)
     source = event.source
     return SearchDocument(
-        time_text, occ.id, occ.uid, occ.count, occ.cluster, meta.namespace, meta.name,
-        involved_object(event.involved_object), _reference(event.related), event.type,
-        event.reason, event.message, DocumentSource(source.component, source.host),
-        event.reporting_controller, event.reporting_instance, event.action, first_text,
-        last_text, at_text, UNSET if series is None else series, occ.resource_version,
-        _indexed_map(meta.labels, flat_maps), _indexed_map(meta.annotations, flat_maps),
+        time_text,
+        occ.id,
+        occ.uid,
+        occ.count,
+        occ.cluster,
+        meta.namespace,
+        meta.name,
+        involved_object(event.involved_object),
+        _reference(event.related),
+        event.type,
+        event.reason,
+        event.message,
+        DocumentSource(source.component, source.host),
+        event.reporting_controller,
+        event.reporting_instance,
+        event.action,
+        first_text,
+        last_text,
+        at_text,
+        UNSET if series is None else series,
+        occ.resource_version,
+        _indexed_map(meta.labels, flat_maps),
+        _indexed_map(meta.annotations, flat_maps),
         embedded(occ.raw),
-    )  # fmt: skip
+    )
 
 
 def _object(*names: str) -> dict[str, Any]:

@@ -42,6 +42,9 @@ class JSONLSinkConfig(SinkConfigBase, tag="jsonl", tag_field="type", kw_only=Tru
 
         path = None if self.path == "-" else Path(self.path).expanduser()
         return JSONLSink(
-            path, name=self.name, max_bytes=self.max_bytes, backups=self.backups,
+            path,
+            name=self.name,
+            max_bytes=self.max_bytes,
+            backups=self.backups,
             file_mode=parse_file_mode(self.file_mode, "file_mode"),
-        )  # fmt: skip
+        )

@@ -43,6 +43,9 @@ class SQLiteSinkConfig(SinkConfigBase, tag="sqlite", tag_field="type", kw_only=T
         from kubevents.export.sinks.sqlite._service import SQLiteSink
 
         return SQLiteSink(
-            Path(self.path).expanduser(), retention_days=self.retention_days, name=self.name,
-            synchronous=self.synchronous, file_mode=parse_file_mode(self.file_mode, "file_mode"),
-        )  # fmt: skip
+            Path(self.path).expanduser(),
+            retention_days=self.retention_days,
+            name=self.name,
+            synchronous=self.synchronous,
+            file_mode=parse_file_mode(self.file_mode, "file_mode"),
+        )

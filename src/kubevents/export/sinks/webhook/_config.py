@@ -78,10 +78,16 @@ class WebhookSinkConfig(SinkConfigBase, tag="webhook", tag_field="type", kw_only
         from kubevents.export.sinks.webhook._service import WebhookSink
 
         return WebhookSink(
-            self.url, name=self.name, headers=self.headers,
+            self.url,
+            name=self.name,
+            headers=self.headers,
             bearer_token_file=_path(self.bearer_token_file),
             timeout=self.timeout,
-            ca_file=_path(self.ca_file), client_cert=_path(self.client_cert),
-            client_key=_path(self.client_key), insecure_skip_verify=self.insecure_skip_verify,
-            batch_format=self.format, gzip=self.gzip, check_on_start=self.check_on_start,
-        )  # fmt: skip
+            ca_file=_path(self.ca_file),
+            client_cert=_path(self.client_cert),
+            client_key=_path(self.client_key),
+            insecure_skip_verify=self.insecure_skip_verify,
+            batch_format=self.format,
+            gzip=self.gzip,
+            check_on_start=self.check_on_start,
+        )
