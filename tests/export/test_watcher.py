@@ -17,13 +17,13 @@ from kubevents.export import (
     AckLog,
     BatchSettings,
     EventTracker,
-    EventWatcher,
     ExportMetrics,
+    ListWatchSettings,
+    ListWatchSource,
     Pipeline,
     Transforms,
-    WatchSettings,
 )
-from kubevents.export import _watcher as watcher_module
+from kubevents.export import _source as source_module
 from kubevents.export.sinks import Sink
 from kubevents.export.sinks.sqlite import SQLiteSink
 from kubevents.kube import KubeClient
@@ -35,8 +35,8 @@ from .memory_sink import MemorySink
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(watcher_module, "BACKOFF_INITIAL", 0.01)
-    monkeypatch.setattr(watcher_module, "BACKOFF_MAX", 0.02)
+    monkeypatch.setattr(source_module, "BACKOFF_INITIAL", 0.01)
+    monkeypatch.setattr(source_module, "BACKOFF_MAX", 0.02)
 
 
 class Harness:
@@ -62,11 +62,11 @@ class Harness:
             cluster="test",
             rules=rules,
         )
-        self.watcher = EventWatcher(
+        self.watcher = ListWatchSource(
             client,
             transforms,
             self.metrics,
-            settings=WatchSettings(page_size=2, watch_timeout=60),
+            settings=ListWatchSettings(page_size=2, watch_timeout=60),
         )
         self.task: asyncio.Task[None] | None = None
 

@@ -40,10 +40,10 @@ from kubevents.export._pipeline import (
 )
 from kubevents.export._rules import Rule, RuleSet, compile_rules
 from kubevents.export._service import Exporter, build_sink
+from kubevents.export._source import ListWatchSettings, ListWatchSource
 from kubevents.export._state import Checkpoint, EventTracker, load_checkpoint, save_checkpoint
 from kubevents.export._supervisor import TaskFailure, TaskSupervisor
 from kubevents.export._transforms import Dedup, RuleFilter, Transforms
-from kubevents.export._watcher import EventWatcher, WatchSettings
 
 __all__ = [
     "CLUSTER_ANNOTATION",
@@ -59,13 +59,14 @@ __all__ = [
     "Dedup",
     "ElasticsearchSinkConfig",
     "EventTracker",
-    "EventWatcher",
     "ExportConfig",
     "ExportMetrics",
     "Exporter",
     "JSONLSinkConfig",
     "LeaderElectedExporter",
     "LeaderElectionConfig",
+    "ListWatchSettings",
+    "ListWatchSource",
     "Occurrence",
     "OpenSearchSinkConfig",
     "Permission",
@@ -82,7 +83,6 @@ __all__ = [
     "TaskSupervisor",
     "TimeWindow",
     "Transforms",
-    "WatchSettings",
     "WebhookSinkConfig",
     "build_sink",
     "check_access",

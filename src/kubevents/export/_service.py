@@ -1,4 +1,4 @@
-"""``Exporter``: wires config, cluster, sinks, pipeline, watcher, checkpoint and endpoints.
+"""``Exporter``: wires config, cluster, sinks, pipeline, source, checkpoint and endpoints.
 
 Shutdown (SIGTERM/SIGINT, or ``stop`` set): stop reading the watch, flush what is queued
 within the deadline, save the checkpoint for what every sink acknowledged, exit 0. Anything
@@ -30,11 +30,11 @@ from kubevents.export._metrics import ExportMetrics
 from kubevents.export._pipeline import Pipeline
 from kubevents.export._rules import compile_rules
 from kubevents.export._server import HealthReport, MetricsServer
+from kubevents.export._source import ListWatchSettings, ListWatchSource
 from kubevents.export._state import EventTracker, load_checkpoint
 from kubevents.export._supervisor import TaskSupervisor
 from kubevents.export._topology import routes
 from kubevents.export._transforms import Transforms
-from kubevents.export._watcher import EventWatcher, WatchSettings
 from kubevents.export.sinks import DeadLetterFile, Sink, SinkError
 from kubevents.kube import KubeClient
 
@@ -95,7 +95,7 @@ class Exporter:
         self._sinks = list(sinks) if sinks is not None else None
         self._progress = progress
         self.pipeline: Pipeline | None = None
-        self.watcher: EventWatcher | None = None
+        self.source: ListWatchSource | None = None
         self.checkpointer: Checkpointer | None = None
         self.server: MetricsServer | None = None
         self.supervisor = TaskSupervisor(self.metrics)
@@ -156,13 +156,13 @@ class Exporter:
     def health(self) -> HealthReport:
         problems: list[str] = []
         c = self.config
-        watcher, pipeline, checkpointer = self.watcher, self.pipeline, self.checkpointer
+        source, pipeline, checkpointer = self.source, self.pipeline, self.checkpointer
         details: dict[str, object] = {}
         if self.supervisor.failure is not None:
             problems.append(str(self.supervisor.failure))
-        if watcher is None or pipeline is None or checkpointer is None:
+        if source is None or pipeline is None or checkpointer is None:
             return HealthReport(False, False, (*problems, "starting"), details)
-        idle = time.monotonic() - watcher.last_progress
+        idle = time.monotonic() - source.last_progress
         if idle > c.health.stall_after:
             problems.append(f"watch stalled: no event and no re-watch for {idle:.0f}s")
         for name, seconds, error in pipeline.failing_sinks():
@@ -172,21 +172,21 @@ class Exporter:
         if stale > c.health.checkpoint_stale_after:
             problems.append(f"checkpoint not saved for {stale:.0f}s: {checkpointer.last_error}")
         details.update(
-            watching=watcher.watching,
-            synced=watcher.synced,
-            resource_version=watcher.resource_version,
+            watching=source.watching,
+            synced=source.synced,
+            resource_version=source.resource_version,
             checkpoint=pipeline.acklog.resource_version,
             buffer_depth=pipeline.depths(),
             acknowledged=pipeline.acknowledged,
         )
-        return HealthReport(not problems, watcher.synced, tuple(problems), details)
+        return HealthReport(not problems, source.synced, tuple(problems), details)
 
     async def _progress_loop(self) -> None:
-        assert self.watcher is not None and self.pipeline is not None
-        watcher, pipeline = self.watcher, self.pipeline
-        while not (watcher.synced and pipeline.idle()):
-            total = watcher.initial_list_total
-            done = watcher.initial_list_done
+        assert self.source is not None and self.pipeline is not None
+        source, pipeline = self.source, self.pipeline
+        while not (source.synced and pipeline.idle()):
+            total = source.initial_list_total
+            done = source.initial_list_done
             of = f"/{total}" if total else ""
             sys.stderr.write(
                 f"\rbackfill: listed {done}{of} events, stored {pipeline.acknowledged} occurrences"
@@ -244,11 +244,11 @@ class Exporter:
                 rules=compile_rules(c.rules),
                 time_window=c.time_window.window(),
             )
-            self.watcher = EventWatcher(
+            self.source = ListWatchSource(
                 client,
                 transforms,
                 self.metrics,
-                settings=WatchSettings(
+                settings=ListWatchSettings(
                     namespace=c.namespace,
                     field_selector=c.field_selector,
                     label_selector=c.label_selector,
@@ -259,7 +259,7 @@ class Exporter:
             if c.listen is not None:
                 await self._serve(c.listen)
             await self.pipeline.start()
-            watch_task = supervisor.spawn(self.watcher.run(start_rv), "watcher")
+            watch_task = supervisor.spawn(self.source.run(start_rv), "watcher")
             supervisor.spawn(self.checkpointer.run(), "checkpoint")
             if self._progress:
                 supervisor.spawn(self._progress_loop(), "progress", forever=False)

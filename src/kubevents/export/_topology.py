@@ -2,7 +2,7 @@
 
 ::
 
-    source ── list-watch of Events (_watcher) ─ occurrences and resume marks
+    source ── list-watch of Events (_source) ─ occurrences and resume marks
       │
     transforms ── dedup (_state.EventTracker) ─ drop/match rules (_rules)
       │
