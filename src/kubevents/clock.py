@@ -42,6 +42,8 @@ def parse_duration(value: str | float) -> float:
 
 @runtime_checkable
 class Clock(Protocol):
+    """What every time-dependent component of kubevents reads the time from."""
+
     def now(self) -> datetime:
         """The current time, timezone-aware, in UTC."""
         ...

@@ -95,6 +95,12 @@ class TimeWindowConfig(StrictConfig):
 
 
 class ExportConfig(StrictConfig):
+    """The exporter's whole configuration (docs/exporter.md, "Configuration").
+
+    Build it with ``load_export_config`` (file, ``KUBEVENTS_*`` variables, flags; validated,
+    errors name the field); durations are ``Seconds``.
+    """
+
     cluster_name: str = "default"
     kubeconfig: str | None = None
     context: str | None = None

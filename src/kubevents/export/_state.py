@@ -32,6 +32,9 @@ DEFAULT_STATE_TTL_SECONDS = 3 * 3600.0
 
 
 class Checkpoint(msgspec.Struct, kw_only=True):
+    """The checkpoint file's content: the cluster, the resume resourceVersion, and per Event
+    uid the highest count every sink stored with when it was last seen (``EventTracker``)."""
+
     format: int = CHECKPOINT_FORMAT
     cluster: str = ""
     resource_version: str | None = msgspec.field(default=None, name="resourceVersion")
@@ -131,6 +134,15 @@ class _Entry(msgspec.Struct, gc=False):
 
 
 class EventTracker:
+    """The exporter's dedup state: per Event uid, the highest count dispatched and the highest
+    count every sink stored.
+
+    ``decide`` says whether an (uid, count) is new and how many counts were skipped, so a
+    relist or a restart re-sends nothing already stored; ``stored`` records what every sink
+    acknowledged; ``prune`` forgets uids not seen for ``ttl_seconds`` (Events that expired);
+    ``snapshot`` is what the checkpoint saves, and a checkpoint seeds a new tracker.
+    """
+
     def __init__(
         self,
         checkpoint: Checkpoint | None = None,

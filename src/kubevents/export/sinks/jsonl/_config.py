@@ -15,6 +15,8 @@ __all__ = ["JSONLSinkConfig"]
 
 
 class JSONLSinkConfig(SinkConfigBase, tag="jsonl", tag_field="type", kw_only=True):
+    """``type: jsonl``: one export document per line, to a rotated file or stdout (``-``)."""
+
     path: str = "-"  # "-" is stdout
     max_bytes: int | None = None
     backups: int = 5

@@ -16,6 +16,8 @@ __all__ = ["SQLiteSinkConfig"]
 
 
 class SQLiteSinkConfig(SinkConfigBase, tag="sqlite", tag_field="type", kw_only=True):
+    """``type: sqlite``: the embedded store ``kubevents query`` reads (docs/sinks/sqlite.md)."""
+
     path: str = DEFAULT_DB_PATH
     retention_days: float | None = 30.0
     # "full" syncs each batch: an acknowledged batch survives a power loss, not only a crash.

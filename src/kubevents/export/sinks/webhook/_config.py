@@ -28,6 +28,8 @@ def _path(value: str | None) -> Path | None:
 
 
 class WebhookSinkConfig(SinkConfigBase, tag="webhook", tag_field="type", kw_only=True):
+    """``type: webhook``: batches POSTed to ``url`` as a JSON array or JSON Lines."""
+
     url: str
     headers: dict[str, str] = msgspec.field(default_factory=dict)
     bearer_token_file: str | None = None  # re-read when it changes (a mounted Secret)
