@@ -46,7 +46,7 @@ from kubevents.export.sinks.sqlite._encoder import encode_rows
 from kubevents.export.sinks.webhook import idempotency_key
 from kubevents.export.store import EventStore
 from kubevents.kube import WatchStream
-from kubevents.kube._client import decode_list
+from kubevents.kube._events import decode_list
 from kubevents.kube._transport import status_error
 from kubevents.model import (
     DECODE_ERRORS,

@@ -19,6 +19,10 @@ sink speaks the one stable contract they share: NDJSON ``_bulk`` with per-item r
   engine's error type: dead-lettered and counted, never reported as stored.
 - A request is bounded by documents and bytes; a 413 splits it in halves until the culprit
   is alone (then rejected as ``http_413``).
+
+One module of about 420 lines: the write path (chunking, the bulk call, per-item
+classification, item retries and the stored-id memory) shares one sink's state; setup
+(``_setup``), the HTTP transport (``_transport``) and the templates (``_templates``) are apart.
 """
 
 from __future__ import annotations
