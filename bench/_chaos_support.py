@@ -265,9 +265,12 @@ class ExporterProcess:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                self.args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ},
+                self.args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ},
                 start_new_session=True,
-            )  # fmt: skip
+            )
         self.starts += 1
 
     def kill(self) -> None:

@@ -181,9 +181,12 @@ class MeasuredProcess:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                self.args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         self.started = time.perf_counter()
 
     def sample(self) -> ProcessSample:

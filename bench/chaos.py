@@ -142,9 +142,12 @@ async def run_chaos(
         db = workdir / "chaos.db"
         config = workdir / "exporter.yaml"
         exporter_config(
-            config, kubeconfig=cluster.kubeconfig_limited, namespace=namespace, db=db,
+            config,
+            kubeconfig=cluster.kubeconfig_limited,
+            namespace=namespace,
+            db=db,
             webhook=receiver.url,
-        )  # fmt: skip
+        )
         exporter = ExporterProcess(config, workdir / "exporter.log")
         flood = Flood(kube, namespace, plan.operations, plan.rate, plan.workers, rng)
         try:
@@ -230,8 +233,9 @@ async def _catch_up(db: Path, receiver: Receiver, finals: dict[str, int]) -> Non
     wanted = {f"{uid}:{count}" for uid, count in finals.items()}
     await _until(
         lambda: wanted <= set(stored_ids(db)) and wanted <= receiver.deliveries.keys(),
-        CATCH_UP_SECONDS, "every final count in both sinks",
-    )  # fmt: skip
+        CATCH_UP_SECONDS,
+        "every final count in both sinks",
+    )
 
 
 def _verdict(

@@ -7,7 +7,7 @@ the apiserver writes them) runs through the exporter's own code, in one process,
 
 1. **decode**: ``WatchStream`` over an in-memory response (64 KiB chunks): line splitting, the
    envelope, the Event decoder, ``WatchEvent``;
-2. **route**: ``EventWatcher._watch_once`` / ``Transforms.event`` (``Occurrence.of``, the
+2. **route**: ``ListWatchSource._watch_once`` / ``Transforms.event`` (``Occurrence.of``, the
    ``EventTracker`` decision, the drop rules of ``compile_rules``) into a pipeline stand-in that
    batches 500 occurrences, as the real pipeline does;
 3. **encode**: per batch, the Elasticsearch sink's ``_bulk`` bodies (``_encode`` + ``_chunks`` +
@@ -47,8 +47,8 @@ from bench.common import BenchContext, Row, Stopwatch, Suite
 from kubevents.export import (
     EventFields,
     EventTracker,
-    EventWatcher,
     ExportMetrics,
+    ListWatchSource,
     Occurrence,
     RuleSet,
     compile_rules,
@@ -335,9 +335,9 @@ def _transforms(batcher: _Batcher, metrics: ExportMetrics) -> Transforms:
     return Transforms(batcher.submit, batcher.tracker, metrics, cluster="bench", rules=_DROP)
 
 
-def _watcher(data: bytes, batcher: _Batcher) -> EventWatcher:
+def _watcher(data: bytes, batcher: _Batcher) -> ListWatchSource:
     metrics = ExportMetrics()
-    return EventWatcher(cast(KubeClient, _Client(data)), _transforms(batcher, metrics), metrics)
+    return ListWatchSource(cast(KubeClient, _Client(data)), _transforms(batcher, metrics), metrics)
 
 
 def _es_sink() -> ElasticsearchSink:

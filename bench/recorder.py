@@ -92,10 +92,14 @@ OUTAGE_MEMORY_BOUND_MIB = 16
 
 def _trace(steps: list[dict[str, Any]], name: str) -> Trace:
     return msgspec.convert(
-        {"name": name, "start": "2024-01-01T00:00:00Z",
-         "source": {"component": "bench-controller", "host": "node-a"}, "steps": steps},
+        {
+            "name": name,
+            "start": "2024-01-01T00:00:00Z",
+            "source": {"component": "bench-controller", "host": "node-a"},
+            "steps": steps,
+        },
         Trace,
-    )  # fmt: skip
+    )
 
 
 def _pod_step(o: int, type_: str, reason: str, message: str, advance: int) -> dict[str, Any]:
@@ -147,17 +151,27 @@ def _bench_events(trace: Trace) -> list[Event]:
         src = trace.source_of(step)
         obj = step.object
         ref = ObjectReference(
-            kind=obj.kind, namespace="bench", name=obj.name, uid=obj.uid,
-            api_version=obj.api_version, resource_version=obj.resource_version,
+            kind=obj.kind,
+            namespace="bench",
+            name=obj.name,
+            uid=obj.uid,
+            api_version=obj.api_version,
+            resource_version=obj.resource_version,
             field_path=obj.field_path,
-        )  # fmt: skip
+        )
         event = Event(
             metadata=ObjectMeta(name=f"{obj.name}.{i:x}", namespace="bench"),
-            involved_object=ref, reason=step.reason, message=step.message,
+            involved_object=ref,
+            reason=step.reason,
+            message=step.message,
             source=EventSource(component=src.component, host=src.host),
-            first_timestamp=stamp, last_timestamp=stamp, count=1, type=step.type,
-            reporting_controller=src.component, reporting_instance=src.host,
-        )  # fmt: skip
+            first_timestamp=stamp,
+            last_timestamp=stamp,
+            count=1,
+            type=step.type,
+            reporting_controller=src.component,
+            reporting_instance=src.host,
+        )
         events.append(event)
     return events
 
@@ -201,13 +215,18 @@ def _correlate_mix(
         raise AssertionError(f"the correlators disagree: kubevents {py_best}, client-go {go_best}")
     ratio = py_best["per_second"] / go_best.per_second
     row = Row(
-        f"correlate rate, 1 core, {label}", "events/s", py_best["per_second"],
-        go_best.per_second, f"client-go {go_best.version}", ratio,
-        f"≥ {TARGET_CORRELATE_RATIO}× client-go", ratio >= TARGET_CORRELATE_RATIO,
+        f"correlate rate, 1 core, {label}",
+        "events/s",
+        py_best["per_second"],
+        go_best.per_second,
+        f"client-go {go_best.version}",
+        ratio,
+        f"≥ {TARGET_CORRELATE_RATIO}× client-go",
+        ratio >= TARGET_CORRELATE_RATIO,
         f"{1e6 / py_best['per_second']:.1f} vs {1e6 / go_best.per_second:.1f} µs/event; best of "
         f"{CORRELATE_REPEATS} × {n} events; same decisions ({decisions[0]} skipped, "
         f"{decisions[1]} patches sent)",
-    )  # fmt: skip
+    )
     details = {
         "events": n,
         "trace_steps": len(trace.steps),
@@ -450,20 +469,25 @@ def bench_latency(quick: bool) -> tuple[list[Row], dict[str, Any]]:
     for mode, stats in tuned.items():
         rows.append(
             Row(
-                f"event() p99, {mode}, GC tuned", "µs", stats["p99_us"],
-                target=f"≤ {TARGET_EVENT_P99_US:g} µs", met=stats["p99_us"] <= TARGET_EVENT_P99_US,
+                f"event() p99, {mode}, GC tuned",
+                "µs",
+                stats["p99_us"],
+                target=f"≤ {TARGET_EVENT_P99_US:g} µs",
+                met=stats["p99_us"] <= TARGET_EVENT_P99_US,
                 note=f"gc.freeze() + gc.set_threshold{GC_TUNED_THRESHOLD}: p50 "
                 f"{stats['p50_us']:.1f} µs, max {stats['max_us']:.0f} µs",
             )
-        )  # fmt: skip
+        )
     rows.append(
         Row(
-            "event() max under overload (queue full)", "µs", overload["max_us"],
+            "event() max under overload (queue full)",
+            "µs",
+            overload["max_us"],
             note=f"p99 {overload['p99_us']:.1f} µs, max without GC-interrupted calls "
             f"{overload['max_without_gc_us']:.0f} µs; {overload['samples']} calls, "
             f"{overload['dropped']} dropped instead of waiting",
         )
-    )  # fmt: skip
+    )
     return rows, {"median_runs": runs, "all_runs": every, "overload": overload, "gc_tuned": tuned}
 
 
@@ -511,7 +535,7 @@ def memory_child(objects: int, trace_memory: bool) -> dict[str, Any]:
             measure("after_twice")
             sizes.update(
                 aggregator=len(correlator._aggregator._cache),
-                logger=len(correlator._logger._cache),
+                logger=len(correlator._dedup._cache),
                 spam_filter=len(correlator._spam_filter._cache),
             )
         return out
@@ -609,22 +633,33 @@ def bench_api_writes(ctx: BenchContext, binary: Path) -> tuple[list[Row], dict[s
     py_w, go_w = _writes(repeats["kubevents"]), _writes(repeats["client_go"])
     rows.append(
         Row(
-            "API writes, repeated-event trace", "writes", py_w, go_w, "client-go",
-            go_w / py_w if py_w else None, "= 1.00×", py_w == go_w,
+            "API writes, repeated-event trace",
+            "writes",
+            py_w,
+            go_w,
+            "client-go",
+            go_w / py_w if py_w else None,
+            "= 1.00×",
+            py_w == go_w,
             note=f"identical calls and bodies: {repeats['identical']}",
         )
-    )  # fmt: skip
+    )
     py_total = sum(_writes(r["kubevents"]) for r in results.values())
     go_total = sum(_writes(r["client_go"]) for r in results.values())
     identical = all(r["identical"] for r in results.values())
     rows.append(
         Row(
-            f"API writes, all {len(results)} parity traces", "writes", py_total, go_total,
-            "client-go", go_total / py_total if py_total else None, "= 1.00×",
+            f"API writes, all {len(results)} parity traces",
+            "writes",
+            py_total,
+            go_total,
+            "client-go",
+            go_total / py_total if py_total else None,
+            "= 1.00×",
             py_total == go_total and identical,
             note=f"every trace identical modulo names/timestamps: {identical}",
         )
-    )  # fmt: skip
+    )
     return rows, results
 
 

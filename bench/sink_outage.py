@@ -184,12 +184,21 @@ async def _run(cluster: LocalCluster, scenario: Scenario, tmp: Path, scale: floa
     delivered = receiver.deliveries
     lettered = _dead_lettered(tmp / "dead-letters.jsonl")
     return Outcome(
-        scenario.name, outage, len(shown), len(delivered),
+        scenario.name,
+        outage,
+        len(shown),
+        len(delivered),
         len(shown - delivered.keys() - lettered),
-        sum(1 for n in delivered.values() if n > 1), len(receiver.out_of_order()),
-        len(shown - set(stored_ids(tmp / "events.db"))), len(flood.finals) - len(finals),
-        relists or 0.0, time.monotonic() - started, len(lettered), behind_max, named,
-    )  # fmt: skip
+        sum(1 for n in delivered.values() if n > 1),
+        len(receiver.out_of_order()),
+        len(shown - set(stored_ids(tmp / "events.db"))),
+        len(flood.finals) - len(finals),
+        relists or 0.0,
+        time.monotonic() - started,
+        len(lettered),
+        behind_max,
+        named,
+    )
 
 
 def _dead_lettered(path: Path) -> set[str]:

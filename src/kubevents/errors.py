@@ -1,8 +1,13 @@
-"""Errors of the Kubernetes API, shaped so the recorder's retry policy can switch on them.
+"""The errors every kubevents package shares: configuration, and the Kubernetes API's.
 
-client-go decides retries by the concrete error type: every ``StatusError`` (any code) is
-final, a ``RequestConstructionError`` is final, while an ``UnexpectedObjectError`` and any
-transport error are retried. kubevents keeps the same classes.
+``ConfigError`` is the one configuration error: a cluster connection that cannot be configured
+(``kubevents.kube``) and an invalid exporter config (``kubevents.export``) raise the same class,
+with a message that names the field or source and the reason.
+
+The API errors are shaped so the recorder's retry policy can switch on them. client-go decides
+retries by the concrete error type: every ``StatusError`` (any code) is final, a
+``RequestConstructionError`` is final, while an ``UnexpectedObjectError`` and any transport
+error are retried. kubevents keeps the same classes.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ConfigError",
     "GoneError",
     "KubeError",
     "RequestConstructionError",
@@ -17,6 +23,10 @@ __all__ = [
     "TransportError",
     "UnexpectedObjectError",
 ]
+
+
+class ConfigError(Exception):
+    """An invalid or unusable configuration; the message names the field or source and why."""
 
 
 class KubeError(Exception):

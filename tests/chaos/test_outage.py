@@ -48,14 +48,15 @@ async def scene(short_ttl_cluster: LocalCluster, tmp_path: Path) -> AsyncIterato
 
 def exporter(scene: Scene, tmp_path: Path, webhook: dict[str, Any], **fields: Any) -> Exporter:
     cfg = config(
-        tmp_path, scene.namespace,
+        tmp_path,
+        scene.namespace,
         sinks=[
             {"type": "sqlite", "path": str(scene.db)},
             {"type": "webhook", "url": scene.receiver.url, "timeout": "2s", **webhook},
         ],
         retry={"initial_delay": "200ms", "max_delay": "2s"},
         **fields,
-    )  # fmt: skip
+    )
     return Exporter(cfg, client=scene.kube)
 
 
@@ -126,9 +127,12 @@ async def test_block_without_a_spool_loses_what_the_ttl_deletes_and_says_so(
     scene: Scene, tmp_path: Path
 ) -> None:
     exp = exporter(
-        scene, tmp_path, {"buffer": {"when_full": "block", "queue_size": 20}},
-        buffer={"max_batch_size": 10, "max_concurrency": 1}, watch_timeout="5s",
-    )  # fmt: skip
+        scene,
+        tmp_path,
+        {"buffer": {"when_full": "block", "queue_size": 20}},
+        buffer={"max_batch_size": 10, "max_concurrency": 1},
+        watch_timeout="5s",
+    )
     async with run_exporter(exp) as run:
         down = asyncio.create_task(outage(scene, 503, seconds=40, after=3))
         await flood(scene, seconds=40)
@@ -160,10 +164,13 @@ async def test_a_refusing_webhook_is_dead_lettered_named_and_holds_up_nothing(
     attempts = 2
     dead = tmp_path / "dead.jsonl"
     exp = exporter(
-        scene, tmp_path, {"retry": {"initial_delay": "100ms", "permanent_attempts": attempts}},
-        dead_letter=str(dead), buffer={"flush_delay": "200ms"},
+        scene,
+        tmp_path,
+        {"retry": {"initial_delay": "100ms", "permanent_attempts": attempts}},
+        dead_letter=str(dead),
+        buffer={"flush_delay": "200ms"},
         health={"sink_failing_after": "1s"},
-    )  # fmt: skip
+    )
     async with run_exporter(exp) as run:
         scene.receiver.status = 401
         flooding = asyncio.create_task(flood(scene, seconds=15))

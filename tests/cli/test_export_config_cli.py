@@ -54,11 +54,22 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, s
         flags = [env["+"]] if "+" in env else []
         env = {k: v for k, v in env.items() if k != "+"}
         running[name] = subprocess.Popen(
-            [sys.executable, "-m", "kubevents.cli", "export", "-c", str(path), "--no-listen",
-             *flags],
-            env={**base_env, **env}, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "kubevents.cli",
+                "export",
+                "-c",
+                str(path),
+                "--no-listen",
+                *flags,
+            ],
+            env={**base_env, **env},
+            cwd=tmp,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
     results = {}
     for name, process in running.items():
         _, err = process.communicate(timeout=120)

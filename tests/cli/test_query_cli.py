@@ -21,7 +21,8 @@ from click.testing import CliRunner, Result
 
 from export.factories import make_occurrence, write_store
 from kubevents.cli import main
-from kubevents.cli._query import parse_when, query, stats
+from kubevents.cli._query import parse_when, query
+from kubevents.cli._stats import stats
 from kubevents.export import Occurrence
 from kubevents.export._document import encode_lines
 from kubevents.export.sinks.sqlite import SQLiteSink
@@ -177,8 +178,10 @@ def test_filters(
 def test_nothing_found_says_so(db: Path) -> None:
     result = run(db, "-n", "nowhere")
     assert (result.exit_code, result.stdout, result.stderr) == (
-        0, "", "No events found in namespace nowhere.\n",
-    )  # fmt: skip
+        0,
+        "",
+        "No events found in namespace nowhere.\n",
+    )
 
 
 def test_db_from_the_environment(db: Path, hist: list[Occurrence]) -> None:
@@ -322,10 +325,23 @@ def read_lines(stream: IO[str], into: queue.Queue[str]) -> None:
 
 def test_follow_prints_new_rows_until_ctrl_c(db: Path, hist: list[Occurrence]) -> None:
     proc = subprocess.Popen(
-        [str(KUBEVENTS), "query", "--db", str(db), "-o", "json", "-f", "-n", "shop",
-         "--poll-interval", "0.05"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            str(KUBEVENTS),
+            "query",
+            "--db",
+            str(db),
+            "-o",
+            "json",
+            "-f",
+            "-n",
+            "shop",
+            "--poll-interval",
+            "0.05",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     out: queue.Queue[str] = queue.Queue()
     threading.Thread(target=read_lines, args=(proc.stdout, out), daemon=True).start()

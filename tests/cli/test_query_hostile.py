@@ -20,7 +20,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from export.factories import make_occurrence, write_store
-from kubevents.cli._query import query, stats
+from kubevents.cli._query import query
+from kubevents.cli._stats import stats
 from kubevents.export import Occurrence
 from kubevents.export._document import encode_lines
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
+from kubevents.clock import parse_duration
 from kubevents.export import (
     ExportMetrics,
     LeaderElectedExporter,
     load_export_config,
-    parse_duration,
 )
 from kubevents.kube import KubeClient
 from kubevents_testenv import LocalCluster, ensure_helm, ensure_kubectl
@@ -114,9 +114,9 @@ def check_container(deployment: dict[str, Any], config: dict[str, Any]) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["resources"]["limits"]["memory"]
-    drain = parse_duration(config.get("shutdown_timeout", "25s"), "shutdown_timeout")
+    drain = parse_duration(config.get("shutdown_timeout", "25s"))
     renew = config.get("leader_election", {}).get("renew_deadline", "10s")
-    release = parse_duration(renew, "renew_deadline")
+    release = parse_duration(renew)
     assert pod["terminationGracePeriodSeconds"] > drain + release
     port = container["ports"][0]["containerPort"]
     assert config["listen"] == f"0.0.0.0:{port}"  # reachable by the kubelet and Prometheus
@@ -160,15 +160,20 @@ def test_helm_lint_is_clean() -> None:
         [],
         ["replicaCount=1", "persistence.enabled=true", "sinks[0].type=sqlite"],
         ["watchNamespace=NAMESPACE", "leaderElection.leaseName=events-lock"],
-        ["sinks[0].type=opensearch", "sinks[0].hosts[0]=https://os.example:9200",
-         "sinks[0].username=kubevents", "secretMounts[0].name=os",
-         "secretMounts[0].secretName=os-credentials",
-         "sinks[0].password_file=/etc/kubevents/secrets/os/password",
-         "extraEnv[0].name=KUBEVENTS_LOG_LEVEL", "extraEnv[0].value=debug",
-         "config.buffer.queue_size=8000"],
+        [
+            "sinks[0].type=opensearch",
+            "sinks[0].hosts[0]=https://os.example:9200",
+            "sinks[0].username=kubevents",
+            "secretMounts[0].name=os",
+            "secretMounts[0].secretName=os-credentials",
+            "sinks[0].password_file=/etc/kubevents/secrets/os/password",
+            "extraEnv[0].name=KUBEVENTS_LOG_LEVEL",
+            "extraEnv[0].value=debug",
+            "config.buffer.queue_size=8000",
+        ],
     ],
     ids=["defaults", "sqlite-store", "one-namespace", "opensearch-with-secret"],
-)  # fmt: skip
+)
 async def test_helm_template_passes_a_server_side_dry_run(
     local_cluster: LocalCluster, namespace: str, values: list[str], tmp_path: Path
 ) -> None:
@@ -197,14 +202,18 @@ def test_the_chart_grants_exactly_the_rbac_of_deploy() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        (["sinks[0].type=sqlite", "persistence.enabled=true"],
-         "several replicas cannot share one SQLite file"),
+        (
+            ["sinks[0].type=sqlite", "persistence.enabled=true"],
+            "several replicas cannot share one SQLite file",
+        ),
         (["replicaCount=1", "sinks[0].type=sqlite"], "needs persistence.enabled=true"),
-        (["sinks[0].type=opensearch", "sinks[0].password=hunter2"],
-         "credentials do not belong in values"),
+        (
+            ["sinks[0].type=opensearch", "sinks[0].password=hunter2"],
+            "credentials do not belong in values",
+        ),
         (["leaderElection.enabled=false"], "replicaCount > 1 needs leaderElection.enabled"),
     ],
-)  # fmt: skip
+)
 def test_the_chart_refuses_what_cannot_work(values: list[str], message: str) -> None:
     args = ["template", "kv", str(CHART)] + [a for v in values for a in ("--set", v)]
     result = helm(*args)

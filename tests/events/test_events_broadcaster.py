@@ -29,11 +29,10 @@ from kubevents.events import (
     EventSeriesCache,
     KubeEventSink,
     RecordOutcome,
-    attempt_recording,
     get_key,
-    jitter,
-    make_event,
 )
+from kubevents.events._recorder import make_event
+from kubevents.events._sink import attempt_recording, jitter
 from kubevents.kube import CONTENT_TYPE_STRATEGIC_MERGE_PATCH, KubeClient
 from kubevents.model import EventsV1Event, EventsV1EventSeries, MicroTime, ObjectReference
 

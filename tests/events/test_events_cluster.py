@@ -41,9 +41,13 @@ FLUSH_TIMEOUT = 60.0
 
 def pod(namespace: str, name: str = "web-0") -> ObjectReference:
     return ObjectReference(
-        kind="Pod", namespace=namespace, name=name, uid=f"uid-{name}", api_version="v1",
+        kind="Pod",
+        namespace=namespace,
+        name=name,
+        uid=f"uid-{name}",
+        api_version="v1",
         resource_version="12",
-    )  # fmt: skip
+    )
 
 
 NODE = ObjectReference(kind="Node", name="node-a", uid="uid-node-a", api_version="v1")

@@ -267,9 +267,13 @@ async def test_invalid_calls_are_counted() -> None:
 
 async def test_event_seriesf(series_sink: SeriesSink) -> None:
     regarding = ObjectReference(
-        kind="Pod", namespace="baz", name="foo", uid="bar", api_version="v1",
+        kind="Pod",
+        namespace="baz",
+        name="foo",
+        uid="bar",
+        api_version="v1",
         field_path=".spec.containers[1]",
-    )  # fmt: skip
+    )
     related = msgspec.structs.replace(regarding, field_path=".spec.containers[0]")
     clock = FakeClock(START)
     async with EventBroadcaster(series_sink, sleep_duration=0, clock=clock) as broadcaster:

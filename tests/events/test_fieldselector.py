@@ -28,21 +28,33 @@ def regarding(prefix: str) -> dict[str, str]:
     [
         pytest.param(EVENTS_V1BETA1, EMPTY, "", "", {}, id="v1beta1 empty"),
         pytest.param(
-            EVENTS_V1BETA1, DEPLOYMENT, "test-deployment", UID, regarding("regarding"),
+            EVENTS_V1BETA1,
+            DEPLOYMENT,
+            "test-deployment",
+            UID,
+            regarding("regarding"),
             id="v1beta1 non-empty",
         ),
         pytest.param(EVENTS_V1, EMPTY, "", "", {}, id="v1 empty"),
         pytest.param(
-            EVENTS_V1, DEPLOYMENT, "test-deployment", UID, regarding("regarding"),
+            EVENTS_V1,
+            DEPLOYMENT,
+            "test-deployment",
+            UID,
+            regarding("regarding"),
             id="v1 non-empty",
         ),
         pytest.param(CORE_V1, EMPTY, "", "", {}, id="core v1 empty"),
         pytest.param(
-            CORE_V1, DEPLOYMENT, "test-deployment", UID, regarding("involvedObject"),
+            CORE_V1,
+            DEPLOYMENT,
+            "test-deployment",
+            UID,
+            regarding("involvedObject"),
             id="core v1 non-empty",
         ),
     ],
-)  # fmt: skip
+)
 def test_get_field_selector(
     group_version: GroupVersion,
     gvk: GroupVersionKind,

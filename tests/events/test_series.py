@@ -14,16 +14,17 @@ import pytest
 
 from kubevents.errors import RequestConstructionError, StatusError, TransportError
 from kubevents.events import (
+    EventSeriesCache,
+    get_key,
+)
+from kubevents.events._recorder import make_event
+from kubevents.events._series import (
     FINISH_TIME,
     INITIAL_SERIES_COUNT,
-    EventSeriesCache,
-    create_patch_bytes_for_series,
     finish_series,
-    get_key,
-    make_event,
-    record_event,
     refresh_existing_event_series,
 )
+from kubevents.events._sink import create_patch_bytes_for_series, record_event
 from kubevents.model import EventsV1Event, EventsV1EventSeries, MicroTime, ObjectReference
 
 if TYPE_CHECKING:
@@ -45,9 +46,17 @@ def event(
     related: ObjectReference | None = RELATED,
 ) -> EventsV1Event:
     return make_event(
-        REGARDING, related, MicroTime.of(when), int(when.timestamp() * 1e9), "Normal", "test",
-        note, controller, f"{controller}-host", action,
-    )  # fmt: skip
+        REGARDING,
+        related,
+        MicroTime.of(when),
+        int(when.timestamp() * 1e9),
+        "Normal",
+        "test",
+        note,
+        controller,
+        f"{controller}-host",
+        action,
+    )
 
 
 def with_series(ev: EventsV1Event, count: int, last: datetime | None) -> EventsV1Event:

@@ -17,15 +17,13 @@ import pytest
 
 from kubevents.clock import FakeClock
 from kubevents.events import (
-    FINISH_TIME,
     EventKey,
     EventSeriesCache,
-    finish_series,
     get_key,
-    make_event,
-    refresh_existing_event_series,
 )
+from kubevents.events._recorder import make_event
 from kubevents.events._recording import SinkWriter
+from kubevents.events._series import FINISH_TIME, finish_series, refresh_existing_event_series
 from kubevents.model import EventsV1Event, EventsV1EventSeries, MicroTime, ObjectReference
 
 if TYPE_CHECKING:
@@ -45,9 +43,17 @@ def cached_series_event(cache: EventSeriesCache, last_observed: datetime) -> Eve
     regarding = msgspec.structs.replace(POD, field_path=".spec.containers[1]")
     related = msgspec.structs.replace(POD, field_path=".spec.containers[0]")
     event = make_event(
-        regarding, related, MicroTime.of(NOW), int(NOW.timestamp() * 1e9), "Normal", "test",
-        "some verbose message: 1", "eventTest", "eventTest-host", "started",
-    )  # fmt: skip
+        regarding,
+        related,
+        MicroTime.of(NOW),
+        int(NOW.timestamp() * 1e9),
+        "Normal",
+        "test",
+        "some verbose message: 1",
+        "eventTest",
+        "eventTest-host",
+        "started",
+    )
     event.series = EventsV1EventSeries(count=10, last_observed_time=MicroTime.of(last_observed))
     cache.put(event)
     return event
@@ -130,22 +136,25 @@ def not_in_cache(cache: EventSeriesCache, key: EventKey, original: EventsV1Event
     ("mutate", "verify"),
     [
         pytest.param(
-            replace_with_new_series, kept_replacement,
+            replace_with_new_series,
+            kept_replacement,
             id="cache entry replaced by a new isomorphic series is not overwritten",
         ),
         pytest.param(
-            observe_again(OBSERVED_AGAIN_LATER), refreshed_with_count_11,
+            observe_again(OBSERVED_AGAIN_LATER),
+            refreshed_with_count_11,
             id="cache entry observed again keeps the most recent observations",
         ),
         pytest.param(
             finish, not_in_cache, id="cache entry finished while refreshing is not re-added"
         ),
         pytest.param(
-            replace_with_singleton, kept_singleton,
+            replace_with_singleton,
+            kept_singleton,
             id="cache entry replaced by a singleton event is not overwritten",
         ),
     ],
-)  # fmt: skip
+)
 async def test_refresh_existing_event_series_concurrent_cache_update(
     series_sink: SeriesSink, mutate: Mutate, verify: Verify
 ) -> None:
@@ -187,19 +196,22 @@ def kept_count_11(cache: EventSeriesCache, key: EventKey, original: EventsV1Even
     [
         pytest.param(unchanged, not_in_cache, id="unchanged series is deleted"),
         pytest.param(
-            replace_with_new_series, kept_replacement,
+            replace_with_new_series,
+            kept_replacement,
             id="cache entry replaced by a new isomorphic series is not deleted",
         ),
         pytest.param(
-            observe_again(OBSERVED_AGAIN_NOW), kept_count_11,
+            observe_again(OBSERVED_AGAIN_NOW),
+            kept_count_11,
             id="cache entry observed again is not deleted",
         ),
         pytest.param(
-            replace_with_singleton, kept_singleton,
+            replace_with_singleton,
+            kept_singleton,
             id="cache entry replaced by a singleton event is not deleted",
         ),
     ],
-)  # fmt: skip
+)
 async def test_finish_series_concurrent_cache_update(
     series_sink: SeriesSink, mutate: Mutate, verify: Verify
 ) -> None:
@@ -236,15 +248,19 @@ async def refresh_pass(cache: EventSeriesCache, sink: SeriesSink) -> None:
     ("last_observed", "housekeeping", "verify"),
     [
         pytest.param(
-            NOW - FINISH_TIME - timedelta(minutes=1), finish_pass, kept_count_11,
+            NOW - FINISH_TIME - timedelta(minutes=1),
+            finish_pass,
+            kept_count_11,
             id="finishSeries does not delete a series observed while patching",
         ),
         pytest.param(
-            NOW, refresh_pass, refreshed_with_count_11,
+            NOW,
+            refresh_pass,
+            refreshed_with_count_11,
             id="refreshExistingEventSeries keeps observations recorded while patching",
         ),
     ],
-)  # fmt: skip
+)
 async def test_series_housekeeping_with_concurrent_record_to_sink(
     series_sink: SeriesSink,
     last_observed: datetime,
@@ -266,9 +282,14 @@ async def test_series_housekeeping_with_concurrent_record_to_sink(
 
     series_sink.on_patch = on_patch
     record_to_sink = SinkWriter(
-        series_sink, cache, FakeClock(OBSERVED_AGAIN_LATER), 0.0, asyncio.sleep,
-        asyncio.Event(), lambda outcome: None,
-    )  # fmt: skip
+        series_sink,
+        cache,
+        FakeClock(OBSERVED_AGAIN_LATER),
+        0.0,
+        asyncio.sleep,
+        asyncio.Event(),
+        lambda outcome: None,
+    )
     pass_task = asyncio.ensure_future(housekeeping(cache, series_sink))
     await asyncio.wait_for(patch_started.wait(), HANG_GUARD)
 

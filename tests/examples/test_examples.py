@@ -44,8 +44,12 @@ async def run_example(script: str, cluster: LocalCluster, *args: str) -> dict[st
     result = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, str(EXAMPLES / script), *args],
-        env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     summary: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return summary
@@ -59,9 +63,17 @@ async def test_threads_controller(
     local_cluster: LocalCluster, admin: KubeClient, namespace: str
 ) -> None:
     summary = await run_example(
-        "threads_controller.py", local_cluster, "--namespace", namespace,
-        "--objects", "6", "--resyncs", "3", "--workers", "3",
-    )  # fmt: skip
+        "threads_controller.py",
+        local_cluster,
+        "--namespace",
+        namespace,
+        "--objects",
+        "6",
+        "--resyncs",
+        "3",
+        "--workers",
+        "3",
+    )
     # 6 objects x 3 resyncs "Synced", plus 3 "NoData" for the empty one.
     assert summary == {"recorded": 21, "dropped": 0, "written": 21, "rejected": 0}
     events = await events_in(admin, namespace)
@@ -96,9 +108,15 @@ async def test_events_v1_controller(
     local_cluster: LocalCluster, admin: KubeClient, namespace: str
 ) -> None:
     summary = await run_example(
-        "events_v1_controller.py", local_cluster, "--namespace", namespace,
-        "--objects", "3", "--resyncs", "4",
-    )  # fmt: skip
+        "events_v1_controller.py",
+        local_cluster,
+        "--namespace",
+        namespace,
+        "--objects",
+        "3",
+        "--resyncs",
+        "4",
+    )
     # Per object: a create and a series patch; the 3rd and 4th occurrences are only counted,
     # then written by the heartbeat run before shutdown.
     assert summary == {

@@ -68,9 +68,12 @@ class ExporterProcess:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ},
+                self.args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ},
                 start_new_session=True,
-            )  # fmt: skip
+            )
         self.starts += 1
 
     def kill(self) -> None:

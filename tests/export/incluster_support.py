@@ -39,8 +39,12 @@ def kubectl(cluster: LocalCluster, *args: str, stdin: str | None = None) -> str:
     """Run the real kubectl (built from the apiserver's module) as the cluster admin."""
     result = subprocess.run(
         [str(ensure_kubectl()), "--kubeconfig", str(cluster.kubeconfig), *args],
-        input=stdin, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
     return result.stdout + result.stderr
@@ -114,7 +118,7 @@ class Pod:
             HOME=str(self.home),
             **{ENV_SERVICE_ACCOUNT_DIR: str(self.directory)},
             **extra,
-        )  # fmt: skip
+        )
         return env
 
 
@@ -171,9 +175,13 @@ class Replica:
                 f"127.0.0.1:{self.port}", "--log-format", "json", "--no-progress"]  # fmt: skip
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
-                env=self.pod.env(POD_NAME=self.name), start_new_session=True,
-            )  # fmt: skip
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                env=self.pod.env(POD_NAME=self.name),
+                start_new_session=True,
+            )
         self.starts += 1
 
     @property

@@ -13,7 +13,6 @@ from kubevents.export import (
     SQLiteSinkConfig,
     WebhookSinkConfig,
     load_export_config,
-    parse_duration,
     parse_file_mode,
 )
 
@@ -59,7 +58,7 @@ dead_letter: /tmp/dead.jsonl
     config = load_export_config(path, environ={})
     kinds = [type(s) for s in config.sinks]
     assert kinds == [SQLiteSinkConfig, JSONLSinkConfig, WebhookSinkConfig]
-    assert parse_duration(config.buffer.flush_delay, "x") == 0.25
+    assert config.buffer.flush_delay == 0.25
     assert config.checkpoint_path() == Path("/tmp/x.db.checkpoint")
 
 
@@ -144,7 +143,7 @@ def test_a_bad_time_window_names_the_field(window: dict[str, object], message: s
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        # Non-finite and absurd durations, once in parse_duration for every duration field.
+        # Non-finite and absurd durations, refused as every duration field is decoded.
         ("watch_timeout: .inf\n", "watch_timeout: must be a finite duration"),
         ("buffer: {flush_delay: .nan}\n", "buffer.flush_delay: must be a finite duration"),
         ("health: {stall_after: .inf}\n", "health.stall_after: must be a finite duration"),
@@ -345,3 +344,41 @@ dead_letter_file_mode: "0660"
     assert isinstance(b, JSONLSinkConfig) and (b.backups, b.file_mode) == (2, "0640")
     assert isinstance(db, SQLiteSinkConfig) and parse_file_mode(db.file_mode, "x") == 0o600
     assert parse_file_mode(config.dead_letter_file_mode, "x") == 0o660
+
+
+def test_cluster_and_exporter_config_errors_are_one_class() -> None:
+    # A caller that catches the exporter's ConfigError also catches an unusable kubeconfig.
+    import kubevents.errors
+    import kubevents.kube
+
+    assert kubevents.kube.ConfigError is ConfigError
+    assert kubevents.errors.ConfigError is ConfigError
+
+
+def test_durations_are_parsed_once_into_seconds() -> None:
+    config = load_export_config(
+        overrides={"state_ttl": "1h30m", "health": {"stall_after": 90}},
+        environ={"KUBEVENTS_SHUTDOWN_TIMEOUT": "1w"},
+    )
+    assert (config.state_ttl, config.health.stall_after, config.shutdown_timeout) == (
+        5400.0,
+        90.0,
+        604800.0,
+    )
+    assert isinstance(config.state_ttl, float)
+    assert isinstance(config.health.sink_failing_after, float)
+
+
+def test_a_bad_duration_names_the_field_and_the_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_export_config(environ={"KUBEVENTS_SHUTDOWN_TIMEOUT": "1h 30m"})
+    assert str(info.value).startswith(
+        "shutdown_timeout (from KUBEVENTS_SHUTDOWN_TIMEOUT): invalid duration '1h 30m'"
+    )
+    with pytest.raises(ConfigError, match=r"^sinks\[0\]\.timeout: invalid duration 'soon'"):
+        load_export_config(
+            overrides={
+                "sinks": [{"type": "webhook", "url": "https://x.example", "timeout": "soon"}]
+            },
+            environ={},
+        )

@@ -161,8 +161,17 @@ def test_invalid_configuration_exits_2_naming_the_field(
         "users": [{"name": "x", "user": {"token": "t"}}],
     }))  # fmt: skip
     result = subprocess.run(
-        [*KUBEVENTS, "export", "--kubeconfig", str(unreachable), "--no-listen",
-         "--db", str(tmp_path / "y.db")],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            *KUBEVENTS,
+            "export",
+            "--kubeconfig",
+            str(unreachable),
+            "--no-listen",
+            "--db",
+            str(tmp_path / "y.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "not reachable" in result.stderr, result.stderr

@@ -35,7 +35,7 @@ async def test_memory_stays_bounded_while_the_sink_is_down(
     exporter = Exporter(cfg, client=kube, sinks=[sink])
     async with running(exporter):
         await record_flood(kube, namespace, objects=400, repeats=2)
-        assert exporter.pipeline is not None and exporter.watcher is not None
+        assert exporter.pipeline is not None and exporter.source is not None
         pipeline = exporter.pipeline
 
         # Held in memory: the buffer's 50, which count what its driver holds too; plus the one

@@ -109,9 +109,11 @@ async def test_an_unwritable_checkpoint_turns_health_red_once_and_recovers(
     sink = MemorySink()
     checkpoint = tmp_path / "checkpoint"
     cfg = config(
-        tmp_path, namespace, checkpoint_interval="50ms",
+        tmp_path,
+        namespace,
+        checkpoint_interval="50ms",
         health={"checkpoint_stale_after": "1s"},
-    )  # fmt: skip
+    )
     exporter = Exporter(cfg, client=kube, sinks=[sink])
     async with run_exporter(exporter) as run:
         await record_flood(kube, namespace, objects=10, repeats=1)
@@ -184,9 +186,12 @@ async def test_a_failing_dead_letter_write_is_retried_counted_and_named(
     folder.mkdir()
     dead = folder / "letters.jsonl"
     cfg = config(
-        tmp_path, namespace, dead_letter=str(dead), health={"sink_failing_after": "500ms"},
+        tmp_path,
+        namespace,
+        dead_letter=str(dead),
+        health={"sink_failing_after": "500ms"},
         buffer={"flush_delay": "50ms"},
-    )  # fmt: skip
+    )
     sink = PoisonSink("poisoned")
     exporter = Exporter(cfg, client=kube, sinks=[sink])
     async with run_exporter(exporter) as run:
@@ -195,9 +200,11 @@ async def test_a_failing_dead_letter_write_is_retried_counted_and_named(
         event = Event(
             metadata=ObjectMeta(name="poison.1", namespace=namespace),
             involved_object=ObjectReference(kind="Pod", namespace=namespace, name="p"),
-            reason="Poison", message="rejected for good", type="Warning",
+            reason="Poison",
+            message="rejected for good",
+            type="Warning",
             source=EventSource(component="test"),
-        )  # fmt: skip
+        )
         created = await kube.events.create(event)
         await wait_for(lambda: not exporter.health().healthy, "health to name the sink")
         problems = exporter.health().problems

@@ -139,9 +139,12 @@ async def test_a_rotated_token_keeps_the_watch_and_the_lease(
         assert replica.running, replica.logs()
         # Re-watched after the old token stopped working, without an error.
         await wait_for(
-            lambda: replica.metrics()['kubevents_watch_restarts_total{reason="opened"}']
-            >= opened + 2, "watches re-opened with the new token", within=30,
-        )  # fmt: skip
+            lambda: (
+                replica.metrics()['kubevents_watch_restarts_total{reason="opened"}'] >= opened + 2
+            ),
+            "watches re-opened with the new token",
+            within=30,
+        )
         samples = replica.metrics()
         assert samples.get('kubevents_watch_restarts_total{reason="error"}', 0.0) == 0.0
         assert samples["kubevents_leader"] == 1.0

@@ -24,7 +24,7 @@ def test_leader_election_is_off_by_default_with_client_go_timings() -> None:
     le = load_export_config(environ={}).leader_election
     assert le == LeaderElectionConfig()
     assert not le.enabled
-    assert (le.lease_duration, le.renew_deadline, le.retry_period) == ("15s", "10s", "2s")
+    assert (le.lease_duration, le.renew_deadline, le.retry_period) == (15.0, 10.0, 2.0)
     assert le.lease_name == "kubevents" and le.namespace is None and le.identity is None
 
 

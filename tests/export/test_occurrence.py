@@ -24,8 +24,10 @@ def at(minute: int) -> datetime:
 def test_core_v1_style() -> None:
     event = fields(
         metadata=ObjectMeta(uid="u1", resource_version="9", creation_timestamp=Time.of(at(0))),
-        count=7, first_timestamp=Time.of(at(1)), last_timestamp=Time.of(at(5)),
-    )  # fmt: skip
+        count=7,
+        first_timestamp=Time.of(at(1)),
+        last_timestamp=Time.of(at(5)),
+    )
     occurrence = Occurrence.of(event, b"{}", "prod")
     assert (occurrence.id, occurrence.count, occurrence.time) == ("u1:7", 7, at(5))
     assert (occurrence.cluster, occurrence.resource_version) == ("prod", "9")
@@ -76,16 +78,24 @@ def dated(when: datetime, created: datetime | None) -> EventFields:
         (NOW - timedelta(days=29), None, NOW - timedelta(days=29), None),
         (NOW + timedelta(minutes=59), None, NOW + timedelta(minutes=59), None),
         # Out of the window: the creation time the API server set, when that is in it...
-        (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), NOW - timedelta(hours=2),
-         NOW - timedelta(hours=2), "future"),
+        (
+            datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+            NOW - timedelta(hours=2),
+            NOW - timedelta(hours=2),
+            "future",
+        ),
         (datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC), NOW, NOW, "past"),
         # ... else the nearest edge of the window.
         (datetime(9999, 12, 31, tzinfo=UTC), None, NOW + timedelta(hours=1), "future"),
-        (datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC), datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC),
-         NOW - timedelta(days=30), "past"),
+        (
+            datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC),
+            datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC),
+            NOW - timedelta(days=30),
+            "past",
+        ),
         (NOW - timedelta(days=45), NOW - timedelta(days=40), NOW - timedelta(days=30), "past"),
     ],
-)  # fmt: skip
+)
 def test_the_filing_time_stays_in_the_window(
     when: datetime, created: datetime | None, filed: datetime, side: str | None
 ) -> None:

@@ -16,9 +16,12 @@ def event(namespace: str = "shop", kind: str = "Pod", type_: str = "Warning",
     return EventFields.of(Event(
         metadata=ObjectMeta(namespace=namespace),
         involved_object=ObjectReference(kind=kind),
-        type=type_, reason=reason, message=message,
-        source=EventSource(component=component), reporting_controller=controller,
-    ))  # fmt: skip
+        type=type_,
+        reason=reason,
+        message=message,
+        source=EventSource(component=component),
+        reporting_controller=controller,
+    ))
 
 
 def test_no_rules_is_no_filter() -> None:
@@ -109,11 +112,15 @@ _rules = st.builds(
     message=st.none() | st.sampled_from(["^Back", "off$", "x"]),
 ).filter(lambda r: any(getattr(r, f) is not None for f in Rule.__struct_fields__))  # fmt: skip
 _events = st.builds(
-    event, namespace=st.sampled_from(_WORDS), kind=st.sampled_from(_WORDS),
-    type_=st.sampled_from(_WORDS), reason=st.sampled_from(_WORDS),
+    event,
+    namespace=st.sampled_from(_WORDS),
+    kind=st.sampled_from(_WORDS),
+    type_=st.sampled_from(_WORDS),
+    reason=st.sampled_from(_WORDS),
     message=st.sampled_from(["Back-off", "backoff", "", "x"]),
-    component=st.sampled_from(_WORDS), controller=st.sampled_from(_WORDS),
-)  # fmt: skip
+    component=st.sampled_from(_WORDS),
+    controller=st.sampled_from(_WORDS),
+)
 
 
 @settings(max_examples=300)

@@ -96,8 +96,10 @@ def test_query_returns_every_field_in_time_order(store: EventStore) -> None:
     }  # fmt: skip
     assert node.source == {"component": "node-controller", "host": "node-1"}
     assert (node.type, node.reason, node.reporting_controller) == (
-        "Warning", "NodeNotReady", "node-controller",
-    )  # fmt: skip
+        "Warning",
+        "NodeNotReady",
+        "node-controller",
+    )
     assert node.first_timestamp == node.last_timestamp == at(20)
     assert isinstance(node.event, Event) and EventFields.of(node.event) == H[3].event
     assert node.occurrence() == H[3]

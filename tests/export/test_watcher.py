@@ -18,13 +18,13 @@ from kubevents.export import (
     BatchSettings,
     EventFields,
     EventTracker,
-    EventWatcher,
     ExportMetrics,
+    ListWatchSettings,
+    ListWatchSource,
     Pipeline,
     Transforms,
-    WatchSettings,
 )
-from kubevents.export import _watcher as watcher_module
+from kubevents.export import _source as source_module
 from kubevents.export.sinks import Sink
 from kubevents.export.sinks.sqlite import SQLiteSink
 from kubevents.kube import KubeClient
@@ -36,8 +36,8 @@ from .memory_sink import MemorySink
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(watcher_module, "BACKOFF_INITIAL", 0.01)
-    monkeypatch.setattr(watcher_module, "BACKOFF_MAX", 0.02)
+    monkeypatch.setattr(source_module, "BACKOFF_INITIAL", 0.01)
+    monkeypatch.setattr(source_module, "BACKOFF_MAX", 0.02)
 
 
 class Harness:
@@ -50,17 +50,25 @@ class Harness:
         self.sink = MemorySink()
         self.metrics = ExportMetrics()
         self.pipeline = Pipeline(
-            [self.sink, *more_sinks], EventTracker(), AckLog(None), self.metrics,
+            [self.sink, *more_sinks],
+            EventTracker(),
+            AckLog(None),
+            self.metrics,
             BatchSettings(flush_delay=0.01),
-        )  # fmt: skip
+        )
         transforms = Transforms(
-            self.pipeline.submit, self.pipeline.tracker, self.metrics, cluster="test",
+            self.pipeline.submit,
+            self.pipeline.tracker,
+            self.metrics,
+            cluster="test",
             rules=rules,
-        )  # fmt: skip
-        self.watcher = EventWatcher(
-            client, transforms, self.metrics,
-            settings=WatchSettings(page_size=2, watch_timeout=60),
-        )  # fmt: skip
+        )
+        self.watcher = ListWatchSource(
+            client,
+            transforms,
+            self.metrics,
+            settings=ListWatchSettings(page_size=2, watch_timeout=60),
+        )
         self.task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Harness:

@@ -30,9 +30,11 @@ def _properties(target: Target, examples: int, chosen: int) -> tuple[int, list[s
 
         @seed(chosen)
         @settings(
-            max_examples=examples, database=None, deadline=None,
+            max_examples=examples,
+            database=None,
+            deadline=None,
             suppress_health_check=list(HealthCheck),
-        )  # fmt: skip
+        )
         @given(STRATEGIES[target.name])
         def check(data: bytes) -> None:
             nonlocal tried
@@ -76,16 +78,26 @@ def main(argv: list[str] | None = None) -> int:
         failures += failed
         seconds = outcome.seconds + time.perf_counter() - t0
         found = len(outcome.crashes) + len(failed)
-        rows.append((
-            target.name, str(outcome.cases), str(outcome.accepted), str(examples), str(found),
-            f"{seconds:.1f}",
-        ))  # fmt: skip
+        rows.append(
+            (
+                target.name,
+                str(outcome.cases),
+                str(outcome.accepted),
+                str(examples),
+                str(found),
+                f"{seconds:.1f}",
+            )
+        )
         for i, value in enumerate((outcome.cases, outcome.accepted, examples, found, seconds)):
             totals[i] += value
         print(f"  {target.name}: done in {seconds:.1f}s", flush=True)
-    rows.append((
-        "total", *(str(int(v)) for v in totals[:4]), f"{time.perf_counter() - started:.1f}",
-    ))  # fmt: skip
+    rows.append(
+        (
+            "total",
+            *(str(int(v)) for v in totals[:4]),
+            f"{time.perf_counter() - started:.1f}",
+        )
+    )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in

@@ -45,11 +45,15 @@ def events() -> list[bytes]:
         annotations={"kubevents.io/x": "1", "note": "{}"},
         managed_fields=[
             ManagedFieldsEntry(
-                manager="kubelet", operation="Update", api_version="v1", time=Time.of(NOW),
-                fields_type="FieldsV1", fields_v1=FieldsV1(b'{"f:count":{},"f:message":{}}'),
+                manager="kubelet",
+                operation="Update",
+                api_version="v1",
+                time=Time.of(NOW),
+                fields_type="FieldsV1",
+                fields_v1=FieldsV1(b'{"f:count":{},"f:message":{}}'),
             )
         ],
-    )  # fmt: skip
+    )
     made.append(
         msgspec.structs.replace(made[1], metadata=decorated, kind="Event", api_version="v1")
     )

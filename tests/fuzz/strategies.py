@@ -55,12 +55,19 @@ timestamps = (
         st.integers(-(23 * 60 + 59), 23 * 60 + 59) | st.just(0),
         st.sampled_from([0, 0, 3, 6, 9]),
     )
-    | st.sampled_from([
-        "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00Z",
-        "2024-02-30T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01 00:00:00Z", "2024-01-01",
-    ])
+    | st.sampled_from(
+        [
+            "9999-12-31T23:59:59-01:00",
+            "0001-01-01T00:00:00+01:00",
+            "0001-01-01T00:00:00Z",
+            "2024-02-30T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01 00:00:00Z",
+            "2024-01-01",
+        ]
+    )
     | texts
-)  # fmt: skip
+)
 
 
 def maybe(typed: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -74,29 +81,61 @@ def _obj(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
 
 string_maps = st.dictionaries(texts, texts, max_size=4)
 references = _obj(
-    kind=texts, namespace=texts, name=texts, uid=texts, apiVersion=texts, resourceVersion=texts,
+    kind=texts,
+    namespace=texts,
+    name=texts,
+    uid=texts,
+    apiVersion=texts,
+    resourceVersion=texts,
     fieldPath=texts,
-)  # fmt: skip
+)
 metadata = _obj(
-    name=texts, namespace=texts, uid=texts | st.just("u-1"), resourceVersion=texts,
-    generation=integers, creationTimestamp=timestamps, deletionTimestamp=timestamps,
-    deletionGracePeriodSeconds=integers, labels=string_maps, annotations=string_maps,
+    name=texts,
+    namespace=texts,
+    uid=texts | st.just("u-1"),
+    resourceVersion=texts,
+    generation=integers,
+    creationTimestamp=timestamps,
+    deletionTimestamp=timestamps,
+    deletionGracePeriodSeconds=integers,
+    labels=string_maps,
+    annotations=string_maps,
     ownerReferences=st.lists(_obj(kind=texts, name=texts, uid=texts, controller=st.booleans())),
     managedFields=st.lists(
-        _obj(manager=texts, operation=texts, apiVersion=texts, time=timestamps,
-             fieldsType=texts, fieldsV1=st.dictionaries(texts, json_values, max_size=3)),
+        _obj(
+            manager=texts,
+            operation=texts,
+            apiVersion=texts,
+            time=timestamps,
+            fieldsType=texts,
+            fieldsV1=st.dictionaries(texts, json_values, max_size=3),
+        ),
         max_size=2,
     ),
-)  # fmt: skip
+)
 events = _obj(
-    kind=st.just("Event"), apiVersion=st.sampled_from(["v1", "events.k8s.io/v1"]),
-    metadata=metadata, involvedObject=references, regarding=references, related=references,
-    reason=texts, message=texts, note=texts, source=_obj(component=texts, host=texts),
-    firstTimestamp=timestamps, lastTimestamp=timestamps, eventTime=timestamps,
-    count=integers, deprecatedCount=integers, type=texts, action=texts,
+    kind=st.just("Event"),
+    apiVersion=st.sampled_from(["v1", "events.k8s.io/v1"]),
+    metadata=metadata,
+    involvedObject=references,
+    regarding=references,
+    related=references,
+    reason=texts,
+    message=texts,
+    note=texts,
+    source=_obj(component=texts, host=texts),
+    firstTimestamp=timestamps,
+    lastTimestamp=timestamps,
+    eventTime=timestamps,
+    count=integers,
+    deprecatedCount=integers,
+    type=texts,
+    action=texts,
     series=_obj(count=integers, lastObservedTime=timestamps),
-    reportingComponent=texts, reportingController=texts, reportingInstance=texts,
-)  # fmt: skip
+    reportingComponent=texts,
+    reportingController=texts,
+    reportingInstance=texts,
+)
 
 
 @st.composite
@@ -111,28 +150,34 @@ def encoded(draw: st.DrawFn, values: st.SearchStrategy[Any]) -> bytes:
 
 watch_objects = events | json_values
 watch_lines = encoded(
-    st.fixed_dictionaries({
-        "type": st.sampled_from(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]) | texts,
-        "object": watch_objects,
-    })
-)  # fmt: skip
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]) | texts,
+            "object": watch_objects,
+        }
+    )
+)
 list_pages = encoded(
     st.fixed_dictionaries(
         {"kind": st.just("EventList"), "items": maybe(st.lists(watch_objects, max_size=4))},
         optional={
-            "metadata": _obj(resourceVersion=texts, remainingItemCount=integers)
-            .map(lambda m: m | {"continue": "eyJ2Ijoi"}),
+            "metadata": _obj(resourceVersion=texts, remainingItemCount=integers).map(
+                lambda m: m | {"continue": "eyJ2Ijoi"}
+            ),
         },
     )
-)  # fmt: skip
+)
 statuses = encoded(
     _obj(
-        kind=st.just("Status"), status=texts, code=integers | st.sampled_from([410, 500, 504]),
-        reason=texts, message=texts,
+        kind=st.just("Status"),
+        status=texts,
+        code=integers | st.sampled_from([410, 500, 504]),
+        reason=texts,
+        message=texts,
         details=_obj(name=texts, kind=texts, causes=st.lists(_obj(reason=texts, field=texts))),
     )
     | json_values
-)  # fmt: skip
+)
 
 durations = st.one_of(
     st.integers(-5, 10**6),
@@ -141,34 +186,65 @@ durations = st.one_of(
     texts,
 )
 sinks = st.one_of(
-    _obj(type=st.just("sqlite"), path=texts, retention_days=st.floats() | st.none(),
-         synchronous=st.sampled_from(["full", "normal", "off"]), name=texts),
+    _obj(
+        type=st.just("sqlite"),
+        path=texts,
+        retention_days=st.floats() | st.none(),
+        synchronous=st.sampled_from(["full", "normal", "off"]),
+        name=texts,
+    ),
     _obj(type=st.just("jsonl"), path=texts, max_bytes=integers, backups=integers, name=texts),
-    _obj(type=st.just("webhook"), url=st.sampled_from(["https://h.example/x", "ftp://x"]) | texts,
-         headers=string_maps, timeout=durations, format=st.sampled_from(["array", "jsonl"])),
-    _obj(type=st.sampled_from(["elasticsearch", "opensearch"]),
-         hosts=st.lists(st.sampled_from(["http://es:9200", "es:9200"]) | texts, max_size=2),
-         index=texts, mode=st.sampled_from(["daily", "data_stream"]), shards=integers,
-         max_bulk_bytes=integers, version=texts, product=st.sampled_from(["opensearch"])),
-)  # fmt: skip
+    _obj(
+        type=st.just("webhook"),
+        url=st.sampled_from(["https://h.example/x", "ftp://x"]) | texts,
+        headers=string_maps,
+        timeout=durations,
+        format=st.sampled_from(["array", "jsonl"]),
+    ),
+    _obj(
+        type=st.sampled_from(["elasticsearch", "opensearch"]),
+        hosts=st.lists(st.sampled_from(["http://es:9200", "es:9200"]) | texts, max_size=2),
+        index=texts,
+        mode=st.sampled_from(["daily", "data_stream"]),
+        shards=integers,
+        max_bulk_bytes=integers,
+        version=texts,
+        product=st.sampled_from(["opensearch"]),
+    ),
+)
 rules = _obj(
-    name=texts, namespace=texts | st.lists(texts, max_size=2), kind=texts, type=texts,
-    reason=texts | st.lists(texts, max_size=2), source=texts,
+    name=texts,
+    namespace=texts | st.lists(texts, max_size=2),
+    kind=texts,
+    type=texts,
+    reason=texts | st.lists(texts, max_size=2),
+    source=texts,
     message=texts | st.sampled_from(["(", "^a+$", "[", "(?P<x>"]),
-)  # fmt: skip
+)
 configs = _obj(
-    cluster_name=texts, namespace=texts, field_selector=texts, label_selector=texts,
-    page_size=integers, watch_timeout=durations, state_ttl=durations,
+    cluster_name=texts,
+    namespace=texts,
+    field_selector=texts,
+    label_selector=texts,
+    page_size=integers,
+    watch_timeout=durations,
+    state_ttl=durations,
     checkpoint_interval=durations,
-    buffer=_obj(queue_size=integers, max_batch_size=integers, flush_delay=durations,
-                max_concurrency=integers),
-    sinks=st.lists(sinks, max_size=3), rules=_obj(drop=st.lists(rules, max_size=2),
-                                                  match=st.lists(rules, max_size=2)),
+    buffer=_obj(
+        queue_size=integers,
+        max_batch_size=integers,
+        flush_delay=durations,
+        max_concurrency=integers,
+    ),
+    sinks=st.lists(sinks, max_size=3),
+    rules=_obj(drop=st.lists(rules, max_size=2), match=st.lists(rules, max_size=2)),
     listen=texts | st.sampled_from(["127.0.0.1:9090", ":0", "h:99999"]),
     health=_obj(stall_after=durations, sink_failing_after=durations),
-    time_window=_obj(past=durations, future=durations), shutdown_timeout=durations,
-    log_format=st.sampled_from(["console", "json"]) | texts, log_level=texts,
-)  # fmt: skip
+    time_window=_obj(past=durations, future=durations),
+    shutdown_timeout=durations,
+    log_format=st.sampled_from(["console", "json"]) | texts,
+    log_level=texts,
+)
 
 
 @st.composite

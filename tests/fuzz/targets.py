@@ -20,7 +20,7 @@ import aiohttp
 import msgspec
 import yaml
 
-from kubevents.cli._query import _row
+from kubevents.cli._output import table_row
 from kubevents.errors import StatusError, UnexpectedObjectError
 from kubevents.export import (
     ConfigError,
@@ -31,7 +31,6 @@ from kubevents.export import (
     TimeWindow,
     compile_rules,
     load_export_config,
-    parse_duration,
 )
 from kubevents.export._document import (
     encode_array,
@@ -49,7 +48,7 @@ from kubevents.export.sinks.sqlite._encoder import encode_rows
 from kubevents.export.sinks.webhook import idempotency_key
 from kubevents.export.store import EventStore
 from kubevents.kube import WatchStream
-from kubevents.kube._eventreader import decode_list
+from kubevents.kube._events import decode_list
 from kubevents.kube._transport import status_error
 from kubevents.model import (
     DECODE_ERRORS,
@@ -441,7 +440,7 @@ class _Stores:
             encode_lines([s.occurrence() for s in stored])  # query -o json
             for one in stored:
                 assert one.event.metadata.uid == one.uid
-                _row(one, now, wide=True, namespaced=True)  # the table
+                table_row(one, now, wide=True, namespaced=True)  # the table
 
 
 def _in_window(occ: Occurrence, window: TimeWindow, now: datetime) -> None:
@@ -493,8 +492,10 @@ class Config(_Target):
     # nesting depth: small inputs, nesting just deep enough to exhaust its recursion.
     tokens: tuple[bytes, ...] = (
         *(t for t in HOSTILE_TOKENS if len(t) < 200),
-        b"[" * 450 + b"]" * 450, b"{a: " * 450 + b"1" + b"}" * 450, b'"' + b"x" * 3000 + b'"',
-    )  # fmt: skip
+        b"[" * 450 + b"]" * 450,
+        b"{a: " * 450 + b"1" + b"}" * 450,
+        b'"' + b"x" * 3000 + b'"',
+    )
     nesting = 450
     max_size: int | None = 8192
 
@@ -521,16 +522,23 @@ class Config(_Target):
                 config.time_window.window()
                 compile_rules(config.rules)
                 for field in ("state_ttl", "checkpoint_interval", "shutdown_timeout"):
-                    parse_duration(getattr(config, field), field)
+                    assert 0 <= getattr(config, field) <= 365 * 86400, field
                 return True
 
             yield run
 
 
 TARGETS: tuple[Target, ...] = (
-    WatchLine(), WatchWhole(), ListPage(), StatusBody(), Model(), ExporterPath(), RetryAfter(),
-    Config(), *SPOOL_TARGETS,
-)  # fmt: skip
+    WatchLine(),
+    WatchWhole(),
+    ListPage(),
+    StatusBody(),
+    Model(),
+    ExporterPath(),
+    RetryAfter(),
+    Config(),
+    *SPOOL_TARGETS,
+)
 # Mutants per target in CI, about 2 x 10^4 in all; the slow YAML parser gets fewer.
 CI_CASES = {
     "watch_line": 4_000, "watch_stream": 2_000, "list_page": 2_500, "status": 2_500,

@@ -45,9 +45,12 @@ def test_generated_input_escapes_nothing(target: Target) -> None:
     with target.session() as run:
 
         @settings(
-            max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+            max_examples=EXAMPLES,
+            derandomize=True,
+            database=None,
+            deadline=None,
             suppress_health_check=list(HealthCheck),
-        )  # fmt: skip
+        )
         @given(STRATEGIES[name])
         def check(data: bytes) -> None:
             run(data)

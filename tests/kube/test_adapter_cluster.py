@@ -74,9 +74,10 @@ async def test_create_get_patch_update_delete_core(kube: KubeClient, namespace: 
 
     # The recorder's patch body: strategic merge of count, lastTimestamp and message.
     patched = await kube.events.patch(
-        namespace, "web-0.1",
+        namespace,
+        "web-0.1",
         b'{"count":2,"lastTimestamp":"2030-01-01T00:00:07Z","message":"again"}',
-    )  # fmt: skip
+    )
     assert (patched.count, patched.message) == (2, "again")
     assert patched.last_timestamp == datetime(2030, 1, 1, 0, 0, 7, tzinfo=UTC)
     assert patched.first_timestamp == created.first_timestamp

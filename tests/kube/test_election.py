@@ -147,15 +147,25 @@ class Candidate:
     """One elector and the task that runs it: acquire, then renew until lost."""
 
     def __init__(
-        self, vt: VirtualTime, store: Store, identity: str, *, rand: float = 0.5,
+        self,
+        vt: VirtualTime,
+        store: Store,
+        identity: str,
+        *,
+        rand: float = 0.5,
         clock: FakeClock | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.leaders: list[str] = []
         self.elector = LeaderElector(
-            FakeLock(store, identity), lease_duration=LEASE, renew_deadline=RENEW,
-            retry_period=RETRY, clock=clock or vt.clock, sleep=vt.sleep, rand=lambda: rand,
+            FakeLock(store, identity),
+            lease_duration=LEASE,
+            renew_deadline=RENEW,
+            retry_period=RETRY,
+            clock=clock or vt.clock,
+            sleep=vt.sleep,
+            rand=lambda: rand,
             on_new_leader=self.leaders.append,
-        )  # fmt: skip
+        )
         self.vt = vt
         self.acquired_at: datetime | None = None
         self.lost_at: datetime | None = None
@@ -339,9 +349,11 @@ async def test_a_leader_that_sees_another_holder_stops_at_once() -> None:
     await vt.run_until(lambda: a.leading, within=1)
     # Someone else writes the lease (an operator, or a candidate after a long pause of a).
     store.record = ElectionRecord(
-        holder_identity="intruder", lease_duration_seconds=15,
-        acquire_time=vt.clock.now(), renew_time=vt.clock.now(),
-    )  # fmt: skip
+        holder_identity="intruder",
+        lease_duration_seconds=15,
+        acquire_time=vt.clock.now(),
+        renew_time=vt.clock.now(),
+    )
     store.version += 1
     lost = await vt.run_until(lambda: a.lost_at is not None, within=60)
     assert lost <= RETRY

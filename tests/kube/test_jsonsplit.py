@@ -48,9 +48,22 @@ def test_depth_costs_no_recursion() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"[]", b"{", b'{"a":1', b'{"a":[}', b'{"a":}', b'{"a" 1}', b'{a:1}', b'{"a":1,}',
-     b'{"a":"x}', b'{"a":1} {}', b'{"a":1]', b'{"a":{"b":[1}]}'],
-)  # fmt: skip
+    [
+        b"",
+        b"[]",
+        b"{",
+        b'{"a":1',
+        b'{"a":[}',
+        b'{"a":}',
+        b'{"a" 1}',
+        b"{a:1}",
+        b'{"a":1,}',
+        b'{"a":"x}',
+        b'{"a":1} {}',
+        b'{"a":1]',
+        b'{"a":{"b":[1}]}',
+    ],
+)
 def test_anything_not_one_well_nested_object_is_refused(data: bytes) -> None:
     assert object_members(data) is None
 

@@ -23,9 +23,12 @@ async def test_lease_round_trip_and_optimistic_concurrency(
 ) -> None:
     now = MicroTime.of(datetime.now(UTC))
     spec = LeaseSpec(
-        holder_identity="a", lease_duration_seconds=15, acquire_time=now, renew_time=now,
+        holder_identity="a",
+        lease_duration_seconds=15,
+        acquire_time=now,
+        renew_time=now,
         lease_transitions=0,
-    )  # fmt: skip
+    )
     created = await kube.leases.create(
         Lease(metadata=ObjectMeta(name="lock", namespace=namespace), spec=spec)
     )

@@ -143,8 +143,10 @@ async def test_http_errors_map_to_status_errors(
     with pytest.raises(StatusError) as info:
         await client.events.get("ns", "x")
     assert (info.value.code, info.value.reason, info.value.message) == (
-        429, "TooManyRequests", "slow",
-    )  # fmt: skip
+        429,
+        "TooManyRequests",
+        "slow",
+    )
     with pytest.raises(StatusError) as info:
         await client.events.patch("ns", "x", {"count": 2})
     assert info.value.code == 503 and "upstream down" in info.value.message

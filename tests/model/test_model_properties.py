@@ -35,9 +35,14 @@ times = st.none() | instants.map(Time.of)
 micro_times = st.none() | instants.map(MicroTime.of)
 refs = st.builds(
     ObjectReference,
-    kind=texts, namespace=texts, name=texts, uid=texts,
-    api_version=texts, resource_version=texts, field_path=texts,
-)  # fmt: skip
+    kind=texts,
+    namespace=texts,
+    name=texts,
+    uid=texts,
+    api_version=texts,
+    resource_version=texts,
+    field_path=texts,
+)
 core_events = st.builds(
     Event,
     metadata=st.builds(ObjectMeta, name=texts, namespace=texts, annotations=maps, labels=maps),
@@ -107,7 +112,14 @@ def test_no_api_struct_is_tracked_by_the_cyclic_gc() -> None:
     # Typed fields only, so no instance can be part of a reference cycle; untracked, the
     # events a recorder has queued do not trigger or slow down collections (issue 7).
     for cls in (
-        Event, EventSeries, EventSource, EventsV1Event, EventsV1EventSeries, ManagedFieldsEntry,
-        ObjectMeta, ObjectReference, OwnerReference,
-    ):  # fmt: skip
+        Event,
+        EventSeries,
+        EventSource,
+        EventsV1Event,
+        EventsV1EventSeries,
+        ManagedFieldsEntry,
+        ObjectMeta,
+        ObjectReference,
+        OwnerReference,
+    ):
         assert cls.__struct_config__.gc is False, cls

@@ -35,9 +35,13 @@ MANIFEST = {
     "metadata": {"name": "web", "namespace": "shop", "uid": "d-1", "resourceVersion": "42"},
 }
 EXPECTED = ObjectReference(
-    kind="Deployment", api_version="apps/v1", name="web", namespace="shop", uid="d-1",
+    kind="Deployment",
+    api_version="apps/v1",
+    name="web",
+    namespace="shop",
+    uid="d-1",
     resource_version="42",
-)  # fmt: skip
+)
 
 
 def test_object_reference_is_returned_as_is() -> None:
@@ -55,9 +59,10 @@ def test_kopf_style_body() -> None:
 
 def test_kubernetes_client_model_with_type_meta() -> None:
     pod = V1Pod(
-        api_version="v1", kind="Pod",
+        api_version="v1",
+        kind="Pod",
         metadata=V1ObjectMeta(name="p", namespace="ns", uid="u", resource_version="7"),
-    )  # fmt: skip
+    )
     assert get_reference(pod) == ObjectReference(
         kind="Pod", api_version="v1", name="p", namespace="ns", uid="u", resource_version="7"
     )
@@ -100,12 +105,16 @@ class _Name(str):
     [
         MANIFEST,
         {"api_version": "v1", "kind": "Pod", "metadata": {"name": "p", "resource_version": 7}},
-        {"apiVersion": "", "api_version": "v1", "kind": _Name("Pod"),
-         "metadata": {"name": _Name("p"), "namespace": None, "uid": 0, "resourceVersion": ""}},
+        {
+            "apiVersion": "",
+            "api_version": "v1",
+            "kind": _Name("Pod"),
+            "metadata": {"name": _Name("p"), "namespace": None, "uid": 0, "resourceVersion": ""},
+        },
         {"apiVersion": "v1", "kind": "Pod", "metadata": KopfStyleBody({"name": "p"})},
         {"apiVersion": "v1", "kind": "Pod", "metadata": V1ObjectMeta(name="p", uid="u")},
     ],
-)  # fmt: skip
+)
 def test_plain_dict_fast_path_matches_the_mapping_path(manifest: dict[str, Any]) -> None:
     fast, generic = get_reference(manifest), get_reference(KopfStyleBody(manifest))
     assert fast == generic
@@ -115,9 +124,11 @@ def test_plain_dict_fast_path_matches_the_mapping_path(manifest: dict[str, Any])
 
 def test_plain_object_fields_first_non_empty_spelling_wins() -> None:
     obj = SimpleNamespace(
-        api_version="", apiVersion="v1", kind=_Name("Pod"),
+        api_version="",
+        apiVersion="v1",
+        kind=_Name("Pod"),
         metadata=SimpleNamespace(name="p", uid=0, resourceVersion=None, resource_version=7),
-    )  # fmt: skip
+    )
     ref = get_reference(obj)
     assert ref == ObjectReference(kind="Pod", api_version="v1", name="p", resource_version="7")
     assert all(type(value) is str for value in msgspec.structs.astuple(ref))

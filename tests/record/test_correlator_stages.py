@@ -1,4 +1,4 @@
-"""The correlator's stages on their own: keys, aggregator, dedup logger, spam filter."""
+"""The correlator's stages on their own: keys, aggregator, dedup cache, spam filter."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from kubevents.model import (
 )
 from kubevents.record._correlator import (
     AGGREGATE_MESSAGE_PREFIX,
+    DedupCache,
     EventAggregator,
-    EventLogger,
     EventSourceObjectSpamFilter,
     event_aggregator_by_reason,
     event_aggregator_by_reason_message,
@@ -40,9 +40,15 @@ class NanoTime(datetime):
 
 def nano_time(base: datetime, nanosecond: int) -> NanoTime:
     value = NanoTime(
-        base.year, base.month, base.day, base.hour, base.minute, base.second,
-        base.microsecond, tzinfo=UTC,
-    )  # fmt: skip
+        base.year,
+        base.month,
+        base.day,
+        base.hour,
+        base.minute,
+        base.second,
+        base.microsecond,
+        tzinfo=UTC,
+    )
     value.nanosecond = nanosecond
     return value
 
@@ -245,25 +251,25 @@ class TestAggregator:
 
 
 def observe_twice(second: Event) -> tuple[Event, bytes | None]:
-    logger = EventLogger(4096)
-    logger.observe(event(), "k")
-    return logger.observe(second, "k")
+    cache = DedupCache(4096)
+    cache.observe(event(), "k")
+    return cache.observe(second, "k")
 
 
 class TestEventLogger:
     def test_miss_returns_a_copy_and_no_patch(self) -> None:
         ev = event()
-        observed, patch = EventLogger(10).observe(ev, "k")
+        observed, patch = DedupCache(10).observe(ev, "k")
         assert observed == ev
         assert observed is not ev
         assert observed.metadata is not ev.metadata
         assert patch is None
 
     def test_hit_takes_name_version_first_timestamp_and_bumps_count(self) -> None:
-        logger = EventLogger(10)
-        logger.update_state(event(metadata=ObjectMeta(name="srv", resource_version="8"), count=4))
+        cache = DedupCache(10)
+        cache.update_state(event(metadata=ObjectMeta(name="srv", resource_version="8"), count=4))
         later = Time.of(START + timedelta(seconds=30))
-        observed, patch = logger.observe(
+        observed, patch = cache.observe(
             event(first_timestamp=later, last_timestamp=later, metadata=ObjectMeta(name="new")),
             get_event_key(event()),
         )
@@ -304,15 +310,15 @@ class TestEventLogger:
         assert patch == b'{"count":2,"lastTimestamp":"2024-01-01T00:00:00Z","message":"m"}'
 
     def test_count_zero_entries_never_dedup(self) -> None:
-        logger = EventLogger(10)
-        logger.observe(event(count=0), "k")
-        observed, patch = logger.observe(event(count=0), "k")
+        cache = DedupCache(10)
+        cache.observe(event(count=0), "k")
+        observed, patch = cache.observe(event(count=0), "k")
         assert (observed.count, patch) == (0, None)
 
     def test_count_wraps_like_int32(self) -> None:
-        logger = EventLogger(10)
-        logger.update_state(event(count=2**31 - 1))
-        observed, patch = logger.observe(event(), get_event_key(event()))
+        cache = DedupCache(10)
+        cache.update_state(event(count=2**31 - 1))
+        observed, patch = cache.observe(event(), get_event_key(event()))
         assert observed.count == -(2**31)
         assert patch is not None
         assert patch.startswith(b'{"count":-2147483648,')
@@ -320,17 +326,17 @@ class TestEventLogger:
     def test_negative_server_count_still_counts_as_seen(self) -> None:
         # Go keeps the count as uint: -1 is huge, so it dedups; int32(-1) + 1 is 0, which is
         # then omitted from both sides of the patch.
-        logger = EventLogger(10)
-        logger.update_state(event(count=-1))
-        observed, patch = logger.observe(event(), get_event_key(event()))
+        cache = DedupCache(10)
+        cache.update_state(event(count=-1))
+        observed, patch = cache.observe(event(), get_event_key(event()))
         assert observed.count == 0
         assert patch == b'{"lastTimestamp":"2024-01-01T00:00:00Z","message":"m"}'
 
     def test_lru_eviction(self) -> None:
-        logger = EventLogger(1)
+        cache = DedupCache(1)
         for _ in range(3):
-            assert logger.observe(event("a"), "a")[1] is None
-            assert logger.observe(event("b"), "b")[1] is None
+            assert cache.observe(event("a"), "a")[1] is None
+            assert cache.observe(event("b"), "b")[1] is None
 
 
 class TestSpamFilter:

@@ -49,7 +49,7 @@ def test_type_and_reason_are_part_of_the_format() -> None:
         ({"kind": "X", "apiVersion": "a/b/c"}, " involvedObject{kind=X,apiVersion=}"),
         (None, " involvedObject{kind=,apiVersion=}"),
     ],
-)  # fmt: skip
+)
 def test_include_object(obj: object, suffix: str) -> None:
     fake = FakeRecorder(include_object=True)
     fake.annotated_eventf(obj, {"k": "v"}, "Normal", "R", "m")

@@ -36,9 +36,13 @@ FLUSH_TIMEOUT = 60.0
 
 def pod(namespace: str, name: str = "web-0") -> ObjectReference:
     return ObjectReference(
-        kind="Pod", namespace=namespace, name=name, uid=f"uid-{name}", api_version="v1",
+        kind="Pod",
+        namespace=namespace,
+        name=name,
+        uid=f"uid-{name}",
+        api_version="v1",
         resource_version="12",
-    )  # fmt: skip
+    )
 
 
 async def stored(kube: KubeClient, namespace: str) -> list[Event]:

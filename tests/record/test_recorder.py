@@ -34,13 +34,21 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 SOURCE = EventSource(component="eventTest")
 
 TEST_REF = ObjectReference(
-    kind="Pod", namespace="baz", name="foo", uid="bar", api_version="v1",
+    kind="Pod",
+    namespace="baz",
+    name="foo",
+    uid="bar",
+    api_version="v1",
     field_path="spec.containers[2]",
-)  # fmt: skip
+)
 TEST_REF2 = ObjectReference(
-    kind="Pod", namespace="baz", name="foo", uid="differentUid", api_version="v1",
+    kind="Pod",
+    namespace="baz",
+    name="foo",
+    uid="differentUid",
+    api_version="v1",
     field_path="spec.containers[3]",
-)  # fmt: skip
+)
 # A typed client object without kind/apiVersion: they come from the scheme, as in Go.
 TEST_POD = V1Pod(metadata=V1ObjectMeta(name="foo", namespace="baz", uid="bar"))
 
@@ -77,9 +85,14 @@ def _structured(ref: ObjectReference, reason: str, message: str) -> str:
 def _case(obj: Any, ref: ObjectReference, reason: str, fmt: str, count: int) -> Case:
     message = fmt % (1,)
     return Case(
-        obj, reason, fmt, count, ref,
-        _log_line(ref, reason, message), _structured(ref, reason, message),
-    )  # fmt: skip
+        obj,
+        reason,
+        fmt,
+        count,
+        ref,
+        _log_line(ref, reason, message),
+        _structured(ref, reason, message),
+    )
 
 
 POD_REF = ObjectReference(kind="Pod", namespace="baz", name="foo", uid="bar", api_version="v1")

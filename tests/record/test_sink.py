@@ -172,9 +172,10 @@ async def test_patch_not_found_recreates_in_the_same_attempt(make_sink: type[Fak
     assert await record_to_sink(sink, first, corr, sleep=sleeps) is RecordOutcome.WRITTEN
     # The server's copy has a resourceVersion; the repeat carries it into the patch.
     corr.update_state(
-        msgspec.structs.replace(first, metadata=ObjectMeta(name="foo.17a", namespace="ns",
-                                                           resource_version="7"))
-    )  # fmt: skip
+        msgspec.structs.replace(
+            first, metadata=ObjectMeta(name="foo.17a", namespace="ns", resource_version="7")
+        )
+    )
     assert await record_to_sink(sink, make_event(), corr, sleep=sleeps) is RecordOutcome.WRITTEN
     assert sink.verbs() == ["create", "patch", "create"]
     patched, recreated = sink.calls[1].event, sink.calls[2].event
@@ -249,7 +250,9 @@ async def test_wrapped_status_error_is_retried(make_sink: type[FakeSink]) -> Non
         (StatusError(409, "AlreadyExists", "exists"), logging.DEBUG),
         (
             StatusError(
-                403, "Forbidden", "terminating",
+                403,
+                "Forbidden",
+                "terminating",
                 details={"causes": [{"reason": "NamespaceTerminating"}]},
             ),
             logging.DEBUG,
@@ -257,7 +260,7 @@ async def test_wrapped_status_error_is_retried(make_sink: type[FakeSink]) -> Non
         (StatusError(403, "Forbidden", "no"), logging.ERROR),
         (RequestConstructionError("bad"), logging.ERROR),
     ],
-)  # fmt: skip
+)
 async def test_rejection_logging(
     err: Exception, level: int, caplog: pytest.LogCaptureFixture, make_sink: type[FakeSink]
 ) -> None:

@@ -47,9 +47,15 @@ class NanoTime(datetime):
 
 def nano_time(base: datetime, nanosecond: int) -> NanoTime:
     value = NanoTime(
-        base.year, base.month, base.day, base.hour, base.minute, base.second,
-        base.microsecond, tzinfo=UTC,
-    )  # fmt: skip
+        base.year,
+        base.month,
+        base.day,
+        base.hour,
+        base.minute,
+        base.second,
+        base.microsecond,
+        tzinfo=UTC,
+    )
     value.nanosecond = nanosecond
     return value
 

@@ -16,18 +16,20 @@ from kubevents._recorderbase.aio import Barrier
 from kubevents.model import Event, EventsV1Event
 from kubevents.mux import ChannelClosedError, Watcher
 
-__all__ = ["WatchBase"]
+__all__ = ["EventWatcherBase"]
 
 _E = TypeVar("_E", Event, EventsV1Event)
 
 
-class WatchBase(Generic[_E]):
-    """One running watcher (client-go's ``watch.Interface``): ``stop()`` detaches it.
+class EventWatcherBase(Generic[_E]):
+    """A handler running on a mux watcher: what ``start_event_watcher`` returns (client-go's
+    ``watch.Interface`` from ``StartEventWatcher``); ``stop()`` detaches it.
 
     Shared by both broadcasters (``kubevents.record`` for core/v1, ``kubevents.events`` for
     events.k8s.io/v1); a subclass names the logger of handler failures and its tasks' prefix
-    (``class Watch(WatchBase[Event], logger="kubevents.record", task_prefix="...")``). Events
-    already queued for it are still handled after ``stop()``, as in client-go.
+    (``class EventWatcher(EventWatcherBase[Event], logger="kubevents.record",
+    task_prefix="...")``). Events already queued for it are still handled after ``stop()``, as
+    in client-go.
     """
 
     _log: ClassVar[logging.Logger]

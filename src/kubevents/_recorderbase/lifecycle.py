@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from kubevents._recorderbase.aio import Barrier, LoopHost, SleepFunc, inject_barrier
-from kubevents._recorderbase.handler import WatchBase
+from kubevents._recorderbase.handler import EventWatcherBase
 from kubevents._recorderbase.reports import BroadcasterStats, DropLog, ShutdownReport
 from kubevents._recorderbase.sinks import RecordOutcome, close_sink
 from kubevents.clock import Clock, RealClock
@@ -41,7 +41,7 @@ __all__ = [
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", Event, EventsV1Event)
-_W = TypeVar("_W", bound=WatchBase[Any])
+_W = TypeVar("_W", bound=EventWatcherBase[Any])
 
 # client-go's maxQueuedEvents: both the incoming queue and every watcher's queue.
 MAX_QUEUED_EVENTS = 1000
@@ -138,10 +138,10 @@ class BroadcasterBase(ShutdownOnExit, Generic[_E, _W]):
     def _setup_on_loop(self) -> None:
         """Make what else the broadcaster needs on its loop (after the mux)."""
 
-    def _new_watch(
+    def _new_event_watcher(
         self, watcher: Watcher[_E | Barrier] | None, handler: Callable[[_E], object]
     ) -> _W:
-        """The subclass's ``Watch`` for a mux watcher (None: already stopped)."""
+        """The subclass's ``EventWatcher`` for a mux watcher (None: already stopped)."""
         raise NotImplementedError
 
     async def _on_shutdown(self) -> None:
@@ -233,9 +233,9 @@ class BroadcasterBase(ShutdownOnExit, Generic[_E, _W]):
 
     # -- for subclasses -----------------------------------------------------------------------
 
-    def _start_watch(self, handler: Callable[[_E], object]) -> _W:
+    def _start_event_watcher(self, handler: Callable[[_E], object]) -> _W:
         """Start a watcher task for ``handler``; ``BroadcasterStoppedError`` after shutdown."""
-        watch = self._new_watch(self._mux.watch(), handler)
+        watch = self._new_event_watcher(self._mux.watch(), handler)
         with self._lock:
             # Forget finished watches, so that starting and stopping watchers does not grow
             # this list forever; their drop counts live on in the stats.
@@ -332,8 +332,9 @@ class BroadcasterBase(ShutdownOnExit, Generic[_E, _W]):
         if dropped:
             self._log.warning(
                 "Event broadcaster shut down after %ss: %d queued events not delivered",
-                limit, dropped,
-            )  # fmt: skip
+                limit,
+                dropped,
+            )
         for sink in self._sinks:
             await close_sink(sink, self._log)
         self._report = ShutdownReport(delivered=delivered, dropped=dropped, timed_out=timed_out)

@@ -78,10 +78,15 @@ class DropLog:
         ref = event.regarding if isinstance(event, EventsV1Event) else event.involved_object
         logger.error(
             "Unable to record event: %s: %s %s %s about %s %s/%s%s",
-            reason, event.type, event.reason, event.metadata.name,
-            ref.kind, ref.namespace, ref.name,
+            reason,
+            event.type,
+            event.reason,
+            event.metadata.name,
+            ref.kind,
+            ref.namespace,
+            ref.name,
             f" ({suppressed} more dropped since)" if suppressed else "",
-        )  # fmt: skip
+        )
 
 
 def structured_logger(

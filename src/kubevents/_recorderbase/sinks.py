@@ -118,8 +118,10 @@ def classify_failure(
     # and everything else, transport failures included, are worth another try.
     logger.error(
         "Unable to write event (may retry after sleeping): %s: %s: %s",
-        described, type(err).__name__, err,
-    )  # fmt: skip
+        described,
+        type(err).__name__,
+        err,
+    )
     return Attempt.RETRY
 
 

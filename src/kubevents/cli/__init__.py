@@ -7,7 +7,8 @@ import click
 from kubevents import __version__
 from kubevents.cli._export import export
 from kubevents.cli._logsetup import setup_logging
-from kubevents.cli._query import query, stats
+from kubevents.cli._query import query
+from kubevents.cli._stats import stats
 
 __all__ = ["main", "setup_logging"]
 

@@ -10,6 +10,11 @@ Repeats of an event (same type, action, reason, reporting controller/instance, r
 related) become an EventSeries, written by client-go's rules. ``new_event_broadcaster_adapter``
 picks this API or the legacy core/v1 recorder (``kubevents.record``) by what the server serves.
 See ``docs/recorder.md``.
+
+This package follows client-go v0.38.0-beta.0 on purpose, newer than the v0.34.4 that
+``kubevents.record`` and its parity harness pin: the bounded recording path
+(kubernetes#140868) and the series passes (kubernetes#141654) exist in no earlier release.
+Comments here that name v0.38 describe that newer behaviour.
 """
 
 from kubevents._recorderbase.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, MAX_QUEUED_EVENTS
@@ -21,7 +26,8 @@ from kubevents.events._adapter import (
     EventRecorderAdapter,
     new_event_broadcaster_adapter,
 )
-from kubevents.events._broadcaster import INCOMING_QUEUE_LENGTH, EventBroadcaster, structured_fields
+from kubevents.events._broadcaster import EventBroadcaster
+from kubevents.events._eventwatcher import EventHandler, EventWatcher
 from kubevents.events._fake import FakeRecorder
 from kubevents.events._fieldselector import (
     FieldSelector,
@@ -29,30 +35,15 @@ from kubevents.events._fieldselector import (
     GroupVersionKind,
     get_field_selector,
 )
-from kubevents.events._recorder import EventRecorder, Recorder, make_event
+from kubevents.events._recorder import EventRecorder, Recorder
 from kubevents.events._recording import SERIES_OUTCOME
-from kubevents.events._series import (
-    FINISH_TIME,
-    INITIAL_SERIES_COUNT,
-    REFRESH_TIME,
-    EventKey,
-    EventSeriesCache,
-    finish_series,
-    get_key,
-    refresh_existing_event_series,
-)
+from kubevents.events._series import EventKey, EventSeriesCache, get_key
 from kubevents.events._sink import (
     DEFAULT_SLEEP_DURATION,
     MAX_TRIES_PER_EVENT,
-    RETRY_JITTER_FACTOR,
     EventSink,
     KubeEventSink,
-    attempt_recording,
-    create_patch_bytes_for_series,
-    jitter,
-    record_event,
 )
-from kubevents.events._watch import EventHandler, Watch
 from kubevents.model import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
 from kubevents.mux import BroadcasterStoppedError
 
@@ -62,13 +53,8 @@ __all__ = [
     "EVENTS_V1_GROUP_VERSION",
     "EVENT_TYPE_NORMAL",
     "EVENT_TYPE_WARNING",
-    "FINISH_TIME",
-    "INCOMING_QUEUE_LENGTH",
-    "INITIAL_SERIES_COUNT",
     "MAX_QUEUED_EVENTS",
     "MAX_TRIES_PER_EVENT",
-    "REFRESH_TIME",
-    "RETRY_JITTER_FACTOR",
     "SERIES_OUTCOME",
     "BroadcasterStats",
     "BroadcasterStoppedError",
@@ -80,6 +66,7 @@ __all__ = [
     "EventRecorderAdapter",
     "EventSeriesCache",
     "EventSink",
+    "EventWatcher",
     "FakeRecorder",
     "FieldSelector",
     "GroupVersion",
@@ -88,16 +75,7 @@ __all__ = [
     "RecordOutcome",
     "Recorder",
     "ShutdownReport",
-    "Watch",
-    "attempt_recording",
-    "create_patch_bytes_for_series",
-    "finish_series",
     "get_field_selector",
     "get_key",
-    "jitter",
-    "make_event",
     "new_event_broadcaster_adapter",
-    "record_event",
-    "refresh_existing_event_series",
-    "structured_fields",
 ]

@@ -19,12 +19,12 @@ from kubevents._recorderbase.gocompat import klog_ref
 from kubevents._recorderbase.lifecycle import MAX_QUEUED_EVENTS, BroadcasterBase
 from kubevents._recorderbase.reports import structured_logger
 from kubevents.clock import Clock
+from kubevents.events._eventwatcher import EventHandler, EventWatcher
 from kubevents.events._passes import SeriesPasses
 from kubevents.events._recorder import Recorder, reporting_instance_for
 from kubevents.events._recording import SERIES_OUTCOME, SinkWriter
 from kubevents.events._series import EventSeriesCache
 from kubevents.events._sink import DEFAULT_SLEEP_DURATION, EventSink
-from kubevents.events._watch import EventHandler, Watch
 from kubevents.model import EventsV1Event
 from kubevents.mux import BroadcasterStoppedError, Watcher
 
@@ -40,7 +40,7 @@ log = logging.getLogger("kubevents.events")
 INCOMING_QUEUE_LENGTH = MAX_QUEUED_EVENTS
 
 
-class EventBroadcaster(BroadcasterBase[EventsV1Event, Watch]):
+class EventBroadcaster(BroadcasterBase[EventsV1Event, EventWatcher]):
     """Receives events.k8s.io/v1 events from recorders and sends them to a sink and watchers.
 
     ``sink`` may also be given to ``start_recording_to_sink``. ``sleep_duration`` is the base of
@@ -78,10 +78,10 @@ class EventBroadcaster(BroadcasterBase[EventsV1Event, Watch]):
     def _setup_on_loop(self) -> None:
         self._passes = SeriesPasses(self._host, self._stopping)
 
-    def _new_watch(
+    def _new_event_watcher(
         self, watcher: Watcher[EventsV1Event | Barrier] | None, handler: EventHandler
-    ) -> Watch:
-        return Watch(watcher, handler)
+    ) -> EventWatcher:
+        return EventWatcher(watcher, handler)
 
     async def _on_shutdown(self) -> None:
         await self._passes.stop()
@@ -100,19 +100,22 @@ class EventBroadcaster(BroadcasterBase[EventsV1Event, Watch]):
     def new_recorder(self, reporting_controller: str) -> Recorder:
         """A recorder; its reportingInstance is ``reporting_controller + "-" + hostname``."""
         return Recorder(
-            reporting_controller, reporting_instance_for(reporting_controller),
-            self.clock, self._submit, self._count_invalid,
-        )  # fmt: skip
+            reporting_controller,
+            reporting_instance_for(reporting_controller),
+            self.clock,
+            self._submit,
+            self._count_invalid,
+        )
 
-    def start_event_watcher(self, handler: EventHandler) -> Watch:
+    def start_event_watcher(self, handler: EventHandler) -> EventWatcher:
         """Call ``handler`` with every event recorded from now on, one at a time.
 
         ``handler`` may be sync or async; a sync one runs on the loop thread, so it must be
         quick. After shutdown this raises ``BroadcasterStoppedError`` (client-go's error).
         """
-        return self._start_watch(handler)
+        return self._start_event_watcher(handler)
 
-    def start_recording_to_sink(self, sink: EventSink | None = None) -> Watch:
+    def start_recording_to_sink(self, sink: EventSink | None = None) -> EventWatcher:
         """Write every event to the sink through the series cache; start the passes.
 
         Events are written one at a time, retries included, in the order recorded; while a
@@ -129,14 +132,19 @@ class EventBroadcaster(BroadcasterBase[EventsV1Event, Watch]):
         self._sink = target
         self._add_sink(target)
         writer = SinkWriter(
-            target, self.cache, self.clock, self.sleep_duration, self._sleep,
-            self._stopping, self._count_outcome,
-        )  # fmt: skip
+            target,
+            self.cache,
+            self.clock,
+            self.sleep_duration,
+            self._sleep,
+            self._stopping,
+            self._count_outcome,
+        )
         return self.start_event_watcher(writer)
 
     def start_logging(
         self, logger: logging.Logger | None = None, level: int = logging.INFO
-    ) -> Watch:
+    ) -> EventWatcher:
         """Log every event as ``Event occurred object="ns/name" kind=... note="..."``.
 
         The key/values are also on the record as the ``k8s_event`` attribute (a dict). After
@@ -146,13 +154,13 @@ class EventBroadcaster(BroadcasterBase[EventsV1Event, Watch]):
 
     def start_structured_logging(
         self, logger: logging.Logger | None = None, level: int = logging.INFO
-    ) -> Watch:
+    ) -> EventWatcher:
         """``start_logging`` that never raises: after shutdown it logs and returns a no-op."""
         try:
             return self.start_logging(logger, level)
         except BroadcasterStoppedError as exc:
             (logger or log).error("Failed to start event watcher: %s", exc)
-            return Watch(None, lambda event: None)
+            return EventWatcher(None, lambda event: None)
 
     async def refresh_now(self) -> int:
         """Run the heartbeat pass now; returns how many series it wrote (0 after shutdown).

@@ -104,9 +104,13 @@ class Recorder:
 
     def with_logger(self, logger: logging.Logger) -> Recorder:
         return Recorder(
-            self.reporting_controller, self.reporting_instance, self._clock,
-            self._submit, self._invalid, logger,
-        )  # fmt: skip
+            self.reporting_controller,
+            self.reporting_instance,
+            self._clock,
+            self._submit,
+            self._invalid,
+            logger,
+        )
 
     def eventf(
         self,
@@ -135,8 +139,12 @@ class Recorder:
             self._logger.error(
                 "Could not construct reference to %.200r, will not report event: %s "
                 "(type %r, reason %r, message %r)",
-                regarding, exc, type, reason, message,
-            )  # fmt: skip
+                regarding,
+                exc,
+                type,
+                reason,
+                message,
+            )
             return
         ref_related: ObjectReference | None = None
         if related is not None:
@@ -150,9 +158,17 @@ class Recorder:
             return
         try:
             event = make_event(
-                ref_regarding, ref_related, event_time, nanos, type, reason, message,
-                self.reporting_controller, self.reporting_instance, action,
-            )  # fmt: skip
+                ref_regarding,
+                ref_related,
+                event_time,
+                nanos,
+                type,
+                reason,
+                message,
+                self.reporting_controller,
+                self.reporting_instance,
+                action,
+            )
         except Exception:
             self._invalid()
             self._logger.exception("Could not build event, will not report it")

@@ -169,9 +169,13 @@ async def attempt_recording(
         return attempt
 
     return await retry_writes(
-        write, lambda tries: jitter(sleep_duration, RETRY_JITTER_FACTOR, rand),
-        stopping=stopping, sleep=sleep, describe=lambda: describe(event), logger=log_to,
-    )  # fmt: skip
+        write,
+        lambda tries: jitter(sleep_duration, RETRY_JITTER_FACTOR, rand),
+        stopping=stopping,
+        sleep=sleep,
+        describe=lambda: describe(event),
+        logger=log_to,
+    )
 
 
 class KubeEventSink(ApiSinkBase[EventsV1Event]):

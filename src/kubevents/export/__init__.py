@@ -10,10 +10,10 @@ from kubevents.export._config import (
     JSONLSinkConfig,
     LeaderElectionConfig,
     OpenSearchSinkConfig,
+    Seconds,
     SinkConfig,
     SQLiteSinkConfig,
     WebhookSinkConfig,
-    parse_duration,
     parse_file_mode,
 )
 from kubevents.export._configload import load_export_config, read_config_file
@@ -41,10 +41,10 @@ from kubevents.export._pipeline import (
 )
 from kubevents.export._rules import Rule, RuleSet, compile_rules
 from kubevents.export._service import Exporter, build_sink
+from kubevents.export._source import ListWatchSettings, ListWatchSource
 from kubevents.export._state import Checkpoint, EventTracker, load_checkpoint, save_checkpoint
 from kubevents.export._supervisor import TaskFailure, TaskSupervisor
 from kubevents.export._transforms import Dedup, RuleFilter, Transforms
-from kubevents.export._watcher import EventWatcher, WatchSettings
 
 __all__ = [
     "CLUSTER_ANNOTATION",
@@ -61,7 +61,6 @@ __all__ = [
     "ElasticsearchSinkConfig",
     "EventFields",
     "EventTracker",
-    "EventWatcher",
     "ExportConfig",
     "ExportMetrics",
     "Exporter",
@@ -70,6 +69,8 @@ __all__ = [
     "JSONLSinkConfig",
     "LeaderElectedExporter",
     "LeaderElectionConfig",
+    "ListWatchSettings",
+    "ListWatchSource",
     "Occurrence",
     "OpenSearchSinkConfig",
     "Permission",
@@ -79,13 +80,13 @@ __all__ = [
     "RuleFilter",
     "RuleSet",
     "SQLiteSinkConfig",
+    "Seconds",
     "SinkConfig",
     "SpoolSettings",
     "TaskFailure",
     "TaskSupervisor",
     "TimeWindow",
     "Transforms",
-    "WatchSettings",
     "WebhookSinkConfig",
     "build_sink",
     "check_access",
@@ -94,7 +95,6 @@ __all__ = [
     "load_export_config",
     "occurrence_count",
     "occurrence_time",
-    "parse_duration",
     "parse_file_mode",
     "read_config_file",
     "required_permissions",

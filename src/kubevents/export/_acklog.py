@@ -24,6 +24,13 @@ class Ticket:
 
 
 class AckLog:
+    """The acknowledgement log of one exporter (see the module docstring).
+
+    ``append`` records each dispatched entry with the number of sinks that must store it;
+    ``ack`` counts one of them. ``resource_version`` is the resume point: the newest one at or
+    before the longest fully acknowledged prefix. ``on_advance`` is called when it moves.
+    """
+
     def __init__(
         self,
         resource_version: str | None = None,

@@ -123,8 +123,9 @@ class Checkpointer:
         if self.failing_since is not None:
             log.info(
                 "checkpoint %s saved again after %.0fs of failures",
-                self.path, time.monotonic() - self.failing_since,
-            )  # fmt: skip
+                self.path,
+                time.monotonic() - self.failing_since,
+            )
         self.failing_since = None
         self.last_error = ""
         self.saved_resource_version = resource_version
@@ -147,6 +148,7 @@ class Checkpointer:
             log.error(
                 "cannot save the checkpoint %s: %s; exporting continues, retrying with backoff "
                 "(a restart would replay everything since the last saved checkpoint)",
-                self.path, exc,
-            )  # fmt: skip
+                self.path,
+                exc,
+            )
         self.last_error = error

@@ -19,10 +19,9 @@ from kubevents.export._configbase import (
     ENV_PREFIX,
     BufferConfig,
     ConfigError,
-    Duration,
     RetryConfig,
+    Seconds,
     StrictConfig,
-    parse_duration,
     parse_file_mode,
 )
 from kubevents.export._occurrence import TimeWindow
@@ -48,10 +47,10 @@ __all__ = [
     "OpenSearchSinkConfig",
     "RetryConfig",
     "SQLiteSinkConfig",
+    "Seconds",
     "SinkConfig",
     "TimeWindowConfig",
     "WebhookSinkConfig",
-    "parse_duration",
     "parse_file_mode",
 ]
 
@@ -65,10 +64,12 @@ SinkConfig = (
 
 
 class HealthConfig(StrictConfig):
-    stall_after: Duration = "15m"  # no event and no (re)watch for this long: unhealthy
-    sink_failing_after: Duration = "5m"  # a sink failing this long: unhealthy
+    # no event and no (re)watch for this long: unhealthy
+    stall_after: Seconds = Seconds.parse("15m")
+    # a sink failing this long: unhealthy
+    sink_failing_after: Seconds = Seconds.parse("5m")
     # checkpoint writes failing this long while occurrences are being acknowledged: unhealthy
-    checkpoint_stale_after: Duration = "2m"
+    checkpoint_stale_after: Seconds = Seconds.parse("2m")
 
 
 class LeaderElectionConfig(StrictConfig):
@@ -78,25 +79,28 @@ class LeaderElectionConfig(StrictConfig):
     lease_name: str = "kubevents"
     namespace: str | None = None  # default: the pod's namespace (service-account directory)
     identity: str | None = None  # default: $POD_NAME, else the host name (a pod's name)
-    lease_duration: Duration = "15s"
-    renew_deadline: Duration = "10s"
-    retry_period: Duration = "2s"
+    lease_duration: Seconds = Seconds.parse("15s")
+    renew_deadline: Seconds = Seconds.parse("10s")
+    retry_period: Seconds = Seconds.parse("2s")
 
 
 class TimeWindowConfig(StrictConfig):
     """Bounds of the time an occurrence is filed under (docs/exporter.md, "Event times")."""
 
-    past: Duration = "30d"
-    future: Duration = "1h"
+    past: Seconds = Seconds.parse("30d")
+    future: Seconds = Seconds.parse("1h")
 
     def window(self) -> TimeWindow:
-        return TimeWindow(
-            past=timedelta(seconds=parse_duration(self.past, "time_window.past")),
-            future=timedelta(seconds=parse_duration(self.future, "time_window.future")),
-        )
+        return TimeWindow(past=timedelta(seconds=self.past), future=timedelta(seconds=self.future))
 
 
 class ExportConfig(StrictConfig):
+    """The exporter's whole configuration (docs/exporter.md, "Configuration").
+
+    Build it with ``load_export_config`` (file, ``KUBEVENTS_*`` variables, flags; validated,
+    errors name the field); durations are ``Seconds``.
+    """
+
     cluster_name: str = "default"
     kubeconfig: str | None = None
     context: str | None = None
@@ -105,12 +109,12 @@ class ExportConfig(StrictConfig):
     field_selector: str | None = None
     label_selector: str | None = None
     page_size: int = 500
-    watch_timeout: Duration | None = None  # None: random 5-10 min per watch
+    watch_timeout: Seconds | None = None  # None: random 5-10 min per watch
     checkpoint: str | None = (
         None  # default: next to the first SQLite sink, else ./kubevents.checkpoint
     )
-    state_ttl: Duration = "3h"
-    checkpoint_interval: Duration = "1s"
+    state_ttl: Seconds = Seconds.parse("3h")
+    checkpoint_interval: Seconds = Seconds.parse("1s")
     buffer: BufferConfig = msgspec.field(default_factory=BufferConfig)
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
     sinks: list[SinkConfig] = msgspec.field(default_factory=list)
@@ -121,7 +125,7 @@ class ExportConfig(StrictConfig):
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
     leader_election: LeaderElectionConfig = msgspec.field(default_factory=LeaderElectionConfig)
     time_window: TimeWindowConfig = msgspec.field(default_factory=TimeWindowConfig)
-    shutdown_timeout: Duration = "25s"
+    shutdown_timeout: Seconds = Seconds.parse("25s")
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -1,6 +1,7 @@
 """The vocabulary every part of the exporter's configuration is written in.
 
-Durations, sizes and file modes are parsed here, once, with the field's name in any error;
+Durations (``Seconds``), sizes and file modes are parsed here, once, with the field's name in
+any error;
 the buffer and retry blocks are shared by the top level (defaults) and each sink (overrides).
 """
 
@@ -12,19 +13,22 @@ from typing import Literal
 
 import msgspec
 
+from kubevents.clock import parse_duration
+from kubevents.errors import ConfigError
+
 __all__ = [
     "DEFAULT_FILE_MODE",
     "ENV_PREFIX",
     "MAX_DURATION",
     "BufferConfig",
     "ConfigError",
-    "Duration",
     "RetryConfig",
+    "Seconds",
     "SinkBufferConfig",
     "SpoolConfig",
     "StrictConfig",
     "WhenFull",
-    "parse_duration",
+    "decode_hook",
     "parse_file_mode",
     "parse_size",
 ]
@@ -33,41 +37,37 @@ ENV_PREFIX = "KUBEVENTS_"
 #: Files the exporter creates are private to its user unless a ``file_mode`` says otherwise.
 DEFAULT_FILE_MODE = "0600"
 
-Duration = str | float | int
-
-
-class ConfigError(Exception):
-    """An invalid configuration; the message names the field and the reason."""
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 #: The longest duration any setting accepts: more is a typo, and sleeps or timers that long
 #: overflow the event loop's clock arithmetic.
 MAX_DURATION = 365 * 86400.0
 
 
-def parse_duration(value: Duration, field: str) -> float:
-    """Seconds from ``1.5``, ``"500ms"``, ``"30s"``, ``"5m"``, ``"3h"`` or ``"2d"``.
+class Seconds(float):
+    """A configured duration in seconds, parsed once when the configuration is decoded.
 
-    Finite, not negative and at most 365 days, or ``ConfigError`` naming ``field``.
+    A file, a variable or a flag gives ``30s``, ``5m``, ``1h30m`` or a number
+    (``kubevents.clock.parse_duration``); code that builds a configuration gives
+    ``Seconds(30)`` or ``Seconds.parse("30s")``.
     """
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ConfigError(f"{field}: expected a duration like 30s, 5m or 1h, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(value)
-        if match is None:
-            raise ConfigError(f"{field}: invalid duration {value!r} (use e.g. 500ms, 30s, 5m, 1h)")
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if not math.isfinite(seconds):
-        raise ConfigError(f"{field}: must be a finite duration, got {value!r}")
-    if seconds < 0:
-        raise ConfigError(f"{field}: must not be negative")
-    if seconds > MAX_DURATION:
-        raise ConfigError(f"{field}: at most 365d, got {value!r}")
-    return seconds
+
+    @classmethod
+    def parse(cls, value: str | float) -> Seconds:
+        """Finite, not negative and at most 365 days, or ``ValueError`` saying why."""
+        seconds = parse_duration(value)
+        if not math.isfinite(seconds):
+            raise ValueError(f"must be a finite duration, got {value!r}")
+        if seconds < 0:
+            raise ValueError("must not be negative")
+        if seconds > MAX_DURATION:
+            raise ValueError(f"at most 365d, got {value!r}")
+        return cls(seconds)
+
+
+def decode_hook(type_: type, value: object) -> object:
+    """msgspec's ``dec_hook`` for configuration types; errors get the field's path."""
+    if type_ is Seconds:
+        return Seconds.parse(value)  # type: ignore[arg-type]  # parse refuses other types
+    raise NotImplementedError(type_)
 
 
 _FILE_MODE = re.compile(r"^0?o?([0-7]{3})$")
@@ -144,7 +144,7 @@ class BufferConfig(StrictConfig):
     when_full: WhenFull | None = None
     queue_size: int = 4_000
     max_batch_size: int = 500
-    flush_delay: Duration = "1s"
+    flush_delay: Seconds = Seconds.parse("1s")
     max_concurrency: int = 4
     spool: SpoolConfig = msgspec.field(default_factory=SpoolConfig)
 
@@ -155,7 +155,7 @@ class SinkBufferConfig(StrictConfig):
     when_full: WhenFull | None = None
     queue_size: int | None = None
     max_batch_size: int | None = None
-    flush_delay: Duration | None = None
+    flush_delay: Seconds | None = None
     max_concurrency: int | None = None
     spool: SpoolConfig | None = None
 
@@ -163,8 +163,8 @@ class SinkBufferConfig(StrictConfig):
 class RetryConfig(StrictConfig):
     """How a sink's failed writes are retried."""
 
-    initial_delay: Duration = "500ms"
-    max_delay: Duration = "30s"
+    initial_delay: Seconds = Seconds.parse("500ms")
+    max_delay: Seconds = Seconds.parse("30s")
     # A permanent failure (refused credentials, a missing index, a request that can never
     # pass) is tried this many times, then the batch goes to the dead letters.
     permanent_attempts: int = 3

@@ -22,6 +22,7 @@ from kubevents.export._config import (
     ConfigError,
     ExportConfig,
 )
+from kubevents.export._configbase import decode_hook
 from kubevents.export._validate import validate_config
 
 __all__ = ["load_export_config", "read_config_file"]
@@ -151,7 +152,7 @@ def load_export_config(
     try:
         try:
             _check_text(data, "")
-            config = msgspec.convert(data, ExportConfig)
+            config = msgspec.convert(data, ExportConfig, dec_hook=decode_hook)
         except msgspec.ValidationError as exc:
             raise ConfigError(_error_path(str(exc))) from None
         except RecursionError:

@@ -40,13 +40,11 @@ from kubevents.export._config import (
     ConfigError,
     ExportConfig,
     SQLiteSinkConfig,
-    parse_duration,
 )
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._server import HealthReport, MetricsServer
 from kubevents.export._service import Exporter
 from kubevents.kube import JITTER_FACTOR, KubeClient, LeaderElector, LeaseLock, in_cluster_namespace
-from kubevents.kube import ConfigError as KubeConfigError
 
 __all__ = [
     "CLUSTER_ANNOTATION",
@@ -78,9 +76,10 @@ class _LeaderMetrics:
     def __init__(self, metrics: ExportMetrics) -> None:
         r = metrics.registry
         self.leader = Gauge(
-            "kubevents_leader", "1 while this replica holds the leader lease and exports",
+            "kubevents_leader",
+            "1 while this replica holds the leader lease and exports",
             registry=r,
-        )  # fmt: skip
+        )
         self.transitions = Counter(
             "kubevents_leader_transitions",
             "Changes of the leader lease's holder seen by this replica (itself included)",
@@ -170,8 +169,9 @@ class LeaderElectedExporter:
         if annotations.get(CLUSTER_ANNOTATION) != self.config.cluster_name:
             log.warning(
                 "the lease's resume point belongs to cluster %r, not %r: ignoring it",
-                annotations.get(CLUSTER_ANNOTATION), self.config.cluster_name,
-            )  # fmt: skip
+                annotations.get(CLUSTER_ANNOTATION),
+                self.config.cluster_name,
+            )
             return None
         return rv
 
@@ -188,9 +188,10 @@ class LeaderElectedExporter:
             leading = {**report.details, "role": "leader", "identity": self.identity}
             return HealthReport(report.healthy, report.ready, report.problems, leading)
         details: dict[str, object] = {
-            "role": "standby", "identity": self.identity,
+            "role": "standby",
+            "identity": self.identity,
             "leader": elector.leader if elector is not None else "",
-        }  # fmt: skip
+        }
         if elector is None or elector.last_attempt is None:
             return HealthReport(False, False, ("starting",), details)
         # A standby is healthy while its candidate loop runs: it tries the lease at least
@@ -208,7 +209,7 @@ class LeaderElectedExporter:
         c = self.config
         try:
             client = await KubeClient.connect(c.kubeconfig, c.context, in_cluster=c.in_cluster)
-        except KubeConfigError as exc:
+        except ConfigError as exc:
             raise ConfigError(f"kubeconfig: {exc}") from None
         try:
             await check_access(client, c, lease_namespace=self.namespace)
@@ -226,14 +227,17 @@ class LeaderElectedExporter:
         try:
             client = await self._connect()
             self._lock = LeaseLock(
-                client.leases, self.namespace, le.lease_name, self.identity,
+                client.leases,
+                self.namespace,
+                le.lease_name,
+                self.identity,
                 annotations=self._published,
-            )  # fmt: skip
+            )
             self.elector = LeaderElector(
                 self._lock,
-                lease_duration=parse_duration(le.lease_duration, "leader_election.lease_duration"),
-                renew_deadline=parse_duration(le.renew_deadline, "leader_election.renew_deadline"),
-                retry_period=parse_duration(le.retry_period, "leader_election.retry_period"),
+                lease_duration=le.lease_duration,
+                renew_deadline=le.renew_deadline,
+                retry_period=le.retry_period,
                 on_new_leader=self._new_leader,
             )
             if c.listen is not None:
@@ -245,8 +249,10 @@ class LeaderElectedExporter:
             tasks = [stopper, acquire]
             log.info(
                 "standing by as %s for leader lease %s/%s",
-                self.identity, self.namespace, le.lease_name,
-            )  # fmt: skip
+                self.identity,
+                self.namespace,
+                le.lease_name,
+            )
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if not acquire.done():
                 return 0  # stopped while standing by: nothing held, nothing to release
@@ -270,16 +276,20 @@ class LeaderElectedExporter:
         assert self.elector is not None
         resume = self._resume_point()
         log.info(
-            "leading as %s; resuming from %s", self.identity,
-            f"resourceVersion {resume} (published by the previous leader)" if resume
+            "leading as %s; resuming from %s",
+            self.identity,
+            f"resourceVersion {resume} (published by the previous leader)"
+            if resume
             else "the local checkpoint, else a relist",
-        )  # fmt: skip
+        )
         self._leader_metrics.leader.set(1)
         exporter_stop = asyncio.Event()
         self.exporter = Exporter(
-            msgspec.structs.replace(self.config, listen=None), metrics=self.metrics,
-            progress=self._progress, resume_resource_version=resume,
-        )  # fmt: skip
+            msgspec.structs.replace(self.config, listen=None),
+            metrics=self.metrics,
+            progress=self._progress,
+            resume_resource_version=resume,
+        )
         export: asyncio.Task[object] = asyncio.create_task(self.exporter.run(exporter_stop))
         renew: asyncio.Task[object] = asyncio.create_task(self.elector.renew())
         tasks += [export, renew]
@@ -299,9 +309,10 @@ class LeaderElectedExporter:
         started = time.monotonic()
         released = await self.elector.release()
         log.info(
-            "%s leader lease after %.2fs", "released" if released else "could not release",
+            "%s leader lease after %.2fs",
+            "released" if released else "could not release",
             time.monotonic() - started,
-        )  # fmt: skip
+        )
         code = export.result()
         assert isinstance(code, int)
         return code
@@ -317,6 +328,7 @@ class LeaderElectedExporter:
             await self.elector.release()
         log.error(
             "leadership lost: stopped exporting; exiting with code %d so that this replica "
-            "restarts as a standby", EXIT_LEADERSHIP_LOST,
-        )  # fmt: skip
+            "restarts as a standby",
+            EXIT_LEADERSHIP_LOST,
+        )
         return EXIT_LEADERSHIP_LOST

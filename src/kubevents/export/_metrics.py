@@ -41,8 +41,9 @@ class ExportMetrics:
         self.received = Counter(
             _PREFIX + "events_received_total",
             "Event notifications received from the API (list items and watch events)",
-            ["source"], registry=r,
-        )  # fmt: skip
+            ["source"],
+            registry=r,
+        )
         self.occurrences = Counter(
             _PREFIX + "occurrences_total",
             "Occurrences dispatched to the sinks (new uid:count pairs)",
@@ -59,13 +60,15 @@ class ExportMetrics:
         self.malformed = Counter(
             _PREFIX + "malformed_total",
             "Objects skipped as malformed (logged), by stage: watch, list, occurrence",
-            ["stage"], registry=r,
-        )  # fmt: skip
+            ["stage"],
+            registry=r,
+        )
         self.clamped = Counter(
             _PREFIX + "clamped_time_total",
             "Occurrences filed under a time other than their own (outside time_window), by side",
-            ["direction"], registry=r,
-        )  # fmt: skip
+            ["direction"],
+            registry=r,
+        )
         self.count_gaps = Counter(
             _PREFIX + "count_gap_occurrences_total",
             "Occurrences the exporter never saw (count jumped across a gap, e.g. 3 -> 7 adds 3)",
@@ -81,56 +84,68 @@ class ExportMetrics:
             _PREFIX + "permanent_failures_total",
             "Occurrences a sink failed for good (a permanent error, retried permanent_attempts "
             "times), sent to its dead letters",
-            ["sink"], registry=r,
-        )  # fmt: skip
+            ["sink"],
+            registry=r,
+        )
         self.rejected = Counter(
             _PREFIX + "dead_letters_total",
             "Occurrences a sink rejected for good (sent to the dead-letter target)",
-            ["sink"], registry=r,
-        )  # fmt: skip
+            ["sink"],
+            registry=r,
+        )
         self.batch_seconds = Histogram(
-            _PREFIX + "batch_write_seconds", "Duration of successful batch writes", ["sink"],
-            buckets=_BATCH_BUCKETS, registry=r,
-        )  # fmt: skip
+            _PREFIX + "batch_write_seconds",
+            "Duration of successful batch writes",
+            ["sink"],
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
         self.buffer_depth = Gauge(
             _PREFIX + "buffer_depth",
             "Occurrences in a sink's buffer, not yet stored by the sink (memory or spool)",
-            ["sink"], registry=r,
-        )  # fmt: skip
+            ["sink"],
+            registry=r,
+        )
         self.buffer_bytes = Gauge(
             _PREFIX + "buffer_bytes", "Bytes a sink's spool takes on disk", ["sink"], registry=r
         )
         self.buffer_max_bytes = Gauge(
             _PREFIX + "buffer_max_bytes",
             "A sink's spool size cap (spool.max_bytes); alerts divide buffer_bytes by it",
-            ["sink"], registry=r,
-        )  # fmt: skip
+            ["sink"],
+            registry=r,
+        )
         self.buffer_oldest = Gauge(
             _PREFIX + "buffer_oldest_age_seconds",
             "How long the oldest occurrence in a sink's buffer has waited",
-            ["sink"], registry=r,
-        )  # fmt: skip
+            ["sink"],
+            registry=r,
+        )
         self.buffer_dropped = Counter(
             _PREFIX + "buffer_dropped_total",
             "Occurrences a full buffer dropped (when_full: drop_newest, or a spool's "
             "overflow: drop_oldest)",
-            ["sink", "reason"], registry=r,
-        )  # fmt: skip
+            ["sink", "reason"],
+            registry=r,
+        )
         self.spool_full_waits = Counter(
             _PREFIX + "spool_full_waits_total",
             "Times a full spool (overflow: block) made the watch wait",
-            ["sink"], registry=r,
-        )  # fmt: skip
+            ["sink"],
+            registry=r,
+        )
         self.spool_damaged = Counter(
             _PREFIX + "spool_damaged_total",
             "Damaged stretches of a spool found at start (their records are skipped)",
-            ["sink"], registry=r,
-        )  # fmt: skip
+            ["sink"],
+            registry=r,
+        )
         self.export_lag = Gauge(
             _PREFIX + "export_lag_seconds",
             "Seconds between the last stored occurrence's time and its storage",
-            ["sink"], registry=r,
-        )  # fmt: skip
+            ["sink"],
+            registry=r,
+        )
         self.watch_restarts = Counter(
             _PREFIX + "watch_restarts_total", "Watches (re)opened", ["reason"], registry=r
         )
@@ -140,16 +155,18 @@ class ExportMetrics:
         self.last_success = Gauge(
             _PREFIX + "last_export_success_timestamp_seconds",
             "Unix time of the last successful write, per sink",
-            ["sink"], registry=r,
-        )  # fmt: skip
+            ["sink"],
+            registry=r,
+        )
         self.checkpoints = Counter(
             _PREFIX + "checkpoint_saves_total", "Checkpoints written", registry=r
         )
         self.checkpoint_failures = Counter(
             _PREFIX + "checkpoint_save_failures_total",
             "Checkpoint writes that failed (retried with backoff)",
-            ["reason"], registry=r,
-        )  # fmt: skip
+            ["reason"],
+            registry=r,
+        )
         self.last_checkpoint = Gauge(
             _PREFIX + "last_checkpoint_timestamp_seconds",
             "Unix time of the last checkpoint written",
@@ -158,13 +175,15 @@ class ExportMetrics:
         self.dead_letter_failures = Counter(
             _PREFIX + "dead_letter_failures_total",
             "Failed writes of rejected occurrences to the dead-letter target (retried)",
-            ["sink"], registry=r,
-        )  # fmt: skip
+            ["sink"],
+            registry=r,
+        )
         self.task_failures = Counter(
             _PREFIX + "task_failures_total",
             "Background tasks that died; the exporter drains and exits non-zero after one",
-            ["task"], registry=r,
-        )  # fmt: skip
+            ["task"],
+            registry=r,
+        )
         self.tracked_events = Gauge(
             _PREFIX + "tracked_events", "Events whose exported count is remembered", registry=r
         )

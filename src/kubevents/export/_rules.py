@@ -22,6 +22,10 @@ __all__ = ["Rule", "RuleSet", "compile_rules"]
 
 
 class Rule(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One ``rules.drop`` or ``rules.match`` entry: every field given must match (a list is
+    any of its values, each an exact name or a shell-style glob; ``message`` is a regular
+    expression)."""
+
     name: str | None = None
     namespace: str | list[str] | None = None
     kind: str | list[str] | None = None
@@ -32,6 +36,9 @@ class Rule(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class RuleSet(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``rules``: an Event that matches any ``drop`` rule is not exported; when ``match`` is
+    not empty, only Events that match one of its rules are."""
+
     drop: list[Rule] = msgspec.field(default_factory=list)
     match: list[Rule] = msgspec.field(default_factory=list)
 

@@ -171,7 +171,9 @@ class SecretFile:
                 if not self._warned:
                     log.warning(
                         "%s %s cannot be read (%s); still using the last value read",
-                        self.field, self.path, getattr(exc, "strerror", None) or exc,
-                    )  # fmt: skip
+                        self.field,
+                        self.path,
+                        getattr(exc, "strerror", None) or exc,
+                    )
                     self._warned = True
             return self._value

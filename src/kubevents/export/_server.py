@@ -62,10 +62,13 @@ class MetricsServer:
 
     def _report(self, ok: bool, report: HealthReport) -> web.Response:
         return web.json_response(
-            {"status": "ok" if ok else "unhealthy", "problems": list(report.problems),
-             **report.details},
+            {
+                "status": "ok" if ok else "unhealthy",
+                "problems": list(report.problems),
+                **report.details,
+            },
             status=200 if ok else 503,
-        )  # fmt: skip
+        )
 
     async def _healthz(self, request: web.Request) -> web.Response:
         report = self._health()

@@ -1,4 +1,4 @@
-"""``Exporter``: wires config, cluster, sinks, pipeline, watcher, checkpoint and endpoints.
+"""``Exporter``: wires config, cluster, sinks, pipeline, source, checkpoint and endpoints.
 
 Shutdown (SIGTERM/SIGINT, or ``stop`` set): stop reading the watch, flush what is queued
 within the deadline, save the checkpoint for what every sink acknowledged, exit 0. Anything
@@ -24,20 +24,18 @@ from kubevents.export._config import (
     ConfigError,
     ExportConfig,
     SinkConfig,
-    parse_duration,
     parse_file_mode,
 )
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._pipeline import Pipeline
 from kubevents.export._rules import compile_rules
 from kubevents.export._server import HealthReport, MetricsServer
+from kubevents.export._source import ListWatchSettings, ListWatchSource
 from kubevents.export._state import EventTracker, load_checkpoint
 from kubevents.export._supervisor import TaskSupervisor
 from kubevents.export._topology import routes
 from kubevents.export._transforms import Transforms
-from kubevents.export._watcher import EventWatcher, WatchSettings
 from kubevents.export.sinks import DeadLetterFile, Sink, SinkError
-from kubevents.kube import ConfigError as KubeConfigError
 from kubevents.kube import KubeClient
 
 __all__ = ["Exporter", "build_sink"]
@@ -97,7 +95,7 @@ class Exporter:
         self._sinks = list(sinks) if sinks is not None else None
         self._progress = progress
         self.pipeline: Pipeline | None = None
-        self.watcher: EventWatcher | None = None
+        self.source: ListWatchSource | None = None
         self.checkpointer: Checkpointer | None = None
         self.server: MetricsServer | None = None
         self.supervisor = TaskSupervisor(self.metrics)
@@ -110,15 +108,17 @@ class Exporter:
         c = self.config
         try:
             client = await KubeClient.connect(c.kubeconfig, c.context, in_cluster=c.in_cluster)
-        except KubeConfigError as exc:
+        except ConfigError as exc:
             raise ConfigError(f"kubeconfig: {exc}") from None
         try:
             # One cheap LIST proves the cluster is reachable, the identity may list Events and
             # the selectors parse; a 400 here is a bad selector.
             await client.events.list(
-                c.namespace, field_selector=c.field_selector, label_selector=c.label_selector,
+                c.namespace,
+                field_selector=c.field_selector,
+                label_selector=c.label_selector,
                 limit=1,
-            )  # fmt: skip
+            )
         except StatusError as exc:
             await client.close()
             if exc.code == 400:
@@ -156,36 +156,37 @@ class Exporter:
     def health(self) -> HealthReport:
         problems: list[str] = []
         c = self.config
-        watcher, pipeline, checkpointer = self.watcher, self.pipeline, self.checkpointer
+        source, pipeline, checkpointer = self.source, self.pipeline, self.checkpointer
         details: dict[str, object] = {}
         if self.supervisor.failure is not None:
             problems.append(str(self.supervisor.failure))
-        if watcher is None or pipeline is None or checkpointer is None:
+        if source is None or pipeline is None or checkpointer is None:
             return HealthReport(False, False, (*problems, "starting"), details)
-        stall_after = parse_duration(c.health.stall_after, "health.stall_after")
-        idle = time.monotonic() - watcher.last_progress
-        if idle > stall_after:
+        idle = time.monotonic() - source.last_progress
+        if idle > c.health.stall_after:
             problems.append(f"watch stalled: no event and no re-watch for {idle:.0f}s")
-        failing_after = parse_duration(c.health.sink_failing_after, "health.sink_failing_after")
         for name, seconds, error in pipeline.failing_sinks():
-            if seconds > failing_after:
+            if seconds > c.health.sink_failing_after:
                 problems.append(f"sink {name} has been failing for {seconds:.0f}s: {error}")
         stale = checkpointer.stale_for()
-        if stale > parse_duration(c.health.checkpoint_stale_after, "health.checkpoint_stale_after"):
+        if stale > c.health.checkpoint_stale_after:
             problems.append(f"checkpoint not saved for {stale:.0f}s: {checkpointer.last_error}")
         details.update(
-            watching=watcher.watching, synced=watcher.synced,
-            resource_version=watcher.resource_version, checkpoint=pipeline.acklog.resource_version,
-            buffer_depth=pipeline.depths(), acknowledged=pipeline.acknowledged,
-        )  # fmt: skip
-        return HealthReport(not problems, watcher.synced, tuple(problems), details)
+            watching=source.watching,
+            synced=source.synced,
+            resource_version=source.resource_version,
+            checkpoint=pipeline.acklog.resource_version,
+            buffer_depth=pipeline.depths(),
+            acknowledged=pipeline.acknowledged,
+        )
+        return HealthReport(not problems, source.synced, tuple(problems), details)
 
     async def _progress_loop(self) -> None:
-        assert self.watcher is not None and self.pipeline is not None
-        watcher, pipeline = self.watcher, self.pipeline
-        while not (watcher.synced and pipeline.idle()):
-            total = watcher.initial_list_total
-            done = watcher.initial_list_done
+        assert self.source is not None and self.pipeline is not None
+        source, pipeline = self.source, self.pipeline
+        while not (source.synced and pipeline.idle()):
+            total = source.initial_list_total
+            done = source.initial_list_done
             of = f"/{total}" if total else ""
             sys.stderr.write(
                 f"\rbackfill: listed {done}{of} events, stored {pipeline.acknowledged} occurrences"
@@ -211,49 +212,65 @@ class Exporter:
             if checkpoint is not None and checkpoint.cluster != c.cluster_name:
                 log.warning(
                     "checkpoint %s belongs to cluster %r, not %r: ignoring it",
-                    c.checkpoint_path(), checkpoint.cluster, c.cluster_name,
-                )  # fmt: skip
+                    c.checkpoint_path(),
+                    checkpoint.cluster,
+                    c.cluster_name,
+                )
                 checkpoint = None
-            tracker = EventTracker(checkpoint, ttl_seconds=parse_duration(c.state_ttl, "state_ttl"))
+            tracker = EventTracker(checkpoint, ttl_seconds=c.state_ttl)
             start_rv = self._resume_rv or (checkpoint.resource_version if checkpoint else None)
             self.pipeline = Pipeline(
-                routes(c, sinks, sink_configs, dead_letter), tracker, AckLog(start_rv),
-                self.metrics, supervisor=supervisor,
-            )  # fmt: skip
+                routes(c, sinks, sink_configs, dead_letter),
+                tracker,
+                AckLog(start_rv),
+                self.metrics,
+                supervisor=supervisor,
+            )
             self.checkpointer = Checkpointer(
-                c.checkpoint_path(), c.cluster_name, tracker, self.pipeline, self.metrics,
-                interval=parse_duration(c.checkpoint_interval, "checkpoint_interval"),
+                c.checkpoint_path(),
+                c.cluster_name,
+                tracker,
+                self.pipeline,
+                self.metrics,
+                interval=c.checkpoint_interval,
                 saved_resource_version=start_rv,
-            )  # fmt: skip
-            watch_timeout = (
-                None if c.watch_timeout is None
-                else int(parse_duration(c.watch_timeout, "watch_timeout"))
-            )  # fmt: skip
+            )
+            watch_timeout = None if c.watch_timeout is None else int(c.watch_timeout)
             transforms = Transforms(
-                self.pipeline.submit, tracker, self.metrics, cluster=c.cluster_name,
-                rules=compile_rules(c.rules), time_window=c.time_window.window(),
-            )  # fmt: skip
-            self.watcher = EventWatcher(
-                client, transforms, self.metrics,
-                settings=WatchSettings(
-                    namespace=c.namespace, field_selector=c.field_selector,
-                    label_selector=c.label_selector, page_size=c.page_size,
+                self.pipeline.submit,
+                tracker,
+                self.metrics,
+                cluster=c.cluster_name,
+                rules=compile_rules(c.rules),
+                time_window=c.time_window.window(),
+            )
+            self.source = ListWatchSource(
+                client,
+                transforms,
+                self.metrics,
+                settings=ListWatchSettings(
+                    namespace=c.namespace,
+                    field_selector=c.field_selector,
+                    label_selector=c.label_selector,
+                    page_size=c.page_size,
                     watch_timeout=watch_timeout,
                 ),
-            )  # fmt: skip
+            )
             if c.listen is not None:
                 await self._serve(c.listen)
             await self.pipeline.start()
-            watch_task = supervisor.spawn(self.watcher.run(start_rv), "watcher")
+            watch_task = supervisor.spawn(self.source.run(start_rv), "watcher")
             supervisor.spawn(self.checkpointer.run(), "checkpoint")
             if self._progress:
                 supervisor.spawn(self._progress_loop(), "progress", forever=False)
             self._started.set()
             log.info(
                 "exporting events of cluster %r from %s to %s (resume: %s)",
-                c.cluster_name, client.cluster.host, ", ".join(s.name for s in sinks),
+                c.cluster_name,
+                client.cluster.host,
+                ", ".join(s.name for s in sinks),
                 start_rv or "relist",
-            )  # fmt: skip
+            )
             stopping = asyncio.create_task(stop.wait())
             failing = asyncio.create_task(supervisor.failed.wait())
             await asyncio.wait([stopping, failing], return_when=asyncio.FIRST_COMPLETED)
@@ -288,7 +305,7 @@ class Exporter:
         failure = self.supervisor.failure
         if failure is not None:
             log.error("stopping after a failure: %s", failure)
-        deadline = parse_duration(self.config.shutdown_timeout, "shutdown_timeout")
+        deadline = self.config.shutdown_timeout
         started = time.monotonic()
         watch_task.cancel()  # stop reading, keep what is queued
         await asyncio.gather(watch_task, return_exceptions=True)
@@ -303,5 +320,5 @@ class Exporter:
             else "deadline hit, unstored events will be re-sent",
             "saved" if saved else "NOT saved",
             self.checkpointer.saved_resource_version,
-        )  # fmt: skip
+        )
         return EXIT_FAILED if failure is not None or not saved else 0

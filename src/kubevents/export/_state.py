@@ -32,6 +32,9 @@ DEFAULT_STATE_TTL_SECONDS = 3 * 3600.0
 
 
 class Checkpoint(msgspec.Struct, kw_only=True):
+    """The checkpoint file's content: the cluster, the resume resourceVersion, and per Event
+    uid the highest count every sink stored with when it was last seen (``EventTracker``)."""
+
     format: int = CHECKPOINT_FORMAT
     cluster: str = ""
     resource_version: str | None = msgspec.field(default=None, name="resourceVersion")
@@ -71,8 +74,10 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
         if version != CHECKPOINT_FORMAT:
             log.error(
                 "ignoring checkpoint %s of unknown format %r (this version reads format %d)",
-                path, version, CHECKPOINT_FORMAT,
-            )  # fmt: skip
+                path,
+                version,
+                CHECKPOINT_FORMAT,
+            )
             return None
         checkpoint = _decoder.decode(data)
     except DECODE_ERRORS as exc:
@@ -129,6 +134,15 @@ class _Entry(msgspec.Struct, gc=False):
 
 
 class EventTracker:
+    """The exporter's dedup state: per Event uid, the highest count dispatched and the highest
+    count every sink stored.
+
+    ``decide`` says whether an (uid, count) is new and how many counts were skipped, so a
+    relist or a restart re-sends nothing already stored; ``stored`` records what every sink
+    acknowledged; ``prune`` forgets uids not seen for ``ttl_seconds`` (Events that expired);
+    ``snapshot`` is what the checkpoint saves, and a checkpoint seeds a new tracker.
+    """
+
     def __init__(
         self,
         checkpoint: Checkpoint | None = None,
@@ -165,11 +179,6 @@ class EventTracker:
             self._entries[uid] = _Entry(count, count, time.time())
         elif count > entry.stored:
             entry.stored = count
-
-    def forget_unstored(self) -> None:
-        """Drop in-flight state (e.g. when a pipeline is abandoned): they will be re-sent."""
-        for entry in self._entries.values():
-            entry.seen = entry.stored
 
     def prune(self, now: float | None = None) -> int:
         now = time.time() if now is None else now

@@ -2,7 +2,7 @@
 
 ::
 
-    source ── list-watch of Events (_watcher) ─ occurrences and resume marks
+    source ── list-watch of Events (_source) ─ occurrences and resume marks
       │
     transforms ── dedup (_state.EventTracker) ─ drop/match rules (_rules)
       │
@@ -26,7 +26,6 @@ from kubevents.export._config import ExportConfig, SinkConfig
 from kubevents.export._configbase import (
     SinkBufferConfig,
     WhenFull,
-    parse_duration,
     parse_size,
 )
 from kubevents.export._pipeline import BufferSettings, Route, SpoolSettings
@@ -52,12 +51,15 @@ def buffer_settings(config: ExportConfig, sink: SinkConfig | None, name: str) ->
         else config.spool_directory(name)
     )
     return BufferSettings(
-        when_full, queue_size,
+        when_full,
+        queue_size,
         SpoolSettings(
-            directory, parse_size(spool.max_bytes, f"{where}.max_bytes"), spool.overflow,
+            directory,
+            parse_size(spool.max_bytes, f"{where}.max_bytes"),
+            spool.overflow,
             spool.fsync,
         ),
-    )  # fmt: skip
+    )
 
 
 def _default_when_full(sink: SinkConfig | None) -> WhenFull:
@@ -72,10 +74,10 @@ def driver_settings(config: ExportConfig, sink: SinkConfig | None) -> DriverSett
     retry = (sink.retry if sink is not None else None) or config.retry
     return DriverSettings(
         max_batch_size=own.max_batch_size or top.max_batch_size,
-        flush_delay=parse_duration(own.flush_delay or top.flush_delay, "buffer.flush_delay"),
+        flush_delay=own.flush_delay or top.flush_delay,
         max_concurrency=own.max_concurrency or top.max_concurrency,
-        retry_initial_delay=parse_duration(retry.initial_delay, "retry.initial_delay"),
-        retry_max_delay=parse_duration(retry.max_delay, "retry.max_delay"),
+        retry_initial_delay=retry.initial_delay,
+        retry_max_delay=retry.max_delay,
         permanent_attempts=retry.permanent_attempts,
     )
 

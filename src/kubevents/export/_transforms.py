@@ -1,6 +1,6 @@
 """The transforms between the source and the sinks: an occurrence, deduplicated, then filtered.
 
-The source (``_watcher``) hands over every Event object it receives and every resume mark;
+The source (``_source``) hands over every Event object it receives and every resume mark;
 here each object becomes an ``Occurrence`` (its identity, its filing time), the tracker drops
 what was already exported (``Dedup``), the rules drop what the configuration excludes
 (``RuleFilter``), and what is left goes to the fan-out. Whatever the outcome, the object's

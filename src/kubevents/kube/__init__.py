@@ -1,10 +1,10 @@
 """The one adapter over the Kubernetes client: nothing else in kubevents imports ``kubernetes``."""
 
-from kubevents.kube._client import EventsAPI, KubeClient
+from kubevents.errors import ConfigError
+from kubevents.kube._client import KubeClient
 from kubevents.kube._config import (
     ENV_SERVICE_ACCOUNT_DIR,
     ClusterConfig,
-    ConfigError,
     TokenFile,
     in_cluster_namespace,
     load_config,
@@ -21,7 +21,7 @@ from kubevents.kube._election import (
     ResourceLock,
     validate_timing,
 )
-from kubevents.kube._eventreader import EventList, EventReader
+from kubevents.kube._events import EventList, EventReader, EventsAPI
 from kubevents.kube._lease import LEASE_API_VERSION, Lease, LeasesAPI, LeaseSpec
 from kubevents.kube._transport import (
     CONTENT_TYPE_JSON,

@@ -1,28 +1,25 @@
-"""``KubeClient``: the one adapter through which kubevents talks to Kubernetes."""
+"""``KubeClient``: the one adapter through which kubevents talks to Kubernetes.
+
+The client owns the connection (``Transport``) and hands out the typed APIs: ``events`` and
+``events_v1`` (``_events``), ``leases`` (``_lease``); access reviews are here.
+"""
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any, TypeVar
 
 import msgspec
 
-from kubevents.errors import RequestConstructionError, StatusError, UnexpectedObjectError
+from kubevents.errors import StatusError, UnexpectedObjectError
 from kubevents.kube._config import ClusterConfig, load_config
-from kubevents.kube._eventreader import EventReader
+from kubevents.kube._events import EventsAPI
 from kubevents.kube._lease import LeasesAPI
-from kubevents.kube._transport import (
-    CONTENT_TYPE_STRATEGIC_MERGE_PATCH,
-    Transport,
-)
-from kubevents.model import Event, EventsV1Event, Wire
+from kubevents.kube._transport import Transport
+from kubevents.model import Event, EventsV1Event
 
-__all__ = ["EventsAPI", "KubeClient"]
+__all__ = ["KubeClient"]
 
-log = logging.getLogger(__name__)
-
-_E = TypeVar("_E", bound=Wire)
 _R = TypeVar("_R", bound=msgspec.Struct)
 
 
@@ -44,57 +41,6 @@ class _SelfSubjectStatus(msgspec.Struct):
 
 class _SelfSubjectReview(msgspec.Struct):
     status: _SelfSubjectStatus = msgspec.field(default_factory=_SelfSubjectStatus)
-
-
-class EventsAPI(EventReader[_E]):
-    """create / get / update / patch / delete / list / watch for one Event API."""
-
-    @staticmethod
-    def _body(event: Wire) -> dict[str, Any]:
-        return event.to_dict()
-
-    async def create(self, event: _E, *, namespace: str | None = None) -> _E:
-        ns = namespace if namespace is not None else _namespace_of(event)
-        if not ns:
-            raise RequestConstructionError("cannot create an Event without a namespace")
-        data = await self._transport.request("POST", self._path(ns), body=self._body(event))
-        return self._decode(data)
-
-    async def update(self, event: _E) -> _E:
-        ns, name = _namespace_of(event), _name_of(event)
-        data = await self._transport.request("PUT", self._path(ns, name), body=self._body(event))
-        return self._decode(data)
-
-    async def patch(
-        self,
-        namespace: str,
-        name: str,
-        patch: bytes | dict[str, Any] | list[Any],
-        *,
-        content_type: str = CONTENT_TYPE_STRATEGIC_MERGE_PATCH,
-    ) -> _E:
-        """Patch an Event; strategic-merge by default (what client-go's event sinks send)."""
-        body: Any = patch
-        if isinstance(patch, bytes | bytearray):
-            try:
-                body = msgspec.json.decode(patch)
-            except msgspec.MsgspecError as exc:
-                raise RequestConstructionError(f"patch is not JSON: {exc}") from exc
-        data = await self._transport.request(
-            "PATCH", self._path(namespace, name), body=body, content_type=content_type
-        )
-        return self._decode(data)
-
-    async def delete(self, namespace: str, name: str) -> None:
-        await self._transport.request("DELETE", self._path(namespace, name))
-
-
-def _namespace_of(event: Wire) -> str:
-    return str(getattr(getattr(event, "metadata", None), "namespace", "") or "")
-
-
-def _name_of(event: Wire) -> str:
-    return str(getattr(getattr(event, "metadata", None), "name", "") or "")
 
 
 class KubeClient:
@@ -127,9 +73,14 @@ class KubeClient:
         in_cluster: bool | None = None,
     ) -> KubeClient:
         cluster = await load_config(
-            kubeconfig, context, url=url, token=token, ca_file=ca_file,
-            insecure_skip_tls_verify=insecure_skip_tls_verify, in_cluster=in_cluster,
-        )  # fmt: skip
+            kubeconfig,
+            context,
+            url=url,
+            token=token,
+            ca_file=ca_file,
+            insecure_skip_tls_verify=insecure_skip_tls_verify,
+            in_cluster=in_cluster,
+        )
         return cls(cluster)
 
     async def close(self) -> None:
@@ -183,9 +134,11 @@ class KubeClient:
         if name:
             attributes["name"] = name
         review = await self._review(
-            "authorization.k8s.io/v1", "SelfSubjectAccessReview",
-            {"resourceAttributes": attributes}, _AccessReview,
-        )  # fmt: skip
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview",
+            {"resourceAttributes": attributes},
+            _AccessReview,
+        )
         return review.status.allowed
 
     async def whoami(self) -> str:

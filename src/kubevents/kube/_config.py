@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubevents.errors import ConfigError
+
 __all__ = [
     "ENV_SERVICE_ACCOUNT_DIR",
     "ClusterConfig",
-    "ConfigError",
     "TokenFile",
     "in_cluster_namespace",
     "load_config",
@@ -28,10 +29,6 @@ SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 ENV_SERVICE_ACCOUNT_DIR = "KUBEVENTS_SERVICE_ACCOUNT_DIR"
 # client-go re-reads the token file about every minute; a changed file is re-read at once.
 TOKEN_MAX_AGE = 60.0
-
-
-class ConfigError(Exception):
-    """No usable cluster configuration (the message says which source failed and why)."""
 
 
 @dataclass(frozen=True)
@@ -105,9 +102,11 @@ async def load_config(
     conf = Configuration()
     try:
         await kube_config.load_kube_config(
-            config_file=str(path), context=context, client_configuration=conf,
+            config_file=str(path),
+            context=context,
+            client_configuration=conf,
             persist_config=False,
-        )  # fmt: skip
+        )
     except (ConfigException, KeyError, ValueError, OSError) as exc:
         where = f"{path}" + (f" (context {context!r})" if context else "")
         raise ConfigError(f"cannot load kubeconfig {where}: {exc}") from exc

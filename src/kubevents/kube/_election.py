@@ -123,9 +123,10 @@ class LeaseLock:
         record = ElectionRecord(
             holder_identity=spec.holder_identity or "",
             lease_duration_seconds=spec.lease_duration_seconds or 0,
-            acquire_time=spec.acquire_time, renew_time=spec.renew_time,
+            acquire_time=spec.acquire_time,
+            renew_time=spec.renew_time,
             leader_transitions=spec.lease_transitions or 0,
-        )  # fmt: skip
+        )
         return record, go_json(spec)
 
     def _merged_annotations(self, current: Mapping[str, str] | None) -> dict[str, str] | None:
@@ -156,9 +157,10 @@ def _spec(record: ElectionRecord) -> LeaseSpec:
     return LeaseSpec(
         holder_identity=record.holder_identity,
         lease_duration_seconds=record.lease_duration_seconds,
-        acquire_time=micro(record.acquire_time), renew_time=micro(record.renew_time),
+        acquire_time=micro(record.acquire_time),
+        renew_time=micro(record.renew_time),
         lease_transitions=record.leader_transitions,
-    )  # fmt: skip
+    )
 
 
 class LeaderElector:
@@ -226,8 +228,9 @@ class LeaderElector:
                 if remaining <= 0:
                     log.error(
                         "failed to renew leader lease %s within %.1fs: leadership lost",
-                        self._lock.describe(), self.renew_deadline,
-                    )  # fmt: skip
+                        self._lock.describe(),
+                        self.renew_deadline,
+                    )
                     return
                 renewed = await self._attempt(remaining)
                 self._report_transition()
@@ -261,9 +264,11 @@ class LeaderElector:
             return True
         now = self._clock.now()
         record = ElectionRecord(
-            lease_duration_seconds=1, acquire_time=now, renew_time=now,
+            lease_duration_seconds=1,
+            acquire_time=now,
+            renew_time=now,
             leader_transitions=old.leader_transitions,
-        )  # fmt: skip
+        )
         try:
             await self._lock.update(record)
         except KubeError as exc:
@@ -286,16 +291,19 @@ class LeaderElector:
     async def _try_acquire_or_renew(self) -> bool:
         now = self._clock.now()
         record = ElectionRecord(
-            holder_identity=self.identity, lease_duration_seconds=int(self.lease_duration),
-            acquire_time=now, renew_time=now,
-        )  # fmt: skip
+            holder_identity=self.identity,
+            lease_duration_seconds=int(self.lease_duration),
+            acquire_time=now,
+            renew_time=now,
+        )
         if self.is_leader() and self._lease_valid(now):
             # The fast path: one conditional write on the Lease read or written last.
             observed = self.observed_record
             record = replace(
-                record, acquire_time=observed.acquire_time,
+                record,
+                acquire_time=observed.acquire_time,
                 leader_transitions=observed.leader_transitions,
-            )  # fmt: skip
+            )
             try:
                 await self._lock.update(record)
             except KubeError as exc:

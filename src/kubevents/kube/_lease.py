@@ -34,6 +34,8 @@ class LeaseSpec(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel"
 
 
 class Lease(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel"):
+    """A coordination.k8s.io/v1 Lease, the lock of leader election."""
+
     api_version: str = LEASE_API_VERSION
     kind: str = "Lease"
     metadata: ObjectMeta = msgspec.field(default_factory=ObjectMeta)

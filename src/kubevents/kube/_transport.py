@@ -93,9 +93,13 @@ class Transport:
         headers = {"Accept": CONTENT_TYPE_JSON, "Content-Type": content_type}
         try:
             method, url, headers, body, _ = await self._api.param_serialize(
-                method, path, query_params=query or [], header_params=headers, body=body,
+                method,
+                path,
+                query_params=query or [],
+                header_params=headers,
+                body=body,
                 auth_settings=["BearerToken"],
-            )  # fmt: skip
+            )
         except (TypeError, ValueError) as exc:
             raise RequestConstructionError(f"cannot build {method} {path}: {exc}") from exc
         client_timeout = (

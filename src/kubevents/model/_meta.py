@@ -39,6 +39,8 @@ class EventSource(Wire, gc=False):
 
 
 class OwnerReference(Wire, gc=False):
+    """metav1.OwnerReference, as an Event's metadata may carry it (kept, not interpreted)."""
+
     api_version: str = ""
     kind: str = ""
     name: str = ""
@@ -48,6 +50,8 @@ class OwnerReference(Wire, gc=False):
 
 
 class ManagedFieldsEntry(Wire, gc=False):
+    """metav1.ManagedFieldsEntry (server-side apply bookkeeping; kept, not interpreted)."""
+
     manager: str = ""
     operation: str = ""
     api_version: str = ""

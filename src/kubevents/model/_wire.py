@@ -81,9 +81,15 @@ class _WireTime(datetime):
             return value
         utc = _utc(value)
         return cls(
-            utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second,
-            utc.microsecond, tzinfo=UTC,
-        )  # fmt: skip
+            utc.year,
+            utc.month,
+            utc.day,
+            utc.hour,
+            utc.minute,
+            utc.second,
+            utc.microsecond,
+            tzinfo=UTC,
+        )
 
     @classmethod
     def parse(cls, value: str) -> Self:

@@ -17,9 +17,11 @@ distributor waits for room, so the slowest watcher sets the pace. A full *incomi
 ``action_or_drop`` return False and ``await action(...)`` wait. After shutdown both raise
 ``BroadcasterStoppedError``.
 
-The name: the Go file is ``mux.go``, and "watch" already names several things in this project
-(the apiserver's watch stream in ``kubevents.kube``, the exporter's event watcher, the recorders'
-``Watch`` handles); this package adds no further meaning to it.
+The name: the Go file is ``mux.go``. Each "watch" in kubevents is one thing: the apiserver's
+watch is ``kubevents.kube.WatchStream`` of ``WatchEvent``; a watcher of this mux is a ``Watcher``
+of ``MuxEvent`` (apimachinery's ``watch.Interface`` of a broadcaster); a recorder's
+``start_event_watcher`` returns an ``EventWatcher`` (a handler task on a mux watcher); the
+exporter's list-watch of Events is its source.
 """
 
 from kubevents.mux._broadcaster import (

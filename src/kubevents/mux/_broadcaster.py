@@ -19,9 +19,10 @@ import enum
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from kubevents.mux._channel import wake_waiter
+from kubevents.mux._incoming import Control, IncomingQueue
 from kubevents.mux._watcher import MuxEvent, Watcher
 
 __all__ = [
@@ -58,14 +59,6 @@ class BroadcasterStoppedError(RuntimeError):
         super().__init__("broadcaster already stopped")
 
 
-class _Control:
-    __slots__ = ("fn",)
-
-    def __init__(self, fn: Callable[[], bool | None]) -> None:
-        # fn returns True to end the distributor loop (shutdown).
-        self.fn = fn
-
-
 class Broadcaster(Generic[T]):
     """Distributes every event to every watcher, in order; see the module docstring.
 
@@ -85,13 +78,7 @@ class Broadcaster(Generic[T]):
         self._behavior = full_channel_behavior
         self._capacity = incoming_queue_length
         self._lock = threading.Lock()
-        # An event is two entries, its action then its object: no tuple per event, so that
-        # producers allocate nothing the cyclic GC counts (the MuxEvent is made on the loop).
-        # A control item is one ``_Control``.
-        self._incoming: deque[str | T | _Control] = deque()
-        # Events in _incoming: the capacity limits these only, as control items never wait
-        # in Go's queue (their senders block until they run).
-        self._queued = 0
+        self._incoming: IncomingQueue[T] = IncomingQueue()
         self._stopped = False
         self._idle = False
         self._wakeup = asyncio.Event()
@@ -118,7 +105,7 @@ class Broadcaster(Generic[T]):
     @property
     def queued(self) -> int:
         """Events in the incoming queue, not yet distributed."""
-        return self._queued
+        return self._incoming.events
 
     def watchers(self) -> list[Watcher[T]]:
         return list(self._watchers.values())
@@ -134,12 +121,10 @@ class Broadcaster(Generic[T]):
             if self._stopped:
                 self.rejected_stopped += 1
                 raise BroadcasterStoppedError
-            if self._queued >= self._capacity:
+            if self._incoming.events >= self._capacity:
                 self.dropped_full += 1
                 return False
-            self._incoming.append(action)
-            self._incoming.append(obj)
-            self._queued += 1
+            self._incoming.put_event(action, obj)
             self.accepted += 1
             wake = self._idle
             self._idle = False
@@ -157,10 +142,8 @@ class Broadcaster(Generic[T]):
                 if self._stopped:
                     self.rejected_stopped += 1
                     raise BroadcasterStoppedError
-                if self._queued < self._capacity:
-                    self._incoming.append(action)
-                    self._incoming.append(obj)
-                    self._queued += 1
+                if self._incoming.events < self._capacity:
+                    self._incoming.put_event(action, obj)
                     self.accepted += 1
                     wake = self._idle
                     self._idle = False
@@ -216,7 +199,7 @@ class Broadcaster(Generic[T]):
             if self._stopped:
                 return
             self._stopped = True
-            self._incoming.append(_Control(lambda: True))
+            self._incoming.put_control(Control(lambda: True))
             wake = self._idle
             self._idle = False
         if wake:
@@ -242,7 +225,7 @@ class Broadcaster(Generic[T]):
             if self._stopped:
                 raise BroadcasterStoppedError
             # Control items bypass the capacity: Go blocks on a full queue here, we never do.
-            self._incoming.append(_Control(fn))
+            self._incoming.put_control(Control(fn))
             wake = self._idle
             self._idle = False
         if wake:
@@ -284,29 +267,21 @@ class Broadcaster(Generic[T]):
         distributed = 0
         try:
             while True:
-                event: MuxEvent[T] | None = None
-                control: _Control | None = None
                 with self._lock:
-                    if self._incoming:
-                        item = self._incoming.popleft()
-                        if isinstance(item, _Control):
-                            control = item
-                        else:
-                            event = MuxEvent(cast(str, item), cast(T, self._incoming.popleft()))
-                            self._queued -= 1
-                    else:
+                    item = self._incoming.pop()
+                    if item is None:
                         self._idle = True
-                if event is None and control is None:
+                if item is None:
                     await self._wakeup.wait()
                     self._wakeup.clear()
                     continue
                 if self._room_waiters:
                     wake_waiter(self._room_waiters.popleft())
-                if event is None:
-                    if control is not None and control.fn():
+                if isinstance(item, Control):
+                    if item.fn():
                         break
                     continue
-                await self._distribute(event)
+                await self._distribute(item)
                 distributed += 1
                 if distributed % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)

@@ -1,4 +1,5 @@
-"""Record core/v1 Events exactly as client-go's ``tools/record`` does.
+"""Record core/v1 Events exactly as client-go's ``tools/record`` does (v0.34.4, the release the
+parity harness in ``tests/xcheck`` builds; the same behaviour through v0.38.0-beta.0).
 
     broadcaster = EventBroadcaster()
     broadcaster.start_recording_to_sink(KubeEventSink.from_kubeconfig())
@@ -37,6 +38,7 @@ from kubevents.record._correlator import (
     event_aggregator_by_reason_message,
     get_spam_key,
 )
+from kubevents.record._eventwatcher import EventHandler, EventWatcher
 from kubevents.record._fake import FakeRecorder
 from kubevents.record._recorder import EventRecorder, Recorder
 from kubevents.record._sink import (
@@ -46,7 +48,6 @@ from kubevents.record._sink import (
     KubeEventSink,
     record_to_sink,
 )
-from kubevents.record._watch import EventHandler, Watch
 
 __all__ = [
     "AGGREGATE_MESSAGE_PREFIX",
@@ -75,12 +76,12 @@ __all__ = [
     "EventSource",
     "EventSourceObjectSpamFilter",
     "EventSpamKeyFunc",
+    "EventWatcher",
     "FakeRecorder",
     "KubeEventSink",
     "RecordOutcome",
     "Recorder",
     "ShutdownReport",
-    "Watch",
     "event_aggregator_by_reason",
     "event_aggregator_by_reason_message",
     "get_spam_key",

@@ -21,9 +21,9 @@ from kubevents.clock import Clock
 from kubevents.model import Event, EventSource
 from kubevents.mux import BroadcasterStoppedError, Watcher
 from kubevents.record._correlator import CorrelatorOptions, EventCorrelator
+from kubevents.record._eventwatcher import EventHandler, EventWatcher
 from kubevents.record._recorder import Recorder
 from kubevents.record._sink import DEFAULT_SLEEP_DURATION, EventSink, record_to_sink
-from kubevents.record._watch import EventHandler, Watch
 
 __all__ = ["LOG_FORMAT", "EventBroadcaster", "structured_fields"]
 
@@ -33,7 +33,7 @@ log = logging.getLogger("kubevents.record")
 LOG_FORMAT = "Event(%s): type: '%s' reason: '%s' %s"
 
 
-class EventBroadcaster(BroadcasterBase[Event, Watch]):
+class EventBroadcaster(BroadcasterBase[Event, EventWatcher]):
     """Receives events from recorders and sends them to sinks, loggers and handlers.
 
     ``sleep_duration`` is the retry wait of sinks (the first one jittered), ``correlator_options``
@@ -59,26 +59,28 @@ class EventBroadcaster(BroadcasterBase[Event, Watch]):
         self.retry_server_errors = retry_server_errors
         super().__init__(clock, sleep)
 
-    def _new_watch(self, watcher: Watcher[Event | Barrier] | None, handler: EventHandler) -> Watch:
-        return Watch(watcher, handler)
+    def _new_event_watcher(
+        self, watcher: Watcher[Event | Barrier] | None, handler: EventHandler
+    ) -> EventWatcher:
+        return EventWatcher(watcher, handler)
 
     def new_recorder(self, source: EventSource) -> Recorder:
         """A recorder for events from ``source`` (its component is the reporting controller)."""
         return Recorder(source, self.clock, self._submit, self._count_invalid)
 
-    def start_event_watcher(self, handler: EventHandler) -> Watch:
+    def start_event_watcher(self, handler: EventHandler) -> EventWatcher:
         """Call ``handler`` with every event recorded from now on, one at a time.
 
         ``handler`` may be sync or async; a sync one runs on the broadcaster's loop thread, so
         it must be quick. After shutdown this logs and returns an already stopped watch.
         """
         try:
-            return self._start_watch(handler)
+            return self._start_event_watcher(handler)
         except BroadcasterStoppedError:
             log.error("Unable to start event watcher (will not retry!): broadcaster stopped")
-            return Watch(None, handler)
+            return EventWatcher(None, handler)
 
-    def start_recording_to_sink(self, sink: EventSink) -> Watch:
+    def start_recording_to_sink(self, sink: EventSink) -> EventWatcher:
         """Correlate every event and write it to ``sink``, with a correlator of its own."""
         options = self.correlator_options or CorrelatorOptions()
         if options.clock is None:
@@ -88,15 +90,19 @@ class EventBroadcaster(BroadcasterBase[Event, Watch]):
 
         async def handle(event: Event) -> None:
             outcome = await record_to_sink(
-                sink, event, correlator, self.sleep_duration,
-                retry_server_errors=self.retry_server_errors, stopping=self._stopping,
+                sink,
+                event,
+                correlator,
+                self.sleep_duration,
+                retry_server_errors=self.retry_server_errors,
+                stopping=self._stopping,
                 sleep=self._sleep,
-            )  # fmt: skip
+            )
             self._count_outcome(outcome.value)
 
         return self.start_event_watcher(handle)
 
-    def start_logging(self, logf: Callable[..., object]) -> Watch:
+    def start_logging(self, logf: Callable[..., object]) -> EventWatcher:
         """Call ``logf(format, *args)`` for every event, like client-go's ``StartLogging``.
 
         The line is ``Event(v1.ObjectReference{...}): type: 'T' reason: 'R' message``; a
@@ -110,7 +116,7 @@ class EventBroadcaster(BroadcasterBase[Event, Watch]):
 
     def start_structured_logging(
         self, logger: logging.Logger | None = None, level: int = logging.INFO
-    ) -> Watch:
+    ) -> EventWatcher:
         """Log every event as ``Event occurred object="ns/name" fieldPath=... message=...``.
 
         The key/values are also on the record as the ``k8s_event`` attribute (a dict).

@@ -30,7 +30,7 @@ from kubevents._recorderbase.gocompat import (
 )
 from kubevents.clock import Clock, RealClock
 from kubevents.model import Event, ObjectMeta, Time
-from kubevents.record._eventlogger import EventLogger
+from kubevents.record._dedup import DedupCache
 from kubevents.record._keys import (
     AGGREGATE_MESSAGE_PREFIX,
     EventAggregatorKeyFunc,
@@ -53,11 +53,11 @@ __all__ = [
     "MAX_LRU_CACHE_ENTRIES",
     "CorrelateResult",
     "CorrelatorOptions",
+    "DedupCache",
     "EventAggregator",
     "EventAggregatorKeyFunc",
     "EventAggregatorMessageFunc",
     "EventCorrelator",
-    "EventLogger",
     "EventSourceObjectSpamFilter",
     "EventSpamKeyFunc",
     "event_aggregator_by_reason",
@@ -246,17 +246,17 @@ class EventCorrelator:
             opts.max_interval_seconds or DEFAULT_AGGREGATE_INTERVAL_SECONDS,
             clock,
         )
-        self._logger = EventLogger(lru_cache_size)
+        self._dedup = DedupCache(lru_cache_size)
 
     def correlate(self, event: Event | None) -> CorrelateResult:
         if event is None:
             raise ValueError("event is nil")
         aggregated, cache_key = self._aggregator.aggregate(event)
-        observed, patch = self._logger.observe(aggregated, cache_key)
+        observed, patch = self._dedup.observe(aggregated, cache_key)
         if self._spam_filter.filter(observed):
             return CorrelateResult(event=None, patch=None, skip=True)
         return CorrelateResult(event=observed, patch=patch, skip=False)
 
     def update_state(self, event: Event) -> None:
         """Call with the server's reply after a successful create or patch."""
-        self._logger.update_state(event)
+        self._dedup.update_state(event)

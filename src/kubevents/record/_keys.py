@@ -89,4 +89,5 @@ def event_aggregator_by_reason(event: Event) -> tuple[str, str]:
 
 
 def event_aggregator_by_reason_message(event: Event) -> str:
+    """client-go's ``EventAggregatorByReasonMessageFunc``: the aggregate's message."""
     return AGGREGATE_MESSAGE_PREFIX + event.message

@@ -144,8 +144,12 @@ class Recorder:
             self._logger.error(
                 "Could not construct reference to %.200r, will not report event: %s "
                 "(type %r, reason %r, message %r)",
-                obj, exc, event_type, reason, message,
-            )  # fmt: skip
+                obj,
+                exc,
+                event_type,
+                reason,
+                message,
+            )
             return
         if not validate_event_type(event_type):
             self._invalid()

@@ -29,7 +29,7 @@ from kubevents.errors import StatusError
 from kubevents.kube import EventsAPI, KubeClient
 from kubevents.model import Event
 from kubevents.record._correlator import EventCorrelator
-from kubevents.record._eventlogger import shallow_copy
+from kubevents.record._dedup import shallow_copy
 
 __all__ = [
     "DEFAULT_SLEEP_DURATION",
@@ -124,9 +124,13 @@ async def record_to_sink(
         return sleep_duration * rand() if tries == 1 else sleep_duration
 
     return await retry_writes(
-        write, delay, stopping=stopping, sleep=sleep, describe=lambda: _describe(event),
+        write,
+        delay,
+        stopping=stopping,
+        sleep=sleep,
+        describe=lambda: _describe(event),
         logger=log_to,
-    )  # fmt: skip
+    )
 
 
 def _describe(event: Event) -> str:

@@ -18,9 +18,9 @@ import click
 from kubevents.cli import main as kubevents_cli
 from kubevents.cli import setup_logging
 from kubevents.errors import KubeError
-from kubevents.export import ExportConfig, Exporter, SQLiteSinkConfig
+from kubevents.export import ExportConfig, Exporter, Seconds, SQLiteSinkConfig
 from kubevents.export.store import EventStore, QueryFilter
-from kubevents.kube import ConfigError as KubeConfigError
+from kubevents.errors import ConfigError
 from kubevents.kube import KubeClient
 from kubevents_testenv import LocalCluster, ensure_binaries
 from kubevents_testenv.workload import record_workload
@@ -35,7 +35,7 @@ EXPORT_TIMEOUT = 120.0
 async def _reachable(kubeconfig: str | None, context: str | None) -> KubeClient | None:
     try:
         client = await KubeClient.connect(kubeconfig, context)
-    except KubeConfigError:
+    except ConfigError:
         return None
     try:
         async with asyncio.timeout(REACHABLE_TIMEOUT):
@@ -66,7 +66,7 @@ async def _run(client: KubeClient, local: bool, workdir: Path) -> None:
         cluster_name="local-demo" if local else "default",
         sinks=[SQLiteSinkConfig(path=str(db))],
         listen="127.0.0.1:0",
-        shutdown_timeout="10s",
+        shutdown_timeout=Seconds(10),
     )
     exporter = Exporter(config, client=client)
     stop = asyncio.Event()

@@ -14,7 +14,7 @@ from types import FrameType
 
 import click
 
-from kubevents.kube import ConfigError as KubeConfigError
+from kubevents.errors import ConfigError
 from kubevents.kube import KubeClient
 from kubevents_testenv import KUBE_VERSION, LocalCluster, ensure_binaries
 from kubevents_testenv._demo import demo
@@ -78,7 +78,7 @@ async def _record(
 ) -> str:
     try:
         client = await KubeClient.connect(kubeconfig, context)
-    except KubeConfigError as exc:
+    except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     async with client:
         await client.ensure_namespace(namespace)

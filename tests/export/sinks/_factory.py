@@ -34,13 +34,17 @@ def make_event(
             name=f"app.{uid}", namespace=namespace, uid=uid, resource_version=str(100 + count)
         ),
         involved_object=ObjectReference(
-            kind="Pod", namespace=namespace, name="app", uid="pod-uid", api_version="v1",
+            kind="Pod",
+            namespace=namespace,
+            name="app",
+            uid="pod-uid",
+            api_version="v1",
             field_path="spec.containers{app}",
         ),
         reason="Started",
         message=message,
         type="Normal",
-    )  # fmt: skip
+    )
     if series:
         observed = MicroTime.of(BASE_TIME + timedelta(seconds=count, microseconds=250))
         return msgspec.structs.replace(

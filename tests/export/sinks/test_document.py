@@ -51,8 +51,10 @@ def test_core_event_document_schema_and_key_order() -> None:
         "kind", "namespace", "name", "uid", "apiVersion", "fieldPath",
     ]  # fmt: skip
     assert (doc["type"], doc["reason"], doc["message"]) == (
-        "Normal", "Started", "Started container app",
-    )  # fmt: skip
+        "Normal",
+        "Started",
+        "Started container app",
+    )
     assert doc["source"] == {"component": "kubelet", "host": "node-1"}
     assert doc["reportingController"] == "" and doc["reportingInstance"] == ""
     assert doc["action"] == ""
@@ -74,8 +76,10 @@ def test_series_event_document() -> None:
     assert doc["firstTimestamp"] is None and doc["lastTimestamp"] is None
     assert doc["source"] == {"component": "", "host": ""}
     assert (doc["reportingController"], doc["reportingInstance"], doc["action"]) == (
-        "kubelet", "node-1", "Pulling",
-    )  # fmt: skip
+        "kubelet",
+        "node-1",
+        "Pulling",
+    )
 
 
 def test_empty_involved_object_fields_are_left_out() -> None:

@@ -104,9 +104,12 @@ async def test_the_pipeline_retry_warning_carries_no_secret(
     async with answering([503, 503]) as port:
         sink = WebhookSink(secret_url(port), headers={"X-Auth-Token": "h3ader"})
         pipeline = Pipeline(
-            [sink], EventTracker(), AckLog("0"), ExportMetrics(),
+            [sink],
+            EventTracker(),
+            AckLog("0"),
+            ExportMetrics(),
             BatchSettings(flush_delay=0.01, retry_initial_delay=0.01, retry_max_delay=0.02),
-        )  # fmt: skip
+        )
         await sink.start()
         await pipeline.start()
         try:

@@ -52,8 +52,12 @@ def check_mode(path: Path, mode: int, st_mode: int | None = None) -> None:
         log.warning(
             "%s has mode %04o, more open than the configured file_mode %04o; existing files "
             "keep their mode (chmod %04o %s to apply it)",
-            path, st_mode & 0o777, mode, mode, path,
-        )  # fmt: skip
+            path,
+            st_mode & 0o777,
+            mode,
+            mode,
+            path,
+        )
 
 
 def open_append(path: Path, mode: int = DEFAULT_FILE_MODE) -> tuple[int, bool]:

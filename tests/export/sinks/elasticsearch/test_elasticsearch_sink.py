@@ -263,11 +263,22 @@ async def test_the_document_schema(
     assert source["involvedObject"]["kind"] == "Pod"
     assert source["event"] == json.loads(o.raw)  # the server's Event, unchanged
     status, found = await call(
-        http, engine.url, "POST", f"/{prefix}-*/_search",
-        {"query": {"bool": {"filter": [{"term": {"reason": "Started"}},
-                                       {"term": {"involvedObject.kind": "Pod"}},
-                                       {"match": {"message": "container"}}]}}},
-    )  # fmt: skip
+        http,
+        engine.url,
+        "POST",
+        f"/{prefix}-*/_search",
+        {
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"term": {"reason": "Started"}},
+                        {"term": {"involvedObject.kind": "Pod"}},
+                        {"match": {"message": "container"}},
+                    ]
+                }
+            }
+        },
+    )
     assert status == 200 and found["hits"]["total"]["value"] == 1
 
 
@@ -293,9 +304,12 @@ async def test_dotted_labels_and_annotations_never_conflict(
         (f"annotations.{key}", "y", {"dotted:1"}),
     ):
         status, found = await call(
-            http, engine.url, "POST", f"/{prefix}-*/_search",
+            http,
+            engine.url,
+            "POST",
+            f"/{prefix}-*/_search",
             {"query": {"term": {field: value}}, "_source": False},
-        )  # fmt: skip
+        )
         assert status == 200, found
         assert {hit["_id"] for hit in found["hits"]["hits"]} == expected, field
 
@@ -313,18 +327,26 @@ async def test_a_conflicting_document_is_dead_lettered_and_counted(
     metrics = ExportMetrics()
     dead = tmp_path / "dead.jsonl"
     tracker = EventTracker()
+    dead_letter = DeadLetterFile(dead)
     pipeline = Pipeline(
-        [sink], tracker, AckLog("0"), metrics, BatchSettings(flush_delay=0.01),
-        dead_letter=DeadLetterFile(dead),
-    )  # fmt: skip
+        [sink],
+        tracker,
+        AckLog("0"),
+        metrics,
+        BatchSettings(flush_delay=0.01),
+        dead_letter=dead_letter,
+    )
     await sink.start()
     await pipeline.start()
-    for i, o in enumerate(occurrences):
-        tracker.decide(o.uid, o.count)
-        await pipeline.submit(o, str(i + 1))
-    assert await pipeline.drain(30)
-    await pipeline.stop()
-    await sink.close()
+    try:
+        for i, o in enumerate(occurrences):
+            tracker.decide(o.uid, o.count)
+            await pipeline.submit(o, str(i + 1))
+        assert await pipeline.drain(30)
+    finally:
+        await pipeline.stop()
+        await sink.close()
+        dead_letter.close()
     letters = [json.loads(line) for line in dead.read_text().splitlines()]
     assert [(x["sink"], x["document"]["id"]) for x in letters] == [("search", "bad:1")]
     assert letters[0]["reason"] == "mapper_parsing_exception"
@@ -589,12 +611,16 @@ async def test_tls_client_certificate(
 def test_sigv4_matches_the_aws_reference_vector() -> None:
     # "get-vanilla" from AWS's Signature Version 4 test suite.
     authorization = sigv4_authorization(
-        method="GET", path="/", query={},
+        method="GET",
+        path="/",
+        query={},
         headers={"Host": "example.amazonaws.com", "X-Amz-Date": "20150830T123600Z"},
         payload_sha256=hashlib.sha256(b"").hexdigest(),
         credentials=AwsCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
-        region="us-east-1", service="service", amz_date="20150830T123600Z",
-    )  # fmt: skip
+        region="us-east-1",
+        service="service",
+        amz_date="20150830T123600Z",
+    )
     assert authorization == (
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
         "SignedHeaders=host;x-amz-date, "
@@ -629,15 +655,28 @@ def test_config_builds_the_sink_under_both_names(tmp_path: Path) -> None:
     secret = tmp_path / "password"
     secret.write_text("pw\n")
     config = load_export_config(
-        overrides={"sinks": [
-            {"type": "opensearch", "hosts": ["https://a:9200", "https://b:9200"],
-             "index": "events", "mode": "data_stream", "username": "u",
-             "password_file": str(secret)},
-            {"type": "elasticsearch", "hosts": ["http://es:9200"], "name": "es",
-             "api_key": "k", "timeout": "5s", "retention_days": None},
-        ]},
+        overrides={
+            "sinks": [
+                {
+                    "type": "opensearch",
+                    "hosts": ["https://a:9200", "https://b:9200"],
+                    "index": "events",
+                    "mode": "data_stream",
+                    "username": "u",
+                    "password_file": str(secret),
+                },
+                {
+                    "type": "elasticsearch",
+                    "hosts": ["http://es:9200"],
+                    "name": "es",
+                    "api_key": "k",
+                    "timeout": "5s",
+                    "retention_days": None,
+                },
+            ]
+        },
         environ={},
-    )  # fmt: skip
+    )
     first, second = (build_sink(c) for c in config.sinks)
     assert isinstance(first, ElasticsearchSink) and isinstance(second, ElasticsearchSink)
     assert first.name == "opensearch" and first.op_type == "create"

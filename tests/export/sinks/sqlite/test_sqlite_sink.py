@@ -95,8 +95,10 @@ async def test_stores_every_column_exactly(tmp_path: Path) -> None:
     assert row["time"] == 1717243200_123457
     assert row["time_rfc3339"] == "2024-06-01T12:00:00.123457Z"
     assert (row["involved_kind"], row["involved_name"], row["involved_uid"]) == (
-        ref.kind, ref.name, ref.uid,
-    )  # fmt: skip
+        ref.kind,
+        ref.name,
+        ref.uid,
+    )
     assert (row["namespace"], row["type"], row["reason"]) == ("shop", "Warning", "BackOff")
     assert (row["reporting_controller"], row["cluster"]) == ("scheduler", "test-cluster")
     assert row["first_timestamp"] is None and row["last_timestamp"] is None

@@ -20,7 +20,7 @@ from kubevents.export._checks import (
     expanded,
     readable_file,
 )
-from kubevents.export._configbase import ConfigError, Duration, StrictConfig, parse_duration
+from kubevents.export._configbase import ConfigError, Seconds, StrictConfig
 from kubevents.export.sinks._base import Sink
 from kubevents.export.sinks._config import SinkConfigBase
 
@@ -58,7 +58,7 @@ class ElasticsearchSinkConfig(SinkConfigBase, tag="elasticsearch", tag_field="ty
     max_bulk_docs: int = 500
     max_bulk_bytes: int = 5 * 1024 * 1024
     gzip: bool = True
-    timeout: Duration = "30s"
+    timeout: Seconds = Seconds.parse("30s")
     item_retries: int = 3
     username: str | None = None
     password: str | None = None
@@ -87,8 +87,7 @@ class ElasticsearchSinkConfig(SinkConfigBase, tag="elasticsearch", tag_field="ty
                 f"{where}.index: {self.index!r} is not a valid index name (lowercase letters, "
                 "digits, - _ . +; not starting with - _ . +)"
             )
-        timeout = parse_duration(self.timeout, f"{where}.timeout")
-        if not 0 < timeout <= MAX_TIMEOUT:
+        if not 0 < self.timeout <= MAX_TIMEOUT:
             raise ConfigError(f"{where}.timeout: must be more than 0 and at most 1h")
         if self.mode == "data_stream" and self.op_type == "index":
             raise ConfigError(f"{where}.op_type: data streams accept only create")
@@ -177,22 +176,41 @@ class ElasticsearchSinkConfig(SinkConfigBase, tag="elasticsearch", tag_field="ty
         c = self
         # The *_file credentials are read by the transport at start, and again when they change.
         auth = SearchAuth(
-            username=c.username, password=c.password, password_file=_path(c.password_file),
-            api_key=c.api_key, api_key_file=_path(c.api_key_file),
-            bearer_token=c.bearer_token, bearer_token_file=_path(c.bearer_token_file),
-            headers=c.headers, ca_file=_path(c.ca_file), client_cert=_path(c.client_cert),
-            client_key=_path(c.client_key), insecure_skip_verify=c.insecure_skip_verify,
+            username=c.username,
+            password=c.password,
+            password_file=_path(c.password_file),
+            api_key=c.api_key,
+            api_key_file=_path(c.api_key_file),
+            bearer_token=c.bearer_token,
+            bearer_token_file=_path(c.bearer_token_file),
+            headers=c.headers,
+            ca_file=_path(c.ca_file),
+            client_cert=_path(c.client_cert),
+            client_key=_path(c.client_key),
+            insecure_skip_verify=c.insecure_skip_verify,
             aws=AwsSigV4(c.aws.region, c.aws.service, c.aws.profile) if c.aws else None,
-        )  # fmt: skip
+        )
         return ElasticsearchSink(
-            c.hosts, name=c.name, index=c.index, mode=c.mode, op_type=c.op_type,
-            manage_template=c.manage_template, retention_days=c.retention_days,
-            label_mapping=c.label_mapping, shards=c.shards, replicas=c.replicas,
-            template_priority=c.template_priority, max_bulk_docs=c.max_bulk_docs,
-            max_bulk_bytes=c.max_bulk_bytes, gzip=c.gzip,
-            timeout=parse_duration(c.timeout, "timeout"), item_retries=c.item_retries,
-            auth=auth, product=c.product, version=c.version,
-        )  # fmt: skip
+            c.hosts,
+            name=c.name,
+            index=c.index,
+            mode=c.mode,
+            op_type=c.op_type,
+            manage_template=c.manage_template,
+            retention_days=c.retention_days,
+            label_mapping=c.label_mapping,
+            shards=c.shards,
+            replicas=c.replicas,
+            template_priority=c.template_priority,
+            max_bulk_docs=c.max_bulk_docs,
+            max_bulk_bytes=c.max_bulk_bytes,
+            gzip=c.gzip,
+            timeout=c.timeout,
+            item_retries=c.item_retries,
+            auth=auth,
+            product=c.product,
+            version=c.version,
+        )
 
 
 class OpenSearchSinkConfig(

@@ -19,6 +19,10 @@ sink speaks the one stable contract they share: NDJSON ``_bulk`` with per-item r
   engine's error type: dead-lettered and counted, never reported as stored.
 - A request is bounded by documents and bytes; a 413 splits it in halves until the culprit
   is alone (then rejected as ``http_413``).
+
+One module of about 420 lines: the write path (chunking, the bulk call, per-item
+classification, item retries and the stored-id memory) shares one sink's state; setup
+(``_setup``), the HTTP transport (``_transport``) and the templates (``_templates``) are apart.
 """
 
 from __future__ import annotations
@@ -148,9 +152,15 @@ class ElasticsearchSink:
             hosts, auth or SearchAuth(), timeout=timeout, compress=gzip, name=name
         )
         self._cluster = ClusterSetup(
-            self._transport, name=name, index=index, mode=mode, retention_days=retention_days,
-            shards=shards, replicas=replicas, template_priority=template_priority,
-        )  # fmt: skip
+            self._transport,
+            name=name,
+            index=index,
+            mode=mode,
+            retention_days=retention_days,
+            shards=shards,
+            replicas=replicas,
+            template_priority=template_priority,
+        )
         self._setup_lock = asyncio.Lock()
         self._stored: OrderedDict[str, None] = OrderedDict()
         # Action line heads by the UTC date ordinal of the daily index (0: the data stream).
@@ -230,11 +240,15 @@ class ElasticsearchSink:
             self.engine = engine
             log.info(
                 "sink %s: %s at %s, %s into %s, labels %s, lifecycle %s%s",
-                self.name, engine, self._transport.shown_hosts[0],
-                self.op_type, self.index if self.mode == "data_stream" else self.index + "-*",
-                "flat" if self._flat_maps else "de-dotted", self.lifecycle_status,
+                self.name,
+                engine,
+                self._transport.shown_hosts[0],
+                self.op_type,
+                self.index if self.mode == "data_stream" else self.index + "-*",
+                "flat" if self._flat_maps else "de-dotted",
+                self.lifecycle_status,
                 f", installed {', '.join(self.installed)}" if self.installed else "",
-            )  # fmt: skip
+            )
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -298,15 +312,20 @@ class ElasticsearchSink:
                         f"{len(failures)} of {len(batch)} documents still failing after "
                         f"{attempt + 1} attempts, e.g. HTTP {failures[0].status}: "
                         f"{failures[0].detail}",
-                        reason=f"item_{worst}", status=worst,
+                        reason=f"item_{worst}",
+                        status=worst,
                         permanent=all(f.status in PERMANENT_STATUSES for f in failures),
-                    )  # fmt: skip
+                    )
                 log.warning(
                     "sink %s: %d of %d documents answered e.g. HTTP %d (%s); sending them "
                     "again in %.1fs",
-                    self.name, len(failures), len(batch), failures[0].status,
-                    failures[0].detail, delay,
-                )  # fmt: skip
+                    self.name,
+                    len(failures),
+                    len(batch),
+                    failures[0].status,
+                    failures[0].detail,
+                    delay,
+                )
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay *= 2
                 items = [f.item for f in failures]
@@ -332,17 +351,22 @@ class ElasticsearchSink:
     ) -> None:
         body = b"".join(item.lines for item in chunk)
         response = await self._transport.request(
-            "POST", "/_bulk", body=body, query={"filter_path": _BULK_FILTER},
-            content_type="application/x-ndjson", compress=True,
-        )  # fmt: skip
+            "POST",
+            "/_bulk",
+            body=body,
+            query={"filter_path": _BULK_FILTER},
+            content_type="application/x-ndjson",
+            compress=True,
+        )
         status = response.status
         if status == 413:
             if len(chunk) == 1:
                 rejected.append(Rejected(chunk[0].occurrence, "http_413"))
                 log.warning(
                     "sink %s: %s is too large for the cluster even alone (HTTP 413)",
-                    self.name, chunk[0].occurrence.id,
-                )  # fmt: skip
+                    self.name,
+                    chunk[0].occurrence.id,
+                )
                 return
             middle = len(chunk) // 2
             await self._bulk(chunk[:middle], stored, rejected, failures)
@@ -354,9 +378,11 @@ class ElasticsearchSink:
             # the configuration is wrong (the pipeline then dead-letters the batch).
             raise SearchError(
                 f"{response.host}/_bulk answered HTTP {status}: {response.error_text()}",
-                reason=f"http_{status}", status=status, retry_after=response.retry_after,
+                reason=f"http_{status}",
+                status=status,
+                retry_after=response.retry_after,
                 permanent=status in PERMANENT_STATUSES,
-            )  # fmt: skip
+            )
         try:
             result = msgspec.json.decode(response.body, type=_BulkResponse)
         except msgspec.DecodeError as exc:
@@ -394,7 +420,10 @@ class ElasticsearchSink:
             reason = error.type or f"http_{status}"
             log.warning(
                 "sink %s: %s rejected %s (HTTP %d): %s",
-                self.name, self.index_for(item.occurrence), item.occurrence.id, status,
+                self.name,
+                self.index_for(item.occurrence),
+                item.occurrence.id,
+                status,
                 error.reason,
-            )  # fmt: skip
+            )
             rejected.append(Rejected(item.occurrence, reason))

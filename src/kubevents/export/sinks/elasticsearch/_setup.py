@@ -84,9 +84,10 @@ class ClusterSetup:
         if response.status == 429 or response.status >= 500:
             raise SearchError(
                 f"{response.host}{path} answered HTTP {response.status}",
-                reason=f"http_{response.status}", status=response.status,
+                reason=f"http_{response.status}",
+                status=response.status,
                 retry_after=response.retry_after,
-            )  # fmt: skip
+            )
         return response
 
     async def detect(self, product_hint: Product | None, version_hint: str | None) -> Engine:
@@ -113,9 +114,12 @@ class ClusterSetup:
         if product == "opensearch":
             lifecycle_ok = await self._probe(f"/_plugins/_ism/policies/{self.policy_name}")
             return Engine(
-                product, version, flat_type_for(product, version, False),
-                "ism" if lifecycle_ok else None, data_streams=True,
-            )  # fmt: skip
+                product,
+                version,
+                flat_type_for(product, version, False),
+                "ism" if lifecycle_ok else None,
+                data_streams=True,
+            )
         features = await self._xpack_features()
         flattened = bool(features.get("flattened", {}).get("available"))
         ilm = features.get("ilm", {})
@@ -124,9 +128,12 @@ class ClusterSetup:
             version >= (7, 9, 0) and bool(features.get("data_streams", {}).get("available"))
         )
         return Engine(
-            product, version, flat_type_for(product, version, flattened),
-            "ilm" if ilm_ok else None, data_streams=streams,
-        )  # fmt: skip
+            product,
+            version,
+            flat_type_for(product, version, flattened),
+            "ilm" if ilm_ok else None,
+            data_streams=streams,
+        )
 
     async def _xpack_features(self) -> dict[str, Any]:
         # OSS builds (7.x) have no /_xpack: then none of its features either.
@@ -157,9 +164,10 @@ class ClusterSetup:
         if response.status == 429 or response.status >= 500:
             raise SearchError(
                 f"installing the {what} answered HTTP {response.status}",
-                reason=f"http_{response.status}", status=response.status,
+                reason=f"http_{response.status}",
+                status=response.status,
                 retry_after=response.retry_after,
-            )  # fmt: skip
+            )
         if not 200 <= response.status < 300:
             raise SinkError(
                 f"the cluster refused the {what} (HTTP {response.status}): "
@@ -175,10 +183,12 @@ class ClusterSetup:
         if engine.lifecycle is None:
             self.lifecycle_status = "unavailable"
             log.warning(
-                "sink %s: %s has no %s: retention_days=%g is not enforced", self.name, engine,
+                "sink %s: %s has no %s: retention_days=%g is not enforced",
+                self.name,
+                engine,
                 "ILM" if engine.product == "elasticsearch" else "ISM plugin",
                 self.retention_days,
-            )  # fmt: skip
+            )
             return None
         rollover = self.mode == "data_stream"
         name = self.policy_name
@@ -234,9 +244,11 @@ class ClusterSetup:
             patterns=[self.index] if data_stream else [f"{self.index}-*"],
             data_stream=data_stream,
             flat_type=engine.flat_type if flat_maps else None,
-            shards=self.shards, replicas=self.replicas, priority=self.template_priority,
+            shards=self.shards,
+            replicas=self.replicas,
+            priority=self.template_priority,
             ilm_policy=ilm_name,
-        )  # fmt: skip
+        )
         name = self.template_name
         response = await self._get(f"/_index_template/{name}")
         current = response.json() if response.status == 200 else None

@@ -154,16 +154,32 @@ def search_document(occ: Occurrence, *, flat_maps: bool) -> SearchDocument:
     meta = event.metadata
     time_text, first_text, last_text, at_text = document_times(occ)
     series = document_series(event.series, occ.time, time_text)
-
     return SearchDocument(
-        time_text, occ.id, occ.uid, occ.count, occ.cluster, meta.namespace, meta.name,
-        event.involved_object, UNSET if event.related is None else event.related, event.type,
-        event.reason, event.message, event.source,
-        event.reporting_controller, event.reporting_instance, event.action, first_text,
-        last_text, at_text, UNSET if series is None else series, occ.resource_version,
-        _indexed_map(meta.labels, flat_maps), _indexed_map(meta.annotations, flat_maps),
+        time_text,
+        occ.id,
+        occ.uid,
+        occ.count,
+        occ.cluster,
+        meta.namespace,
+        meta.name,
+        event.involved_object,
+        UNSET if event.related is None else event.related,
+        event.type,
+        event.reason,
+        event.message,
+        event.source,
+        event.reporting_controller,
+        event.reporting_instance,
+        event.action,
+        first_text,
+        last_text,
+        at_text,
+        UNSET if series is None else series,
+        occ.resource_version,
+        _indexed_map(meta.labels, flat_maps),
+        _indexed_map(meta.annotations, flat_maps),
         embedded(occ.raw),
-    )  # fmt: skip
+    )
 
 
 def _object(*names: str) -> dict[str, Any]:

@@ -289,8 +289,9 @@ class Transport:
             log.warning(
                 "sink %s: credentials go over plain http to %s: anyone on the path can read "
                 "them (use https)",
-                self.name, ", ".join(plain),
-            )  # fmt: skip
+                self.name,
+                ", ".join(plain),
+            )
 
     async def _sign(
         self, method: str, url: URL, query: Mapping[str, str], body: bytes
@@ -307,10 +308,16 @@ class Transport:
         if credentials.token:
             signed["x-amz-security-token"] = credentials.token
         authorization = sigv4_authorization(
-            method=method, path=url.raw_path, query=query, headers=signed,
-            payload_sha256=payload, credentials=credentials, region=aws.region,
-            service=aws.service, amz_date=amz_date,
-        )  # fmt: skip
+            method=method,
+            path=url.raw_path,
+            query=query,
+            headers=signed,
+            payload_sha256=payload,
+            credentials=credentials,
+            region=aws.region,
+            service=aws.service,
+            amz_date=amz_date,
+        )
         headers = {k: v for k, v in signed.items() if k != "host"}
         headers["Authorization"] = authorization
         return headers
@@ -367,16 +374,20 @@ class Transport:
                 continue
             if status in _FAILOVER_STATUSES:
                 last = SearchError(
-                    f"{shown} answered HTTP {status}", reason=f"http_{status}", status=status,
+                    f"{shown} answered HTTP {status}",
+                    reason=f"http_{status}",
+                    status=status,
                     retry_after=retry_after,
-                )  # fmt: skip
+                )
                 continue
             self._current = index
             return Response(status, payload, shown, retry_after)
         assert last is not None
         if count > 1:
             last = SearchError(
-                f"all {count} hosts failed, last: {last}", reason=last.reason,
-                status=last.status, retry_after=last.retry_after,
-            )  # fmt: skip
+                f"all {count} hosts failed, last: {last}",
+                reason=last.reason,
+                status=last.status,
+                retry_after=last.retry_after,
+            )
         raise last

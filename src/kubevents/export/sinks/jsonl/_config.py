@@ -15,6 +15,8 @@ __all__ = ["JSONLSinkConfig"]
 
 
 class JSONLSinkConfig(SinkConfigBase, tag="jsonl", tag_field="type", kw_only=True):
+    """``type: jsonl``: one export document per line, to a rotated file or stdout (``-``)."""
+
     path: str = "-"  # "-" is stdout
     max_bytes: int | None = None
     backups: int = 5
@@ -42,6 +44,9 @@ class JSONLSinkConfig(SinkConfigBase, tag="jsonl", tag_field="type", kw_only=Tru
 
         path = None if self.path == "-" else Path(self.path).expanduser()
         return JSONLSink(
-            path, name=self.name, max_bytes=self.max_bytes, backups=self.backups,
+            path,
+            name=self.name,
+            max_bytes=self.max_bytes,
+            backups=self.backups,
             file_mode=parse_file_mode(self.file_mode, "file_mode"),
-        )  # fmt: skip
+        )

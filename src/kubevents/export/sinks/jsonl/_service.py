@@ -173,8 +173,9 @@ class JSONLSink:
             # log shippers do, and start a new file where the old one was.
             log.warning(
                 "sink %s: %s was moved or deleted; writing to a new file at that path",
-                self._name, path,
-            )  # fmt: skip
+                self._name,
+                path,
+            )
             self._close_sync()
         if self._fd is None:
             self._open()

@@ -16,6 +16,8 @@ __all__ = ["SQLiteSinkConfig"]
 
 
 class SQLiteSinkConfig(SinkConfigBase, tag="sqlite", tag_field="type", kw_only=True):
+    """``type: sqlite``: the embedded store ``kubevents query`` reads (docs/sinks/sqlite.md)."""
+
     path: str = DEFAULT_DB_PATH
     retention_days: float | None = 30.0
     # "full" syncs each batch: an acknowledged batch survives a power loss, not only a crash.
@@ -43,6 +45,9 @@ class SQLiteSinkConfig(SinkConfigBase, tag="sqlite", tag_field="type", kw_only=T
         from kubevents.export.sinks.sqlite._service import SQLiteSink
 
         return SQLiteSink(
-            Path(self.path).expanduser(), retention_days=self.retention_days, name=self.name,
-            synchronous=self.synchronous, file_mode=parse_file_mode(self.file_mode, "file_mode"),
-        )  # fmt: skip
+            Path(self.path).expanduser(),
+            retention_days=self.retention_days,
+            name=self.name,
+            synchronous=self.synchronous,
+            file_mode=parse_file_mode(self.file_mode, "file_mode"),
+        )

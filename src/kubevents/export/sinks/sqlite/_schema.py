@@ -81,12 +81,33 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 # The columns a row is written with, in order (``seq`` is assigned by SQLite).
 COLUMNS = (
-    "id", "uid", "count", "time", "time_rfc3339", "namespace", "name", "involved_kind",
-    "involved_name", "involved_namespace", "involved_uid", "involved_api_version", "field_path",
-    "type", "reason", "message", "source_component", "source_host", "reporting_controller",
-    "reporting_instance", "cluster", "resource_version", "first_timestamp", "last_timestamp",
-    "event", "inserted_at",
-)  # fmt: skip
+    "id",
+    "uid",
+    "count",
+    "time",
+    "time_rfc3339",
+    "namespace",
+    "name",
+    "involved_kind",
+    "involved_name",
+    "involved_namespace",
+    "involved_uid",
+    "involved_api_version",
+    "field_path",
+    "type",
+    "reason",
+    "message",
+    "source_component",
+    "source_host",
+    "reporting_controller",
+    "reporting_instance",
+    "cluster",
+    "resource_version",
+    "first_timestamp",
+    "last_timestamp",
+    "event",
+    "inserted_at",
+)
 INSERT = (
     f"INSERT INTO occurrences ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
     "ON CONFLICT(id) DO NOTHING"

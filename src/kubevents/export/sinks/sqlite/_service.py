@@ -336,8 +336,10 @@ class SQLiteSink:
         if removed:
             log.info(
                 "sink %s: retention removed %d occurrences older than %s",
-                self._name, removed, format_time(now - self._retention),
-            )  # fmt: skip
+                self._name,
+                removed,
+                format_time(now - self._retention),
+            )
         return done
 
     def _vacuum(self, conn: sqlite3.Connection, budget: int | None) -> bool:

@@ -16,7 +16,7 @@ from kubevents.export._checks import (
     expanded,
     readable_file,
 )
-from kubevents.export._configbase import ConfigError, Duration, parse_duration
+from kubevents.export._configbase import ConfigError, Seconds
 from kubevents.export.sinks._base import Sink
 from kubevents.export.sinks._config import SinkConfigBase
 
@@ -28,10 +28,12 @@ def _path(value: str | None) -> Path | None:
 
 
 class WebhookSinkConfig(SinkConfigBase, tag="webhook", tag_field="type", kw_only=True):
+    """``type: webhook``: batches POSTed to ``url`` as a JSON array or JSON Lines."""
+
     url: str
     headers: dict[str, str] = msgspec.field(default_factory=dict)
     bearer_token_file: str | None = None  # re-read when it changes (a mounted Secret)
-    timeout: Duration = "10s"
+    timeout: Seconds = Seconds.parse("10s")
     ca_file: str | None = None
     client_cert: str | None = None
     client_key: str | None = None
@@ -44,8 +46,7 @@ class WebhookSinkConfig(SinkConfigBase, tag="webhook", tag_field="type", kw_only
     def validate(self, where: str) -> None:
         check_url(self.url, f"{where}.url")
         check_headers(self.headers, f"{where}.headers")
-        timeout = parse_duration(self.timeout, f"{where}.timeout")
-        if not 0 < timeout <= MAX_TIMEOUT:
+        if not 0 < self.timeout <= MAX_TIMEOUT:
             raise ConfigError(f"{where}.timeout: must be more than 0 and at most 1h")
         if bool(self.client_cert) != bool(self.client_key):
             raise ConfigError(f"{where}: client_cert and client_key go together")
@@ -79,10 +80,16 @@ class WebhookSinkConfig(SinkConfigBase, tag="webhook", tag_field="type", kw_only
         from kubevents.export.sinks.webhook._service import WebhookSink
 
         return WebhookSink(
-            self.url, name=self.name, headers=self.headers,
+            self.url,
+            name=self.name,
+            headers=self.headers,
             bearer_token_file=_path(self.bearer_token_file),
-            timeout=parse_duration(self.timeout, "timeout"),
-            ca_file=_path(self.ca_file), client_cert=_path(self.client_cert),
-            client_key=_path(self.client_key), insecure_skip_verify=self.insecure_skip_verify,
-            batch_format=self.format, gzip=self.gzip, check_on_start=self.check_on_start,
-        )  # fmt: skip
+            timeout=self.timeout,
+            ca_file=_path(self.ca_file),
+            client_cert=_path(self.client_cert),
+            client_key=_path(self.client_key),
+            insecure_skip_verify=self.insecure_skip_verify,
+            batch_format=self.format,
+            gzip=self.gzip,
+            check_on_start=self.check_on_start,
+        )

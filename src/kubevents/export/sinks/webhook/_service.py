@@ -139,8 +139,9 @@ class WebhookSink:
             if self._ca_file or self._client_cert:
                 log.warning(
                     "sink %s: TLS settings are ignored for the plain-http %s",
-                    self._name, self.shown_url,
-                )  # fmt: skip
+                    self._name,
+                    self.shown_url,
+                )
             self._warn_plain_credentials()
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=tls if tls is not None else True),
@@ -182,8 +183,10 @@ class WebhookSink:
             log.warning(
                 "sink %s: %s goes over plain http to %s: anyone on the path can read it "
                 "(use https)",
-                self._name, ", ".join(carried), self.shown_url,
-            )  # fmt: skip
+                self._name,
+                ", ".join(carried),
+                self.shown_url,
+            )
 
     def _request_headers(self, headers: dict[str, str]) -> dict[str, str]:
         if self._token is not None:
@@ -257,8 +260,12 @@ class WebhookSink:
         reason = f"http_{status}"
         log.warning(
             "sink %s: %s refused %d documents with HTTP %d: %s",
-            self._name, self.shown_url, len(batch), status, detail.strip(),
-        )  # fmt: skip
+            self._name,
+            self.shown_url,
+            len(batch),
+            status,
+            detail.strip(),
+        )
         rejected.extend(Rejected(occ, reason) for occ in batch)
 
     async def _post(self, batch: Sequence[Occurrence]) -> tuple[int, str]:
@@ -300,9 +307,12 @@ class WebhookSink:
             if retry_after is not None:
                 message += f" (Retry-After {retry_after:g}s)"
             raise WebhookError(
-                message, reason=f"http_{status}", status=status, retry_after=retry_after,
+                message,
+                reason=f"http_{status}",
+                status=status,
+                retry_after=retry_after,
                 permanent=status in PERMANENT_STATUSES,
-            )  # fmt: skip
+            )
         return status, detail
 
 

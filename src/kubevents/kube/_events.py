@@ -1,4 +1,8 @@
-"""Reading one Event API: get, paged list and watch, decoded as any msgspec struct."""
+"""The typed Event APIs (core/v1 and events.k8s.io/v1): requests, paged lists, watches.
+
+``EventReader`` reads (get, paged list, watch) and decodes as any msgspec struct; ``EventsAPI``
+adds the writes for the model's Event types.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,15 @@ import msgspec
 
 from kubevents.errors import RequestConstructionError, UnexpectedObjectError
 from kubevents.kube._jsonsplit import array_elements, object_members
-from kubevents.kube._transport import Transport
+from kubevents.kube._transport import CONTENT_TYPE_STRATEGIC_MERGE_PATCH, Transport
 from kubevents.kube._watch import WatchStream, excerpt
-from kubevents.model import DECODE_ERRORS, decoder
+from kubevents.model import DECODE_ERRORS, Wire, decoder
 
-__all__ = ["DEFAULT_PAGE_SIZE", "EventList", "EventReader", "decode_list"]
+__all__ = ["DEFAULT_PAGE_SIZE", "EventList", "EventReader", "EventsAPI", "decode_list"]
 
 log = logging.getLogger(__name__)
 
+_E = TypeVar("_E", bound=Wire)
 _R = TypeVar("_R", bound=msgspec.Struct)
 _V = TypeVar("_V", bound=msgspec.Struct)
 
@@ -192,6 +197,57 @@ class EventReader(Generic[_R]):
             "GET", self._path(namespace), query=query, request_timeout=timeout
         )
         return WatchStream(response, self._decoder, resource_version or "")
+
+
+class EventsAPI(EventReader[_E]):
+    """create / get / update / patch / delete / list / watch for one Event API."""
+
+    @staticmethod
+    def _body(event: Wire) -> dict[str, Any]:
+        return event.to_dict()
+
+    async def create(self, event: _E, *, namespace: str | None = None) -> _E:
+        ns = namespace if namespace is not None else _namespace_of(event)
+        if not ns:
+            raise RequestConstructionError("cannot create an Event without a namespace")
+        data = await self._transport.request("POST", self._path(ns), body=self._body(event))
+        return self._decode(data)
+
+    async def update(self, event: _E) -> _E:
+        ns, name = _namespace_of(event), _name_of(event)
+        data = await self._transport.request("PUT", self._path(ns, name), body=self._body(event))
+        return self._decode(data)
+
+    async def patch(
+        self,
+        namespace: str,
+        name: str,
+        patch: bytes | dict[str, Any] | list[Any],
+        *,
+        content_type: str = CONTENT_TYPE_STRATEGIC_MERGE_PATCH,
+    ) -> _E:
+        """Patch an Event; strategic-merge by default (what client-go's event sinks send)."""
+        body: Any = patch
+        if isinstance(patch, bytes | bytearray):
+            try:
+                body = msgspec.json.decode(patch)
+            except msgspec.MsgspecError as exc:
+                raise RequestConstructionError(f"patch is not JSON: {exc}") from exc
+        data = await self._transport.request(
+            "PATCH", self._path(namespace, name), body=body, content_type=content_type
+        )
+        return self._decode(data)
+
+    async def delete(self, namespace: str, name: str) -> None:
+        await self._transport.request("DELETE", self._path(namespace, name))
+
+
+def _namespace_of(event: Wire) -> str:
+    return str(getattr(getattr(event, "metadata", None), "namespace", "") or "")
+
+
+def _name_of(event: Wire) -> str:
+    return str(getattr(getattr(event, "metadata", None), "name", "") or "")
 
 
 def decode_list(data: bytes, item_decoder: msgspec.json.Decoder[_R], kind: str) -> EventList[_R]:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubevents._recorderbase.handler import WatchBase
+from kubevents._recorderbase.handler import EventWatcherBase
 from kubevents.model import EventsV1Event
 
-__all__ = ["EventHandler", "Watch"]
+__all__ = ["EventHandler", "EventWatcher"]
 
 # A handler gets each event; it may be a plain function or return an awaitable.
 EventHandler = Callable[[EventsV1Event], object]
 
 
-class Watch(
-    WatchBase[EventsV1Event], logger="kubevents.events", task_prefix="kubevents-events-watch"
+class EventWatcher(
+    EventWatcherBase[EventsV1Event], logger="kubevents.events", task_prefix="kubevents-events-watch"
 ):
     """One running watcher: ``stop()`` detaches it (client-go returns its stop function).
 

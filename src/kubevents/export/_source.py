@@ -26,7 +26,7 @@ from kubevents.export._metrics import ExportMetrics
 from kubevents.export._transforms import Transforms
 from kubevents.kube import ADDED, MODIFIED, KubeClient, excerpt
 
-__all__ = ["EventWatcher", "WatchSettings"]
+__all__ = ["ListWatchSettings", "ListWatchSource"]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,11 @@ def _too_large_resource_version(exc: StatusError) -> bool:
     return exc.code == 504 and "too large resource version" in exc.message.lower()
 
 
-class WatchSettings:
+class ListWatchSettings:
+    """What the source lists and watches: the ``namespace`` (None: all), the selectors, the
+    LIST page size, and a fixed watch timeout in seconds (None: a random 5-10 minutes per watch,
+    as client-go's reflector spreads its re-watches)."""
+
     def __init__(
         self,
         *,
@@ -67,20 +71,28 @@ class WatchSettings:
         self.watch_timeout = watch_timeout  # None: random 5-10 min per watch
 
 
-class EventWatcher:
+class ListWatchSource:
+    """The exporter's source: client-go's reflector ``ListAndWatch`` over core/v1 Events, feeding
+    ``downstream`` instead of a store (see the module docstring).
+
+    ``await run(resource_version)`` runs until cancelled, from ``resource_version`` (None: a
+    fresh LIST). ``watching``, ``synced``, ``resource_version``, ``last_progress`` and the
+    initial-list counters are read by the health checks and progress reports.
+    """
+
     def __init__(
         self,
         client: KubeClient,
         downstream: Transforms,
         metrics: ExportMetrics,
         *,
-        settings: WatchSettings | None = None,
+        settings: ListWatchSettings | None = None,
     ) -> None:
         # Only the fields the exporter reads are decoded; each Event's exact JSON travels along.
         self._events = client.events.decoding(EventFields)
         self._downstream = downstream
         self._metrics = metrics
-        self._settings = settings or WatchSettings()
+        self._settings = settings or ListWatchSettings()
         self._malformed = {stage: metrics.malformed.labels(stage) for stage in ("watch", "list")}
         self.resource_version: str | None = None
         self.synced = False

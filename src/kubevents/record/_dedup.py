@@ -1,4 +1,4 @@
-"""The correlator's dedup stage (client-go ``eventLogger`` in events_cache.go)."""
+"""The correlator's dedup cache (client-go's ``eventLogger`` in events_cache.go)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from kubevents.model import Event, Time, go_json
 from kubevents.record._keys import get_event_key
 from kubevents.record._lru import LRUCache
 
-__all__ = ["EventLogger", "shallow_copy"]
+__all__ = ["DedupCache", "shallow_copy"]
 
 # The "old" side of the dedup patch has lastTimestamp = time.Unix(0, 0), which is not Go's zero
 # time and so prints as a string, never as null.
@@ -71,7 +71,7 @@ def _dedup_patch(event: Event) -> bytes:
     return go_json(patch)
 
 
-class EventLogger:
+class DedupCache:
     """Dedups identical events into one server object with an increasing count.
 
     Never reads the clock: timestamps come from the events themselves.
