@@ -13,15 +13,17 @@ from kubevents.model import Event, EventSource, ObjectMeta, ObjectReference
 def event(namespace: str = "shop", kind: str = "Pod", type_: str = "Warning",
           reason: str = "BackOff", message: str = "Back-off restarting",
           component: str = "kubelet", controller: str = "") -> EventFields:  # fmt: skip
-    return EventFields.of(Event(
-        metadata=ObjectMeta(namespace=namespace),
-        involved_object=ObjectReference(kind=kind),
-        type=type_,
-        reason=reason,
-        message=message,
-        source=EventSource(component=component),
-        reporting_controller=controller,
-    ))
+    return EventFields.of(
+        Event(
+            metadata=ObjectMeta(namespace=namespace),
+            involved_object=ObjectReference(kind=kind),
+            type=type_,
+            reason=reason,
+            message=message,
+            source=EventSource(component=component),
+            reporting_controller=controller,
+        )
+    )
 
 
 def test_no_rules_is_no_filter() -> None:

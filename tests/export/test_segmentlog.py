@@ -11,14 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubevents.export import _segmentlog as segmentlog
-from kubevents.export._segmentlog import (
-    HEADER_SIZE,
-    LogStats,
-    Record,
-    SegmentLog,
-    SpoolFullError,
-    encode_record,
-)
+from kubevents.export import _segmentrecord as segmentrecord
+from kubevents.export._segmentlog import LogStats, SegmentLog, SpoolFullError
+from kubevents.export._segmentrecord import HEADER_SIZE, Record, encode_record
 
 
 def payload(i: int) -> bytes:
@@ -97,14 +92,14 @@ def test_a_replay_that_seeks_before_each_batch_parses_each_record_about_once(
     log.append([payload(i) for i in range(records)])
     assert len(segments(tmp_path)) == 1
     parsed = 0
-    parse = segmentlog._parse
+    parse = segmentrecord.parse
 
     def counting(data: bytes | memoryview, offset: int) -> tuple[Record, int] | None:
         nonlocal parsed
         parsed += 1
         return parse(data, offset)
 
-    monkeypatch.setattr(segmentlog, "_parse", counting)
+    monkeypatch.setattr(segmentlog, "parse", counting)
     got: list[int] = []
     while True:
         log.seek(len(got) + 1)

@@ -26,7 +26,8 @@ import kubevents.export._spool as spool_module
 from export.factories import make_occurrence
 from kubevents.export import ExportMetrics, Occurrence, TaskSupervisor
 from kubevents.export._buffer import Entry
-from kubevents.export._segmentlog import _READ_CHUNK, LogStats, Record, SegmentLog
+from kubevents.export._segmentlog import _READ_CHUNK, LogStats, SegmentLog
+from kubevents.export._segmentrecord import Record
 from kubevents.export._spool import SpoolBuffer, encode_occurrence
 
 from .engine import Target

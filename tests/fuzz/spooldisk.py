@@ -23,7 +23,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubevents.export._segmentlog import HEADER_SIZE, MAGIC, encode_record
+from kubevents.export._segmentrecord import HEADER_SIZE, MAGIC, encode_record
 
 __all__ = ["Choices", "Disk", "Expected", "payload"]
 

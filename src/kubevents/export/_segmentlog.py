@@ -2,11 +2,7 @@
 
 What a sink's disk spool stands on. Records are appended in order, read in order, and
 acknowledged in order; a restart resumes after the last acknowledged record. Each record is
-framed and checksummed::
-
-    magic "KV" | length u32 | sequence u64 | unix ms u64 | crc32 u32 | payload
-
-(little-endian; the CRC covers length, sequence, time and payload). A segment is named after
+framed and checksummed (``_segmentrecord``). A segment is named after
 its first record's sequence (20 digits, ``.seg``) and holds the records from there up to the
 next segment's first: a record outside that range (a copy of a segment under another name) is
 damage too. A crash can leave a torn record at the end of the newest segment: it is cut off at
@@ -23,6 +19,10 @@ counting the records lost. A failing disk makes ``append`` and ``acknowledge`` r
 was; the caller retries.
 
 Not thread-safe: one owner (the spool's worker thread) calls every method.
+
+One module of about 430 lines: opening (recovery), appending, reading, acknowledging and
+dropping share the segments' in-memory index and its invariants; the record format is apart
+(``_segmentrecord``).
 """
 
 from __future__ import annotations
@@ -38,15 +38,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from kubevents.export._segmentrecord import (
+    HEADER_SIZE,
+    MAX_RECORD_BYTES,
+    Record,
+    encode_record,
+    parse,
+    payload_length,
+    scan,
+)
+
 __all__ = ["LogStats", "Record", "SegmentLog", "SpoolFullError"]
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"KV"
-_HEADER = struct.Struct("<2sIQQI")
-HEADER_SIZE = _HEADER.size
-_CHECKED = struct.Struct("<IQQ")  # the header fields the checksum covers
-MAX_RECORD_BYTES = 64 * 1024 * 1024  # a larger length field can only be damage
 DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024
 _SEGMENT_SUFFIX = ".seg"
 _NAME_DIGITS = 20  # every u64 sequence fits, so that names sort as their numbers do
@@ -61,13 +66,6 @@ WhenFull = Literal["block", "drop_oldest"]
 
 class SpoolFullError(Exception):
     """The log is at ``max_bytes``; nothing was appended."""
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    sequence: int
-    written_ms: int
-    payload: bytes
 
 
 @dataclass
@@ -90,67 +88,12 @@ class _Segment:
     skips: dict[int, int] = field(default_factory=dict)  # damaged offset -> resume offset
 
 
-def _crc(length: int, sequence: int, written_ms: int, payload: bytes) -> int:
-    return zlib.crc32(payload, zlib.crc32(_CHECKED.pack(length, sequence, written_ms)))
-
-
-def encode_record(sequence: int, written_ms: int, payload: bytes) -> bytes:
-    crc = _crc(len(payload), sequence, written_ms, payload)
-    return _HEADER.pack(MAGIC, len(payload), sequence, written_ms, crc) + payload
-
-
 def _first_sequence(name: str) -> int | None:
     """The sequence a segment file starts at, from its name; None for any other file."""
     digits = name.removesuffix(_SEGMENT_SUFFIX)
     if digits == name or len(digits) != _NAME_DIGITS or not (digits.isascii() and digits.isdigit()):
         return None
     return int(digits)
-
-
-def _parse(data: bytes | memoryview, offset: int) -> tuple[Record, int] | None:
-    """The valid record at ``offset`` and the offset after it, or None."""
-    end = offset + HEADER_SIZE
-    if end > len(data):
-        return None
-    magic, length, sequence, written_ms, crc = _HEADER.unpack_from(data, offset)
-    if magic != MAGIC or length > MAX_RECORD_BYTES or end + length > len(data):
-        return None
-    payload = bytes(data[end : end + length])
-    if _crc(length, sequence, written_ms, payload) != crc:
-        return None
-    return Record(sequence, written_ms, payload), end + length
-
-
-def _scan(data: bytes, first: int, upper: int) -> tuple[list[Record], dict[int, int], int]:
-    """Every valid record of a segment, the damaged stretches, and the end of the last record.
-
-    Valid: framing and checksum, and a sequence after the previous record's, from ``first`` and
-    below ``upper`` (the segment's range).
-    """
-    records: list[Record] = []
-    skips: dict[int, int] = {}
-    offset = valid_end = 0
-    previous = first - 1
-    while offset < len(data):
-        parsed = _parse(data, offset)
-        if parsed is not None and previous < parsed[0].sequence < upper:
-            record, offset = parsed
-            records.append(record)
-            previous = record.sequence
-            valid_end = offset
-            continue
-        # Damage: resume at the next place where a whole valid record starts.
-        start, probe = offset, offset + 1
-        while (probe := data.find(MAGIC, probe)) >= 0:
-            found = _parse(data, probe)
-            if found is not None and previous < found[0].sequence < upper:
-                break
-            probe += 1
-        if probe < 0:
-            break
-        skips[start] = probe
-        offset = probe
-    return records, skips, valid_end
 
 
 class SegmentLog:
@@ -200,7 +143,7 @@ class SegmentLog:
             newest = i == len(found) - 1
             upper = _NO_SEQUENCE if newest else found[i + 1][0]
             data = path.read_bytes()
-            records, skips, valid_end = _scan(data, first, upper)
+            records, skips, valid_end = scan(data, first, upper)
             segment = _Segment(path, first, first - 1, len(data), skips)
             if records:
                 segment.last = records[-1].sequence
@@ -384,13 +327,13 @@ class SegmentLog:
         """Records from ``offset`` up to the next damaged stretch; and the bytes they span."""
         chunk = self._pread(segment, offset, min(_READ_CHUNK, segment.size - offset))
         if len(chunk) >= HEADER_SIZE:
-            length = _HEADER.unpack_from(chunk)[1]
+            length = payload_length(chunk)
             if len(chunk) < HEADER_SIZE + length <= HEADER_SIZE + MAX_RECORD_BYTES:
                 chunk = self._pread(segment, offset, HEADER_SIZE + length)  # one large record
         records: list[Record] = []
         at = 0
         while len(records) < limit and (at == 0 or offset + at not in segment.skips):
-            parsed = _parse(chunk, at)
+            parsed = parse(chunk, at)
             if parsed is None:
                 break
             record, at = parsed

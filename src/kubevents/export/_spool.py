@@ -13,6 +13,10 @@ anything again; a sink that fell behind is fed from disk. All file work runs on 
 
 Full (``max_bytes``): ``overflow: block`` makes ``put`` wait for room, pausing the watch;
 ``drop_oldest`` deletes the oldest segments and counts the occurrences lost.
+
+One module of about 470 lines: putting (group commits), taking (memory, then disk) and
+completing (the acknowledged mark) move one set of sequence counters that must stay
+consistent with each other; the record payload and the segment log are apart.
 """
 
 from __future__ import annotations
@@ -33,14 +37,9 @@ from kubevents.export._buffer import Acknowledge, Entry, WhenFull
 from kubevents.export._fields import event_fields_decoder
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
-from kubevents.export._segmentlog import (
-    HEADER_SIZE,
-    FsyncPolicy,
-    Record,
-    SegmentLog,
-    SpoolFullError,
-)
+from kubevents.export._segmentlog import FsyncPolicy, SegmentLog, SpoolFullError
 from kubevents.export._segmentlog import WhenFull as Overflow
+from kubevents.export._segmentrecord import HEADER_SIZE, Record
 from kubevents.export._supervisor import TaskSupervisor
 
 __all__ = ["SpoolBuffer"]

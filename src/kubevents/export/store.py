@@ -15,30 +15,32 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-import msgspec
-
-from kubevents.export._fields import EventFields
-from kubevents.export._occurrence import Occurrence
+from kubevents.export._storedrows import (
+    NamespaceCount,
+    ObjectCount,
+    ReasonCount,
+    Stats,
+    StoredOccurrence,
+    StoreError,
+    micros_or_none,
+    stored_occurrence,
+)
 from kubevents.export.sinks.sqlite import (
-    COLUMNS,
     DB_PATH_ENV,
     DEFAULT_DB_PATH,
     SELECT,
     SQLITE_MAGIC,
     default_db_path,
-    from_micros,
     schema_problem,
     to_micros,
 )
-from kubevents.model import Event, parse_rfc3339
 
 __all__ = [
     "DB_PATH_ENV",
@@ -57,10 +59,6 @@ __all__ = [
 _FOLLOW_CHUNK = 1_000
 
 _T = TypeVar("_T")
-
-
-class StoreError(Exception):
-    """The store cannot be read: missing, not a kubevents store, too new, or broken."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,159 +119,6 @@ class QueryFilter:
             clauses.append("kv_icontains(message, ?)")
             params.append(self.text.casefold())
         return " AND ".join(clauses) or "1", params
-
-
-@dataclass(frozen=True, kw_only=True)
-class StoredOccurrence:
-    """One stored occurrence. ``seq`` is its arrival order in this store (never reused).
-
-    ``time`` is the occurrence's own time; ``filing_time`` is what the store orders, filters
-    and expires it by: the same, unless the exporter's time window moved it.
-
-    ``involved_object`` has the keys ``kind namespace name uid apiVersion fieldPath`` and
-    ``source`` the keys ``component host`` (values may be ``""``). ``event`` is the Event as the
-    API server sent it, parsed on first access.
-    """
-
-    seq: int
-    id: str
-    uid: str
-    count: int
-    time: datetime
-    filing_time: datetime
-    namespace: str
-    name: str
-    involved_object: dict[str, str]
-    type: str
-    reason: str
-    message: str
-    source: dict[str, str]
-    reporting_controller: str
-    reporting_instance: str
-    cluster: str
-    resource_version: str
-    first_timestamp: datetime | None
-    last_timestamp: datetime | None
-    inserted_at: datetime
-    event_json: str
-
-    @cached_property
-    def event(self) -> Event:
-        return self._read(Event.from_json)
-
-    @cached_property
-    def fields(self) -> EventFields:
-        """What the exporter reads of the stored Event (``occurrence()`` is built from it)."""
-        return self._read(EventFields.from_json)
-
-    def _read(self, decode: Callable[[str], _T]) -> _T:
-        try:
-            return decode(self.event_json)
-        except (msgspec.MsgspecError, ValueError, OverflowError, RecursionError) as exc:
-            raise StoreError(
-                f"stored occurrence {self.id!r} holds an unreadable Event: {exc}"
-            ) from None
-
-    def occurrence(self) -> Occurrence:
-        """The ``Occurrence`` that was stored (for the export document of ``-o json``)."""
-        return Occurrence(
-            id=self.id, uid=self.uid, count=self.count, time=self.time,
-            filing_time=self.filing_time, event=self.fields,
-            raw=self.event_json.encode(), cluster=self.cluster,
-            resource_version=self.resource_version,
-        )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class ReasonCount:
-    reason: str
-    count: int
-    warnings: int
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectCount:
-    kind: str
-    namespace: str
-    name: str
-    count: int
-    warnings: int
-
-
-@dataclass(frozen=True, slots=True)
-class NamespaceCount:
-    namespace: str
-    count: int
-    warnings: int
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    """Occurrences in ``[window_start, window_end)`` (``None``: unbounded), and the top N."""
-
-    window_start: datetime | None
-    window_end: datetime | None
-    total: int
-    warnings: int
-    first: datetime | None
-    last: datetime | None
-    reasons: list[ReasonCount]
-    objects: list[ObjectCount]
-    namespaces: list[NamespaceCount]
-
-
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else parse_rfc3339(value)
-
-
-_COLUMNS = ("seq", *COLUMNS)  # as SELECT reads them
-_INTEGER_COLUMNS = frozenset({"seq", "count", "time", "inserted_at"})
-_NULLABLE_COLUMNS = frozenset({"first_timestamp", "last_timestamp"})
-
-
-def _stored(row: tuple[Any, ...]) -> StoredOccurrence:
-    """A row as a ``StoredOccurrence``; ``StoreError`` for a row a writer never made.
-
-    SQLite columns are loosely typed, so a damaged or hand-edited file can hold anything.
-    """
-    try:
-        for column, value in zip(_COLUMNS, row, strict=True):
-            expected = int if column in _INTEGER_COLUMNS else str
-            if value is None and column in _NULLABLE_COLUMNS:
-                continue
-            if type(value) is not expected:
-                raise TypeError(f"column {column} holds {type(value).__name__}")
-        return _decode_row(row)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise StoreError(f"stored row with seq {row[0]!r} is malformed: {exc}") from None
-
-
-def _decode_row(row: tuple[Any, ...]) -> StoredOccurrence:
-    (seq, id_, uid, count, filed, when, namespace, name, kind, obj_name, obj_namespace, obj_uid,
-     api_version, field_path, type_, reason, message, component, host, controller, instance,
-     cluster, resource_version, first, last, event, inserted_at) = row  # fmt: skip
-    return StoredOccurrence(
-        seq=seq, id=id_, uid=uid, count=count, time=parse_rfc3339(when),
-        filing_time=from_micros(filed), namespace=namespace, name=name,
-        involved_object={
-            "kind": kind, "namespace": obj_namespace, "name": obj_name, "uid": obj_uid,
-            "apiVersion": api_version, "fieldPath": field_path,
-        },
-        type=type_, reason=reason, message=message,
-        source={"component": component, "host": host},
-        reporting_controller=controller, reporting_instance=instance, cluster=cluster,
-        resource_version=resource_version, first_timestamp=_time(first),
-        last_timestamp=_time(last), inserted_at=from_micros(inserted_at), event_json=event,
-    )  # fmt: skip
-
-
-def _micros_or_none(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return from_micros(value)
-    except (TypeError, OverflowError) as exc:
-        raise StoreError(f"stored time {value!r} is malformed: {exc}") from None
 
 
 def _icontains(message: str | None, needle: str | None) -> bool:
@@ -357,7 +202,7 @@ class EventStore:
     def query(self, flt: QueryFilter | None = None) -> list[StoredOccurrence]:
         """Matching occurrences, oldest to newest (the newest ``limit`` if one is set)."""
         [rows] = self._read([self._query_sql(flt or QueryFilter())])
-        return [_stored(r) for r in rows]
+        return [stored_occurrence(r) for r in rows]
 
     def count(self, flt: QueryFilter | None = None) -> int:
         """How many occurrences match (all of them without a filter); ``limit`` is ignored."""
@@ -410,7 +255,7 @@ class EventStore:
         elif backlog:
             head, rows = self._read([head_sql, self._query_sql(flt)])
             cursor = int(head[0][0])
-            yield [_stored(r) for r in rows]
+            yield [stored_occurrence(r) for r in rows]
         else:
             cursor = self.last_seq()
         where, params = flt.where()
@@ -425,7 +270,7 @@ class EventStore:
                 # Past the rows that did not match too, so the next poll does not rescan them.
                 cursor = rows[-1][0] if full else end
                 if rows:
-                    yield [_stored(r) for r in rows]
+                    yield [stored_occurrence(r) for r in rows]
             if full:
                 continue
             if stop is not None:
@@ -469,8 +314,8 @@ class EventStore:
             window_end=window_end,
             total=total,
             warnings=warnings,
-            first=_micros_or_none(first),
-            last=_micros_or_none(last),
+            first=micros_or_none(first),
+            last=micros_or_none(last),
             reasons=[ReasonCount(*r) for r in reasons],
             objects=[ObjectCount(*r) for r in objects],
             namespaces=[NamespaceCount(*r) for r in namespaces],

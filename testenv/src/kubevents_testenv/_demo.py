@@ -17,10 +17,9 @@ import click
 
 from kubevents.cli import main as kubevents_cli
 from kubevents.cli import setup_logging
-from kubevents.errors import KubeError
+from kubevents.errors import ConfigError, KubeError
 from kubevents.export import ExportConfig, Exporter, Seconds, SQLiteSinkConfig
 from kubevents.export.store import EventStore, QueryFilter
-from kubevents.errors import ConfigError
 from kubevents.kube import KubeClient
 from kubevents_testenv import LocalCluster, ensure_binaries
 from kubevents_testenv.workload import record_workload

@@ -14,6 +14,9 @@ server jar, Lucene, its modules) inside one JVM without a distribution download:
 ``SearchEngine`` writes the node's config (single node, 127.0.0.1, a free port) and runs
 ``java -cp ... <Runner>`` in its own process group until ``stop()``; ``stop()`` followed by
 ``start()`` reuses the port and the data, which is how tests simulate an outage.
+
+One module of about 500 lines, test tooling only: resolving the runner from Maven Central and
+running it are one lifecycle (the classpath cache, the port, the process group).
 """
 
 from __future__ import annotations
