@@ -63,6 +63,15 @@ class SearchExporter(ExporterProcess):
         at = self.args.index("--db")
         del self.args[at : at + 2]
 
+    async def initial_list_done(self) -> None:
+        """Wait for the exporter's first LIST. A count bumped before it is never seen (the LIST
+        shows only the latest count), so a flood must not start until then."""
+        await wait_for(
+            lambda: self.log.exists() and '"message":"listed ' in self.log.read_text(),
+            "the exporter's initial list",
+            within=60,
+        )
+
 
 @pytest.fixture
 def exporter(
@@ -82,6 +91,7 @@ async def test_ten_thousand_events_exactly_once_through_three_sigkills(
     oracle = asyncio.create_task(oracle_watch(kube, namespace, shown))
     rng = random.Random(20261124)
     exporter.start()
+    await exporter.initial_list_done()
     flood = asyncio.create_task(
         record_flood(kube, namespace, objects=FLOOD_OBJECTS, repeats=FLOOD_REPEATS)
     )
@@ -115,6 +125,7 @@ async def test_an_engine_outage_of_a_minute_mid_flood_loses_nothing(
     shown: set[str] = set()
     oracle = asyncio.create_task(oracle_watch(kube, namespace, shown))
     exporter.start()
+    await exporter.initial_list_done()
     flood = asyncio.create_task(record_flood(kube, namespace, objects=500, repeats=6))
     await wait_for(lambda: stored_count(opensearch, exporter.index) > 0, "the first documents")
     opensearch.stop()
