@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from kubevents.model._codec import Wire
-from kubevents.model._meta import EventSource, ObjectMeta, ObjectReference
+from kubevents.model._meta import EventSource, MetadataField, ObjectMeta, ObjectReference
 from kubevents.model._wire import Int32, MicroTime, Time
 
 __all__ = ["EVENT_TYPE_NORMAL", "EVENT_TYPE_WARNING", "Event", "EventSeries"]
@@ -51,18 +51,7 @@ class Event(Wire, gc=False):
     reporting_controller: str = msgspec.field(default_factory=str, name="reportingComponent")
     reporting_instance: str = msgspec.field(default_factory=str)
 
-    @property
-    def name(self) -> str:
-        return self.metadata.name
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace
-
-    @property
-    def uid(self) -> str:
-        return self.metadata.uid
-
-    @property
-    def resource_version(self) -> str:
-        return self.metadata.resource_version
+    name = MetadataField("name")
+    namespace = MetadataField("namespace")
+    uid = MetadataField("uid")
+    resource_version = MetadataField("resource_version")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from kubevents.model._codec import Wire
-from kubevents.model._meta import EventSource, ObjectMeta, ObjectReference
+from kubevents.model._meta import EventSource, MetadataField, ObjectMeta, ObjectReference
 from kubevents.model._wire import Int32, MicroTime, Time
 
 __all__ = ["EventsV1Event", "EventsV1EventSeries"]
@@ -43,18 +43,7 @@ class EventsV1Event(Wire, gc=False):
     deprecated_last_timestamp: Time | None = msgspec.field(default_factory=_none)
     deprecated_count: Int32 = 0
 
-    @property
-    def name(self) -> str:
-        return self.metadata.name
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace
-
-    @property
-    def uid(self) -> str:
-        return self.metadata.uid
-
-    @property
-    def resource_version(self) -> str:
-        return self.metadata.resource_version
+    name = MetadataField("name")
+    namespace = MetadataField("namespace")
+    uid = MetadataField("uid")
+    resource_version = MetadataField("resource_version")

@@ -7,12 +7,16 @@ msgspec then never omits them, while plain defaults are omitted when empty, like
 
 from __future__ import annotations
 
+from operator import attrgetter
+from typing import overload
+
 from kubevents.model._codec import Wire
 from kubevents.model._wire import FieldsV1, Int64, Time
 
 __all__ = [
     "EventSource",
     "ManagedFieldsEntry",
+    "MetadataField",
     "ObjectMeta",
     "ObjectReference",
     "OwnerReference",
@@ -81,3 +85,22 @@ class ObjectMeta(Wire, gc=False):
     owner_references: list[OwnerReference] | None = None
     finalizers: list[str] | None = None
     managed_fields: list[ManagedFieldsEntry] | None = None
+
+
+class MetadataField:
+    """A read-only shortcut to a string field of an object's ``metadata`` (``event.name``)."""
+
+    __slots__ = ("_get",)
+
+    def __init__(self, field: str) -> None:
+        self._get = attrgetter(f"metadata.{field}")
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> MetadataField: ...
+    @overload
+    def __get__(self, obj: object, owner: type) -> str: ...
+    def __get__(self, obj: object | None, owner: type) -> str | MetadataField:
+        if obj is None:
+            return self
+        value: str = self._get(obj)
+        return value
