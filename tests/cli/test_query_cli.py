@@ -323,6 +323,11 @@ def read_lines(stream: IO[str], into: queue.Queue[str]) -> None:
         into.put(line)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_follow_prints_new_rows_until_ctrl_c(db: Path, hist: list[Occurrence]) -> None:
     proc = subprocess.Popen(
         [
@@ -341,6 +346,9 @@ def test_follow_prints_new_rows_until_ctrl_c(db: Path, hist: list[Occurrence]) -
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as a terminal delivers it: an ignored or blocked SIGINT is inherited across
+        # exec, and the full suite's process can be in that state when this test starts.
+        preexec_fn=_default_sigint,
     )
     assert proc.stdout is not None and proc.stderr is not None
     out: queue.Queue[str] = queue.Queue()
