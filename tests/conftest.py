@@ -10,9 +10,15 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from kubevents.kube import KubeClient
 from kubevents_testenv import LocalCluster
+
+# Property tests check behaviour, not speed: hypothesis' default 200 ms per example fails them
+# on a loaded machine, which says nothing about the code.
+settings.register_profile("kubevents", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("kubevents")
 
 
 @pytest.fixture(scope="session")

@@ -346,7 +346,7 @@ def test_a_record_larger_than_a_read_chunk(tmp_path: Path) -> None:
     assert [r.payload for r in log.read(10)] == [b"small", big, b"after"]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(
     seed=st.integers(0, 2**32 - 1),
     damage=st.lists(

@@ -70,7 +70,7 @@ def _truncate(value: datetime | None, micro: bool) -> datetime | None:
     return value if micro else value.replace(microsecond=0)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(core_events)
 def test_core_event_survives_json(event: Event) -> None:
     decoded = Event.from_json(event.to_json())
@@ -86,7 +86,7 @@ def test_core_event_survives_json(event: Event) -> None:
     assert Event.from_dict(event.to_dict()).to_json() == decoded.to_json()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(core_events)
 def test_conversion_round_trip(event: Event) -> None:
     converted = to_events_v1(event)
