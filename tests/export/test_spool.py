@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -143,8 +144,38 @@ async def test_a_full_spool_makes_put_wait_until_the_sink_frees_room(tmp_path: P
     await buffer.close()
 
 
-async def _put_many(buffer: SpoolBuffer, count: int) -> None:
-    for i in range(count):
+async def test_put_goes_on_while_a_group_is_on_disk_until_four_groups_wait(
+    tmp_path: Path,
+) -> None:
+    acks = Acks()
+    buffer = spool(tmp_path, acks, commit_max=2, commit_delay=60)
+    await buffer.start()
+    on_disk, release = threading.Event(), threading.Event()
+    append = buffer._log.append
+
+    def slow_append(payloads: list[bytes]) -> int:
+        on_disk.set()
+        release.wait(30)
+        return append(payloads)
+
+    buffer._log.append = slow_append  # type: ignore[method-assign,assignment]
+    await _put_many(buffer, 2)  # a whole group: committed now, not after commit_delay
+    await eventually(on_disk.is_set, "the first group to reach the disk")
+    # While it is there the watch goes on: three more groups gather without waiting...
+    await asyncio.wait_for(_put_many(buffer, 7, first=2), 10)
+    # ...and the fourth pending group makes put wait for the disk.
+    fourth = asyncio.create_task(buffer.put(entry("u9")))
+    await asyncio.sleep(0.05)
+    assert not fourth.done()
+    release.set()
+    await asyncio.wait_for(fourth, 10)
+    await buffer.settle()
+    assert acks.ids == [f"u{i}:1" for i in range(10)]
+    await buffer.close()
+
+
+async def _put_many(buffer: SpoolBuffer, count: int, first: int = 0) -> None:
+    for i in range(first, first + count):
         await buffer.put(entry(f"u{i}"))
 
 

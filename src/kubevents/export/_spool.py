@@ -22,6 +22,7 @@ consistent with each other; the record payload and the segment log are apart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict, deque
@@ -50,6 +51,8 @@ _T = TypeVar("_T")
 
 DEFAULT_COMMIT_DELAY = 0.05
 DEFAULT_COMMIT_MAX = 1_000
+# Groups that may wait for the disk before ``put`` waits too (a memory bound).
+MAX_PENDING_COMMITS = 4
 # The spool's acknowledged mark is rewritten at most this often (each write is a small fsync).
 ACK_INTERVAL = 0.2
 RETRY_INITIAL_DELAY = 1.0
@@ -135,6 +138,7 @@ class SpoolBuffer:
         self._pending: list[tuple[Entry, bytes]] = []
         self._committer: asyncio.Task[None] | None = None
         self._commit_lock = asyncio.Lock()
+        self._commit_now = asyncio.Event()  # a whole group is pending: no need to wait
         self._cache: OrderedDict[int, Entry] = OrderedDict()  # committed, not yet taken
         self._read = 1  # the next sequence to hand to the sink
         self._done: set[int] = set()
@@ -203,17 +207,26 @@ class SpoolBuffer:
 
     async def put(self, entry: Entry) -> None:
         self._pending.append((entry, encode_occurrence(entry.occurrence)))
-        if len(self._pending) >= self._commit_max:
+        pending = len(self._pending)
+        if pending >= self._commit_max * MAX_PENDING_COMMITS:
             await self._commit()  # bounds memory; waits when the spool is full (overflow: block)
-        elif self._committer is None:
+            return
+        if self._committer is None:
             self._committer = self._supervisor.spawn(
                 self._commit_later(), f"spool-{self._sink}", forever=False
             )
+        if pending >= self._commit_max:
+            self._commit_now.set()
 
     async def _commit_later(self) -> None:
-        await asyncio.sleep(self._commit_delay)
-        self._committer = None
-        await self._commit()
+        # The watch goes on decoding while a commit is on disk: the next group gathers
+        # meanwhile, and only a backlog of several groups makes ``put`` wait.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._commit_now.wait(), self._commit_delay)
+        async with self._commit_lock:
+            self._committer = None
+            self._commit_now.clear()
+            await self._commit_pending()
 
     async def settle(self) -> None:
         # A commit in progress is never cancelled: its entries would be on disk but never
@@ -228,19 +241,22 @@ class SpoolBuffer:
 
     async def _commit(self) -> None:
         async with self._commit_lock:
-            batch, self._pending = self._pending, []
-            start = 0
-            while start < len(batch):
-                # Appended a segment's worth at a time, so that no append is larger than what
-                # the spool can make room for.
-                end, size = start, 0
-                while end < len(batch) and (
-                    end == start or size + len(batch[end][1]) <= self._chunk_bytes
-                ):
-                    size += len(batch[end][1]) + HEADER_SIZE
-                    end += 1
-                await self._commit_chunk(batch[start:end])
-                start = end
+            await self._commit_pending()
+
+    async def _commit_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        start = 0
+        while start < len(batch):
+            # Appended a segment's worth at a time, so that no append is larger than what
+            # the spool can make room for.
+            end, size = start, 0
+            while end < len(batch) and (
+                end == start or size + len(batch[end][1]) <= self._chunk_bytes
+            ):
+                size += len(batch[end][1]) + HEADER_SIZE
+                end += 1
+            await self._commit_chunk(batch[start:end])
+            start = end
 
     async def _commit_chunk(self, batch: list[tuple[Entry, bytes]]) -> None:
         if len(batch) == 1 and len(batch[0][1]) + HEADER_SIZE > self._log.max_bytes:
