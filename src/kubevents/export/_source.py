@@ -16,9 +16,12 @@ retried with backoff like an API error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import TypeVar
 
 from kubevents.errors import GoneError, KubeError, StatusError
 from kubevents.export._fields import EventFields
@@ -30,7 +33,12 @@ __all__ = ["ListWatchSettings", "ListWatchSource"]
 
 log = logging.getLogger(__name__)
 
+_P = TypeVar("_P")
+
 DEFAULT_PAGE_SIZE = 500
+# LIST pages fetched ahead of the one being exported: the apiserver prepares the next page
+# while this process decodes and files the current one.
+PREFETCH_PAGES = 2
 # A watch that ends this quickly with nothing delivered is treated as expired (GKE and some
 # proxies close a stale watch without a 410).
 EXPIRED_WATCH_SECONDS = 2.0
@@ -48,6 +56,37 @@ def _revision(resource_version: str) -> int | None:
 
 def _too_large_resource_version(exc: StatusError) -> bool:
     return exc.code == 504 and "too large resource version" in exc.message.lower()
+
+
+async def prefetched(pages: AsyncIterator[_P], depth: int) -> AsyncGenerator[_P, None]:
+    """``pages``, with up to ``depth`` of them fetched ahead by a task of their own.
+
+    The fetch's error (a 410 on a ``continue`` token, a dropped connection) is raised where
+    the page it failed to fetch would have been; leaving the loop early cancels the fetch.
+    """
+    queue: asyncio.Queue[tuple[_P | None, BaseException | None]] = asyncio.Queue(depth)
+
+    async def fetch() -> None:
+        try:
+            async for page in pages:
+                await queue.put((page, None))
+        except Exception as exc:
+            await queue.put((None, exc))
+        else:
+            await queue.put((None, None))
+
+    fetcher = asyncio.create_task(fetch(), name="list-prefetch")
+    try:
+        while True:
+            page, error = await queue.get()
+            if error is not None:
+                raise error
+            if page is None:
+                return
+            yield page
+    finally:
+        fetcher.cancel()
+        await asyncio.gather(fetcher, return_exceptions=True)
 
 
 class ListWatchSettings:
@@ -191,21 +230,23 @@ class ListWatchSource:
         total = 0
         list_rv = ""
         self.initial_list_done = 0
-        async for page in self._events.list_pages(
+        pages = self._events.list_pages(
             s.namespace, field_selector=s.field_selector, label_selector=s.label_selector,
             limit=s.page_size,
-        ):  # fmt: skip
-            if page.malformed:
-                self._malformed["list"].inc(page.malformed)
-            if self.initial_list_total is None and page.remaining_item_count is not None:
-                self.initial_list_total = len(page.items) + page.remaining_item_count
-            self._metrics.received.labels("list").inc(len(page.items))
-            for event, raw in zip(page.items, page.raw_items, strict=True):
-                await self._downstream.event(event, raw, None)
-            total += len(page.items)
-            self.initial_list_done = total
-            self.last_progress = time.monotonic()
-            list_rv = page.resource_version
+        )  # fmt: skip
+        async with contextlib.aclosing(prefetched(pages, PREFETCH_PAGES)) as ahead:
+            async for page in ahead:
+                if page.malformed:
+                    self._malformed["list"].inc(page.malformed)
+                if self.initial_list_total is None and page.remaining_item_count is not None:
+                    self.initial_list_total = len(page.items) + page.remaining_item_count
+                self._metrics.received.labels("list").inc(len(page.items))
+                for event, raw in zip(page.items, page.raw_items, strict=True):
+                    await self._downstream.event(event, raw, None)
+                total += len(page.items)
+                self.initial_list_done = total
+                self.last_progress = time.monotonic()
+                list_rv = page.resource_version
         # The list's resourceVersion is a valid resume point only once all its items are stored.
         await self._downstream.mark(list_rv)
         self.resource_version = list_rv
