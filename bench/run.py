@@ -37,6 +37,8 @@ SUITES = {
     "recorder": "bench.recorder",
     "pipeline": "bench.pipeline",
     "exporter": "bench.exporter",
+    # After the exporter: it lists every Event of the shared cluster, the backfill's included.
+    "listing": "bench.listing",
 }
 
 

@@ -137,6 +137,12 @@ class LocalCluster:
         return self._require() / "kubeconfig-limited"
 
     @property
+    def apiserver_pid(self) -> int | None:
+        """The kube-apiserver's process id while it runs (benchmarks read its CPU time)."""
+        proc = self._apiserver
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    @property
     def running(self) -> bool:
         procs = (self._etcd, self._apiserver)
         return all(p is not None and p.poll() is None for p in procs)
