@@ -26,6 +26,7 @@ from kubevents.export._configbase import (
 )
 from kubevents.export._occurrence import TimeWindow
 from kubevents.export._rules import RuleSet
+from kubevents.export._source import DEFAULT_PAGE_SIZE
 from kubevents.export.sinks.elasticsearch import (
     AwsSigV4Config,
     ElasticsearchSinkConfig,
@@ -108,7 +109,7 @@ class ExportConfig(StrictConfig):
     namespace: str | None = None  # None: all namespaces
     field_selector: str | None = None
     label_selector: str | None = None
-    page_size: int = 500
+    page_size: int = DEFAULT_PAGE_SIZE
     watch_timeout: Seconds | None = None  # None: random 5-10 min per watch
     checkpoint: str | None = (
         None  # default: next to the first SQLite sink, else ./kubevents.checkpoint

@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 _P = TypeVar("_P")
 
-DEFAULT_PAGE_SIZE = 500
+# Twice client-go's 500: measured (bench/listing.py), a relist at 1 000 per page runs 1.3x as
+# fast for the same apiserver CPU; larger pages gained nothing steady and hold more at once.
+DEFAULT_PAGE_SIZE = 1_000
 # LIST pages fetched ahead of the one being exported: the apiserver prepares the next page
 # while this process decodes and files the current one.
 PREFETCH_PAGES = 2
