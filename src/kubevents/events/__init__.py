@@ -18,6 +18,7 @@ Comments here that name v0.38 describe that newer behaviour.
 """
 
 from kubevents._recorderbase.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, MAX_QUEUED_EVENTS
+from kubevents._recorderbase.metrics import BroadcasterCollector
 from kubevents._recorderbase.reports import BroadcasterStats, ShutdownReport
 from kubevents._recorderbase.sinks import RecordOutcome
 from kubevents.events._adapter import (
@@ -56,6 +57,7 @@ __all__ = [
     "MAX_QUEUED_EVENTS",
     "MAX_TRIES_PER_EVENT",
     "SERIES_OUTCOME",
+    "BroadcasterCollector",
     "BroadcasterStats",
     "BroadcasterStoppedError",
     "EventBroadcaster",
