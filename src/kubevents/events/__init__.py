@@ -36,7 +36,7 @@ from kubevents.events._fieldselector import (
     GroupVersionKind,
     get_field_selector,
 )
-from kubevents.events._recorder import EventRecorder, Recorder
+from kubevents.events._recorder import EventRecorder, Recorder, reporting_instance_for
 from kubevents.events._recording import SERIES_OUTCOME
 from kubevents.events._series import EventKey, EventSeriesCache, get_key
 from kubevents.events._sink import (
@@ -80,4 +80,5 @@ __all__ = [
     "get_field_selector",
     "get_key",
     "new_event_broadcaster_adapter",
+    "reporting_instance_for",
 ]
