@@ -110,6 +110,17 @@ async def test_an_unreadable_state_file_loses_no_event(
     assert len((await kube.events.list(namespace)).items) == 1
 
 
+def test_an_unusable_state_file_is_a_usage_error(
+    local_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("")
+    result = emit(local_cluster.kubeconfig, tmp_path / "file" / "state.json", "pod/p", "--uid",
+                  "u", "--reason", "Seen")  # fmt: skip
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"kubevents emit: state file {tmp_path / 'file' / 'state.json'}: ")
+
+
 async def test_an_identity_without_create_events_gets_one_line_naming_it(
     local_cluster: LocalCluster, namespace: str, tmp_path: Path
 ) -> None:

@@ -4,14 +4,12 @@ Events earlier runs wrote as client-go's recorders would (through a small state 
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Any
 
 import click
 
 from kubevents.cli._emitstate import default_state_path, locked_state
-from kubevents.cli._emitwrite import write_core, write_events_v1
 from kubevents.cli._table import printable
 from kubevents.errors import ConfigError, KubeError, StatusError
 from kubevents.kube import KubeClient, UnknownResourceError
@@ -69,6 +67,10 @@ async def _regarding(
 
 
 async def _emit(options: dict[str, Any]) -> str:
+    # Imported here: the recorders are emit's alone, and every other command (the exporter
+    # first) starts faster without them.
+    from kubevents.cli._emitwrite import write_core, write_events_v1
+
     kind, name = _split_target(options["target"])
     try:
         kube = await KubeClient.connect(options["kubeconfig"], options["context"])
@@ -89,6 +91,8 @@ async def _emit(options: dict[str, Any]) -> str:
                     meta, count = new.metadata, new.series.count if new.series else 1
         except KubeError as exc:
             raise EmitProblem(str(exc)) from exc
+        except ConfigError as exc:  # the state file
+            raise EmitUsage(str(exc)) from exc
     return f"event {meta.namespace}/{meta.name} {verb} (count {count})"
 
 
@@ -155,7 +159,4 @@ def emit(**options: Any) -> None:
     """  # fmt: skip
     if options["state_file"] is None:
         options["state_file"] = default_state_path()
-    # The recorder's own log lines would repeat the one-line error on stderr.
-    logging.getLogger("kubevents").addHandler(logging.NullHandler())
-    logging.getLogger("kubevents").propagate = False
     click.echo(asyncio.run(_emit(options)))

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from kubevents.errors import ConfigError
 from kubevents.model import Event, EventsV1Event
 
 __all__ = ["MAX_ENTRIES", "EmitState", "default_state_path", "locked_state"]
@@ -93,14 +94,24 @@ def locked_state(path: Path | None) -> Iterator[EmitState]:
     if path is None:
         yield EmitState([], [])
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+b") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+b")
+    except OSError as exc:
+        raise ConfigError(
+            f"state file {path}: {exc.strerror or exc} (--no-state keeps none)"
+        ) from exc
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
         state = EmitState.decode(handle.read(), path)
         yield state
-        handle.seek(0)
-        handle.truncate()
-        handle.write(state.encode())
-        handle.flush()
-        os.fsync(handle.fileno())
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(state.encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+        except OSError as exc:
+            # The Event is written; only the count of a later repeat is lost.
+            click.echo(f"kubevents emit: cannot save the state file {path}: {exc}", err=True)

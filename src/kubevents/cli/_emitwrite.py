@@ -27,7 +27,11 @@ __all__ = ["write_core", "write_events_v1"]
 # record_to_sink's waits between retries of a transport failure: 12 tries within ~15 s, not the
 # recorder's 2 minutes, since a job is waiting.
 _RETRY_SLEEP = 1.0
+# The recorders' log lines would repeat the one-line error on stderr: emit's own logger keeps
+# them (a user who wants them can attach a handler).
 _quiet = logging.getLogger("kubevents.cli.emit")
+_quiet.addHandler(logging.NullHandler())
+_quiet.propagate = False
 
 _E = TypeVar("_E", Event, EventsV1Event)
 
@@ -82,7 +86,7 @@ async def write_core(
 ) -> tuple[str, Event]:
     made: _Made[Event] = _Made()
     source = EventSource(component=options["component"], host=options["instance"] or "")
-    recorder = record.Recorder(source, RealClock(), made, lambda: None)
+    recorder = record.Recorder(source, RealClock(), made, lambda: None, _quiet)
     recorder.event(obj, options["event_type"], options["reason"], options["message"])
     correlator = record.EventCorrelator()
     for earlier in state.core:
@@ -107,6 +111,7 @@ async def write_events_v1(
         RealClock(),
         made,
         lambda: None,
+        _quiet,
     )
     reason = options["reason"]
     recorder.eventf(
