@@ -6,6 +6,7 @@ editable install, no test environment), as ``pip install kubevents-*.whl`` would
 
 from __future__ import annotations
 
+import configparser
 import json
 import re
 import shutil
@@ -22,7 +23,7 @@ from kubevents_testenv import LocalCluster
 from support import eventually
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = {"export", "query", "stats"}
+COMMANDS = {"emit", "export", "query", "stats"}
 
 RECORD = """
 import sys
@@ -97,7 +98,13 @@ def test_the_wheel_holds_kubevents_and_no_test_environment(installed: Installed)
     assert [n for n in names if "testenv" in n or "workload" in n] == []
     assert "kubevents/record/__init__.py" in names
     assert "kubevents/py.typed" in names
-    assert re.findall(r"^(\S+) = ", scripts, re.MULTILINE) == ["kubevents"]
+    # The command, and the pytest plugin (kubevents.testing), nothing else.
+    declared = configparser.ConfigParser()
+    declared.read_string(scripts)
+    assert {section: dict(declared[section]) for section in declared.sections()} == {
+        "console_scripts": {"kubevents": "kubevents.cli:main"},
+        "pytest11": {"kubevents": "kubevents.testing.pytest_plugin"},
+    }
     found = installed.run("python", "-c", "import kubevents_testenv")
     assert "No module named 'kubevents_testenv'" in found.stderr
 

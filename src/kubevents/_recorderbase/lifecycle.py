@@ -168,6 +168,11 @@ class BroadcasterBase(ShutdownOnExit, Generic[_E, _W]):
         """The counters: what was queued, every kind of drop, and the sinks' outcomes."""
         with self._lock:
             watches = list(self._watches)
+            sinks = list(self._sinks)
+        api_writes = {"create": 0, "patch": 0}
+        for sink in sinks:
+            for verb, n in getattr(sink, "api_writes", {}).items():
+                api_writes[verb] = api_writes.get(verb, 0) + n
         return BroadcasterStats(
             accepted=self._mux.accepted,
             dropped_queue_full=self._mux.dropped_full,
@@ -177,6 +182,8 @@ class BroadcasterBase(ShutdownOnExit, Generic[_E, _W]):
             + sum(watch.dropped for watch in watches),
             dropped_at_shutdown=self._dropped_at_shutdown,
             sink_outcomes=dict(self._outcomes),
+            api_writes=api_writes,
+            queued=self._mux.queued + sum(watch.pending for watch in watches),
         )
 
     async def aflush(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 - as flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from kubevents._recorderbase.gocompat import klog_pairs
@@ -47,6 +47,12 @@ class BroadcasterStats:
     """Events still queued for a watcher when shutdown timed out."""
     sink_outcomes: dict[str, int]
     """``RecordOutcome`` value -> events, over all sinks."""
+    api_writes: dict[str, int] = field(default_factory=dict)
+    """``"create"`` / ``"patch"`` -> successful API calls of the broadcaster's API sinks (those
+    that count them: ``KubeEventSink``); a patch answered 404 and then created counts as a
+    create."""
+    queued: int = 0
+    """Events waiting now: in the incoming queue, and in the watchers' queues (summed)."""
 
     @property
     def dropped(self) -> int:

@@ -190,6 +190,8 @@ class ApiSinkBase(Generic[_E]):
         # Only a client this sink made itself is closed by aclose().
         self._owns_client = client is None
         self._lock: asyncio.Lock | None = None
+        # Successful writes by verb, for the broadcaster's stats (read from any thread).
+        self.api_writes = {"create": 0, "patch": 0}
 
     async def client(self) -> KubeClient:
         """The client, connecting it on first use (``from_kubeconfig``)."""
@@ -215,7 +217,9 @@ class ApiSinkBase(Generic[_E]):
     async def create(self, event: _E) -> _E:
         self._check_namespace(event, "create")
         client = await self.client()
-        return await self._api(client).create(event)
+        created = await self._api(client).create(event)
+        self.api_writes["create"] += 1
+        return created
 
     async def update(self, event: _E) -> _E:
         self._check_namespace(event, "update")
@@ -225,12 +229,14 @@ class ApiSinkBase(Generic[_E]):
     async def patch(self, event: _E, patch: bytes) -> _E:
         self._check_namespace(event, "patch")
         client = await self.client()
-        return await self._api(client).patch(
+        patched = await self._api(client).patch(
             event.metadata.namespace,
             event.metadata.name,
             self._patch_body(patch),
             content_type=CONTENT_TYPE_STRATEGIC_MERGE_PATCH,
         )
+        self.api_writes["patch"] += 1
+        return patched
 
     async def aclose(self) -> None:
         """Close the client if this sink created it (``from_kubeconfig``); else do nothing."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kubevents import __version__
+from kubevents.cli._emit import emit
 from kubevents.cli._export import export
 from kubevents.cli._logsetup import setup_logging
 from kubevents.cli._query import query
@@ -19,6 +20,7 @@ def main() -> None:
     """Kubernetes Events for Python: record them like client-go, keep every one of them."""
 
 
+main.add_command(emit)
 main.add_command(export)
 main.add_command(query)
 main.add_command(stats)

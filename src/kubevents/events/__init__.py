@@ -18,6 +18,7 @@ Comments here that name v0.38 describe that newer behaviour.
 """
 
 from kubevents._recorderbase.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, MAX_QUEUED_EVENTS
+from kubevents._recorderbase.metrics import BroadcasterCollector
 from kubevents._recorderbase.reports import BroadcasterStats, ShutdownReport
 from kubevents._recorderbase.sinks import RecordOutcome
 from kubevents.events._adapter import (
@@ -35,7 +36,7 @@ from kubevents.events._fieldselector import (
     GroupVersionKind,
     get_field_selector,
 )
-from kubevents.events._recorder import EventRecorder, Recorder
+from kubevents.events._recorder import EventRecorder, Recorder, reporting_instance_for
 from kubevents.events._recording import SERIES_OUTCOME
 from kubevents.events._series import EventKey, EventSeriesCache, get_key
 from kubevents.events._sink import (
@@ -56,6 +57,7 @@ __all__ = [
     "MAX_QUEUED_EVENTS",
     "MAX_TRIES_PER_EVENT",
     "SERIES_OUTCOME",
+    "BroadcasterCollector",
     "BroadcasterStats",
     "BroadcasterStoppedError",
     "EventBroadcaster",
@@ -78,4 +80,5 @@ __all__ = [
     "get_field_selector",
     "get_key",
     "new_event_broadcaster_adapter",
+    "reporting_instance_for",
 ]

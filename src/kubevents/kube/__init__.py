@@ -23,6 +23,7 @@ from kubevents.kube._election import (
 )
 from kubevents.kube._events import EventList, EventReader, EventsAPI
 from kubevents.kube._lease import LEASE_API_VERSION, Lease, LeasesAPI, LeaseSpec
+from kubevents.kube._objects import APIResource, ObjectsAPI, UnknownResourceError
 from kubevents.kube._transport import (
     CONTENT_TYPE_JSON,
     CONTENT_TYPE_JSON_PATCH,
@@ -58,6 +59,7 @@ __all__ = [
     "JITTER_FACTOR",
     "LEASE_API_VERSION",
     "MODIFIED",
+    "APIResource",
     "ClusterConfig",
     "ConfigError",
     "ElectionRecord",
@@ -70,8 +72,10 @@ __all__ = [
     "LeaseLock",
     "LeaseSpec",
     "LeasesAPI",
+    "ObjectsAPI",
     "ResourceLock",
     "TokenFile",
+    "UnknownResourceError",
     "WatchEvent",
     "WatchStream",
     "excerpt",

@@ -15,6 +15,7 @@ from kubevents.errors import StatusError, UnexpectedObjectError
 from kubevents.kube._config import ClusterConfig, load_config
 from kubevents.kube._events import EventsAPI
 from kubevents.kube._lease import LeasesAPI
+from kubevents.kube._objects import ObjectsAPI
 from kubevents.kube._transport import Transport
 from kubevents.model import Event, EventsV1Event
 
@@ -59,6 +60,7 @@ class KubeClient:
             self._transport, "/apis/events.k8s.io/v1", EventsV1Event, "Event"
         )
         self.leases = LeasesAPI(self._transport)
+        self.objects = ObjectsAPI(self._transport)
 
     @classmethod
     async def connect(

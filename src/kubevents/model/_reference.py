@@ -2,7 +2,9 @@
 
 Mirrors client-go's ``tools/reference.GetReference``: an ``ObjectReference`` is returned as-is;
 otherwise kind/apiVersion come from the object itself, or, when a typed client object carries
-none (list items do not), from a small scheme of well-known Kubernetes types.
+none (list items do not), from its class: a small scheme of well-known Kubernetes types, or what
+the popular clients keep on their classes (lightkube's ``_api_info``, kr8s' ``version`` and
+``kind``). No client is imported: objects are read by duck typing, so none is a dependency.
 """
 
 from __future__ import annotations
@@ -97,29 +99,56 @@ def _from_metadata(obj: Any, kind: str, api_version: str, metadata: Any) -> Obje
     )
 
 
+def _class_group_version_kind(obj: Any) -> tuple[str, str]:
+    """(apiVersion, kind) from ``obj``'s class, or ("", "") when its class does not say."""
+    cls = type(obj)
+    if cls.__name__ in _SCHEME:  # kubernetes and kubernetes_asyncio models
+        return _SCHEME[cls.__name__]
+    # lightkube: every resource class (generic ones included) has an ApiInfo.
+    resource = getattr(getattr(cls, "_api_info", None), "resource", None)
+    if resource is not None:
+        group, version = _text(getattr(resource, "group", "")), _text(resource.version)
+        return (f"{group}/{version}" if group else version), _text(resource.kind)
+    # kr8s: APIObject subclasses declare "group/version" and kind as class attributes.
+    declared = getattr(cls, "version", None), getattr(cls, "kind", None)
+    if type(declared[0]) is str and type(declared[1]) is str:
+        return declared[0], declared[1]
+    return "", ""
+
+
 def get_reference(obj: Any) -> ObjectReference:
     """Return an ``ObjectReference`` to ``obj``.
 
     Accepts an ``ObjectReference`` (returned unchanged, as client-go does), a manifest dict or
-    any Mapping with ``metadata``/``apiVersion``/``kind`` (a kopf body), a Kubernetes Python
-    client model (e.g. ``V1Pod``) or any object with ``metadata``/``api_version``/``kind``.
-    Raises ``ValueError`` naming what is missing.
+    any Mapping with ``metadata``/``apiVersion``/``kind`` (a kopf body, a lightkube generic
+    resource), a ``kubernetes`` or ``kubernetes_asyncio`` model (e.g. ``V1Pod``), a lightkube
+    resource, a kr8s object (its ``raw`` manifest), or any object with
+    ``metadata``/``api_version``/``kind``. Raises ``ValueError`` naming what is missing.
     """
     # A plain dict (a manifest) first: the common case, and the cheapest test.
-    if type(obj) is not dict:
-        if obj is None:
-            raise ValueError("can't reference a nil object")
-        if isinstance(obj, ObjectReference):
-            return obj
-    if type(obj) is dict or isinstance(obj, Mapping):
-        get = obj.get
-        metadata = get("metadata")
-        api_version = _text(get("apiVersion") or get("api_version"))
-        kind = _text(get("kind"))
-    else:
-        metadata = getattr(obj, "metadata", None)
-        api_version = _text(getattr(obj, "api_version", None) or getattr(obj, "apiVersion", None))
-        kind = _text(getattr(obj, "kind", None))
-        if not (api_version and kind) and type(obj).__name__ in _SCHEME:
-            api_version, kind = _SCHEME[type(obj).__name__]
+    if type(obj) is dict:
+        return _from_manifest(obj, obj)
+    if obj is None:
+        raise ValueError("can't reference a nil object")
+    if isinstance(obj, ObjectReference):
+        return obj
+    if isinstance(obj, Mapping):
+        return _from_manifest(obj, obj)
+    raw = getattr(obj, "raw", None)
+    if isinstance(raw, Mapping):  # a kr8s object: its manifest is ``raw``
+        return _from_manifest(obj, raw)
+    metadata = getattr(obj, "metadata", None)
+    api_version = _text(getattr(obj, "api_version", None) or getattr(obj, "apiVersion", None))
+    kind = _text(getattr(obj, "kind", None))
+    if not (api_version and kind):
+        api_version, kind = _class_group_version_kind(obj)
     return _from_metadata(obj, kind, api_version, metadata)
+
+
+def _from_manifest(obj: Any, manifest: Mapping[str, Any]) -> ObjectReference:
+    get = manifest.get
+    api_version = _text(get("apiVersion") or get("api_version"))
+    kind = _text(get("kind"))
+    if not (api_version and kind) and type(obj) is not dict:
+        api_version, kind = _class_group_version_kind(obj)
+    return _from_metadata(obj, kind, api_version, get("metadata"))

@@ -15,6 +15,7 @@ broadcaster, recorders and fake, sinks and ``record_to_sink``, the correlator an
 """
 
 from kubevents._recorderbase.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, MAX_QUEUED_EVENTS
+from kubevents._recorderbase.metrics import BroadcasterCollector
 from kubevents._recorderbase.reports import BroadcasterStats, ShutdownReport
 from kubevents._recorderbase.sinks import RecordOutcome
 from kubevents.model import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING, EventSource
@@ -62,6 +63,7 @@ __all__ = [
     "MAX_LRU_CACHE_ENTRIES",
     "MAX_QUEUED_EVENTS",
     "MAX_TRIES_PER_EVENT",
+    "BroadcasterCollector",
     "BroadcasterStats",
     "CorrelateResult",
     "CorrelatorOptions",
