@@ -14,7 +14,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 LOG_TAIL_LINES = 30
 
@@ -138,3 +139,31 @@ def limited_rbac(user: str, verbs: Sequence[str]) -> tuple[dict[str, Any], dict[
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
     }
     return role, binding
+
+
+class ServerProcess:
+    """A server of the tests run as one child process group: ``start()`` waits until it
+    serves, ``close()`` stops it for good; usable as a context manager."""
+
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
