@@ -34,7 +34,8 @@ async def consume(
     bootstrap: str, topic: str, at_least: int = 0, within: float = 60
 ) -> list[Consumed]:
     """Every record of ``topic`` from the beginning, in partition order: keeps reading until
-    ``at_least`` arrived (then to the end of the log), or fails after ``within`` seconds."""
+    ``at_least`` distinct occurrence ids arrived (then to the end of the log; duplicates are
+    kept), or fails after ``within`` seconds."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
         isolation_level="read_committed",
@@ -58,22 +59,23 @@ async def consume(
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         records: list[Consumed] = []
+        ids: set[str] = set()
         while True:
             ends = await consumer.end_offsets(tps)
             done = all([await _position(consumer, tp) >= ends[tp] for tp in tps])
-            if done and len(records) >= at_least:
+            if done and len(ids) >= at_least:
                 return records
             if loop.time() > deadline:
                 raise AssertionError(
-                    f"{len(records)} records in {topic} after {within:.0f}s, expected {at_least}"
+                    f"{len(ids)} occurrences in {topic} after {within:.0f}s, expected {at_least}"
                 )
             batches = await consumer.getmany(*tps, timeout_ms=500, max_records=10_000)
             for tp, messages in batches.items():
-                records.extend(
-                    Consumed(tp.partition, m.offset, m.timestamp, m.key, m.value,
-                             dict(m.headers))
-                    for m in messages
-                )  # fmt: skip
+                for m in messages:
+                    record = Consumed(tp.partition, m.offset, m.timestamp, m.key, m.value,
+                                      dict(m.headers))  # fmt: skip
+                    records.append(record)
+                    ids.add(record.id)
     finally:
         await consumer.stop()
 

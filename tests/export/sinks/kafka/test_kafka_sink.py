@@ -123,6 +123,22 @@ async def test_a_write_retried_across_a_broker_restart_sends_nothing_twice(
     assert out_of_order(records) == []
 
 
+async def test_an_occurrence_twice_in_one_batch_is_sent_once(
+    kafka: KafkaBroker, topic: str
+) -> None:
+    # A replay after a restart can hand a sink one occurrence twice in a batch.
+    sink = KafkaSink([kafka.bootstrap], topic=topic)
+    await sink.start()
+    batch = [of_object(1, 1), of_object(2, 1), of_object(1, 1), of_object(1, 2)]
+    try:
+        result = await sink.write(batch)
+    finally:
+        await sink.close()
+    assert result.rejected == []
+    records = await consume(kafka.bootstrap, topic, 3)
+    assert sorted(r.id for r in records) == sorted({o.id for o in batch})
+
+
 async def test_a_record_larger_than_a_request_is_rejected_alone(
     kafka: KafkaBroker, topic: str
 ) -> None:

@@ -337,7 +337,11 @@ class KafkaSink:
         rejected: list[Rejected] = []
         failure: BaseException | None = None
         in_flight = 0
+        settled: set[str] = set()
         for occ in batch:
+            if occ.id in settled:
+                continue
+            settled.add(occ.id)
             delivery = deliveries[occ.id]
             if not delivery.done():
                 in_flight += 1
@@ -352,7 +356,7 @@ class KafkaSink:
                 failure = exc
         if in_flight:
             raise SinkError(
-                f"{in_flight} of {len(batch)} records not acknowledged within "
+                f"{in_flight} of {len(settled)} records not acknowledged within "
                 f"{self._timeout:g}s (they stay in flight and are waited for again)",
                 reason="timeout",
             )
@@ -364,7 +368,9 @@ class KafkaSink:
                     deliveries.pop(occ.id, None)
             raise error
         for occ in batch:
-            del deliveries[occ.id]
+            # pop, not del: a replay can put one occurrence twice into a batch (both copies
+            # share one delivery, so it is sent once).
+            deliveries.pop(occ.id, None)
         return WriteResult(rejected)
 
     async def _rebuild(self) -> None:
