@@ -12,17 +12,16 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kubevents.kube import KubeClient
 from kubevents_testenv import KafkaBroker, LocalCluster, shared_kafka
 from kubevents_testenv.workload import record_flood
 
-from .cluster_support import ExporterProcess, server_counts, wait_for
+from .cluster_support import SinkExporter, server_counts
 from .kafka_support import Consumed, consume, duplicates, out_of_order
 from .search_support import oracle_watch
 
@@ -38,46 +37,20 @@ def kafka() -> KafkaBroker:
     return shared_kafka()
 
 
-@pytest.fixture
-async def kube(local_cluster: LocalCluster) -> AsyncIterator[KubeClient]:
-    async with await KubeClient.connect(local_cluster.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def namespace(kube: KubeClient) -> str:
-    name = f"kafka-{uuid.uuid4().hex[:8]}"
-    await kube.ensure_namespace(name)
-    return name
-
-
-class KafkaExporter(ExporterProcess):
+class KafkaExporter(SinkExporter):
     """``kubevents export`` with the Kafka sink only (no SQLite store)."""
 
     def __init__(
         self, cluster: LocalCluster, workdir: Path, namespace: str, broker: KafkaBroker
     ) -> None:
         self.topic = f"e2e-{uuid.uuid4().hex[:10]}"
-        self.dead_letters = workdir / "dead-letters.jsonl"
-        config = workdir / "export.yaml"
         sink = {"type": "kafka", "bootstrap_servers": [broker.bootstrap], "topic": self.topic}
-        config.write_text(yaml.safe_dump({"sinks": [sink], "dead_letter": str(self.dead_letters)}))
-        super().__init__(cluster, workdir, namespace, "--config", str(config))
-        at = self.args.index("--db")
-        del self.args[at : at + 2]
+        super().__init__(cluster, workdir, namespace, sink)
         self.started_at: list[float] = []  # wall-clock start of each exporter process
 
     def start(self) -> None:
         self.started_at.append(time.time())
         super().start()
-
-    async def initial_list_done(self) -> None:
-        """A count bumped before the first LIST is never seen: the flood waits for it."""
-        await wait_for(
-            lambda: self.log.exists() and '"message":"listed ' in self.log.read_text(),
-            "the exporter's initial list",
-            within=60,
-        )
 
     def incarnation(self, record: Consumed) -> int:
         """Which exporter process produced ``record`` (its producer stamps its send time)."""
