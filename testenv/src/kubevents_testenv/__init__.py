@@ -30,6 +30,7 @@ from ._build import (
     ensure_kubectl,
 )
 from ._cluster import LIMITED_USER, LIMITED_VERBS, LocalCluster
+from ._esnode import ELASTICSEARCH_NODE_VERSION, ElasticsearchNode, ensure_elasticsearch_node
 from ._faultproxy import FaultProxy
 from ._kafka import DEFAULT_KAFKA_VERSION, KafkaBroker, KafkaRuntime, ensure_kafka, shared_kafka
 from ._search import (
@@ -45,12 +46,14 @@ from ._tokens import create_token
 __all__ = [
     "DEFAULT_KAFKA_VERSION",
     "DEFAULT_SEARCH_VERSIONS",
+    "ELASTICSEARCH_NODE_VERSION",
     "ETCD_VERSION",
     "HELM_VERSION",
     "KUBE_VERSION",
     "LIMITED_USER",
     "LIMITED_VERBS",
     "Binaries",
+    "ElasticsearchNode",
     "FaultProxy",
     "KafkaBroker",
     "KafkaRuntime",
@@ -59,6 +62,7 @@ __all__ = [
     "SearchRuntime",
     "create_token",
     "ensure_binaries",
+    "ensure_elasticsearch_node",
     "ensure_helm",
     "ensure_kafka",
     "ensure_kubectl",

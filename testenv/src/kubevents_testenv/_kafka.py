@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Self
 
 from ._maven import log, resolve_classpath
-from ._support import ServerProcess, free_ports, live_processes, tail, terminate
+from ._support import ServerProcess, free_ports
 
 __all__ = [
     "DEFAULT_KAFKA_VERSION",
@@ -43,7 +43,6 @@ DEFAULT_KAFKA_VERSION = "4.4.0"
 _SLF4J_VERSION = "2.0.17"
 _LOG4J_VERSION = "2.25.5"
 _READY_TIMEOUT = 120.0
-_STOP_TIMEOUT = 30.0
 _READY_LINE = b"Kafka Server started"
 #: The users of the SASL listener and their passwords (test credentials).
 SASL_USERS = {"kubevents": "kubevents-secret"}
@@ -245,48 +244,18 @@ class KafkaBroker(ServerProcess):
         if self.port is None:
             properties = self._configure()
         started = time.monotonic()
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with open(self.log_path, "ab") as output:
-            self.proc = subprocess.Popen(
-                self._java("kafka.Kafka", str(properties)),
-                stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )  # fmt: skip
-        live_processes.add(self.proc)
+        offset = self.launch(self._java("kafka.Kafka", str(properties)))
         _live_brokers.add(self)
         try:
-            self._wait_ready(started, offset)
+            self.wait_for_line(
+                _READY_LINE, offset, f"Kafka {self.version}", _READY_TIMEOUT, lambda: True
+            )
         except BaseException:
             self.stop()
             raise
         self.start_seconds = time.monotonic() - started
         log(f"Kafka {self.version} up on {self.bootstrap} in {self.start_seconds:.1f}s")
         return self
-
-    def _wait_ready(self, started: float, offset: int) -> None:
-        assert self.proc is not None
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"Kafka {self.version} exited with code {self.proc.returncode} before it "
-                    f"was ready; log {self.log_path}:\n{tail(self.log_path)}"
-                )
-            with open(self.log_path, "rb") as output:
-                output.seek(offset)
-                if _READY_LINE in output.read():
-                    return
-            if time.monotonic() - started > _READY_TIMEOUT:
-                raise RuntimeError(
-                    f"Kafka {self.version} not ready after {_READY_TIMEOUT:.0f}s; "
-                    f"log {self.log_path}:\n{tail(self.log_path)}"
-                )
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        """Shut the broker down cleanly; ``start()`` brings it back on the same port."""
-        if self.proc is not None:
-            terminate(self.proc, _STOP_TIMEOUT)
-            self.proc = None
 
     def close(self) -> None:
         """Stop the broker for good and remove a workdir this object created."""
