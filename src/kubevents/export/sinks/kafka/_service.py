@@ -40,6 +40,20 @@ __all__ = ["KafkaAuth", "KafkaSink"]
 
 log = logging.getLogger(__name__)
 
+
+class _NoSaslExchange(logging.Filter):
+    """aiokafka logs every request and response at debug, the SASL ones with their bytes: a
+    PLAIN login carries the password in clear. Those records are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not any(type(arg).__name__.startswith("Sasl") for arg in args)
+
+
+_AIOKAFKA_CONN = logging.getLogger("aiokafka.conn")
+if not any(isinstance(f, _NoSaslExchange) for f in _AIOKAFKA_CONN.filters):
+    _AIOKAFKA_CONN.addFilter(_NoSaslExchange())
+
 # Refusals that are about one record: it goes to the dead letters, the others are stored.
 _RECORD_ERRORS = frozenset(
     {"MessageSizeTooLargeError", "RecordTooLargeError", "InvalidMessageError",
