@@ -206,17 +206,24 @@ async def test_a_refused_password_stops_the_start_and_is_never_logged(
     assert secret not in str(refused.value)
 
 
-async def test_a_password_file_is_read_at_start(
+async def test_a_password_file_is_read_again_when_it_changes(
     kafka: KafkaBroker, topic: str, tmp_path: Path
 ) -> None:
     user, password = next(iter(SASL_USERS.items()))
     password_file = tmp_path / "password"
     password_file.write_text(password + "\n")
     auth = KafkaAuth(sasl_mechanism="SCRAM-SHA-512", username=user, password_file=password_file)
-    sink = KafkaSink([kafka.sasl_bootstrap], topic=topic, auth=auth)
+    sink = KafkaSink([kafka.sasl_bootstrap], topic=topic, auth=auth, timeout=10)
     await sink.start()
     try:
         await sink.write([of_object(1, 1)])
+        password_file.write_text("rotated-but-wrong\n")  # the next write logs in anew
+        with pytest.raises(SinkError) as refused:
+            await sink.write([of_object(2, 1)])
+        assert refused.value.reason == "authentication"
+        password_file.write_text(password + "\n")
+        await sink.write([of_object(2, 1)])
     finally:
         await sink.close()
-    assert len(await consume(kafka.bootstrap, topic, 1)) == 1
+    records = await consume(kafka.bootstrap, topic, 2)
+    assert sorted(r.id for r in records) == [of_object(1, 1).id, of_object(2, 1).id]

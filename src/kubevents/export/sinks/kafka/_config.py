@@ -32,7 +32,7 @@ class KafkaSaslConfig(StrictConfig, kw_only=True):
     mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
     username: str
     password: str | None = None
-    password_file: str | None = None  # re-read when the producer reconnects after a refusal
+    password_file: str | None = None  # a mounted Secret: re-read when it changes
 
 
 class KafkaSinkConfig(SinkConfigBase, tag="kafka", tag_field="type", kw_only=True):

@@ -16,8 +16,9 @@ at-least-once edge, which consumers close with the ``id`` header.
 Per-record results: a record the broker refuses for good (too large, invalid) is ``Rejected``
 (dead letters); a refusal of the credentials or of the topic is a permanent ``SinkError``.
 
-Secrets: the SASL password is passed to the producer and never logged; ``password_file`` is
-read at start and again when the producer is rebuilt after an authentication failure.
+Secrets: the SASL password is passed to the producer and never logged (aiokafka's debug log of
+the SASL exchange is filtered out); ``password_file`` is checked before every write, and a
+changed file gets a new producer that logs in with the new password.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ class KafkaSink:
         # again, one that failed is sent anew.
         self._deliveries: dict[str, asyncio.Future[Any]] = {}
         self._lock = asyncio.Lock()
+        self._password_used: str | None = None  # what the current producer logs in with
 
     @property
     def name(self) -> str:
@@ -226,12 +228,13 @@ class KafkaSink:
 
         auth = self._auth
         ssl_context = self._ssl_context()
+        self._password_used = self._password()
         sasl: dict[str, Any] = {}
         if auth.sasl_mechanism:
             sasl = {
                 "sasl_mechanism": auth.sasl_mechanism,
                 "sasl_plain_username": auth.username,
-                "sasl_plain_password": self._password(),
+                "sasl_plain_password": self._password_used,
             }
             await self._check_credentials(ssl_context, sasl)
         producer = AIOKafkaProducer(
@@ -303,6 +306,13 @@ class KafkaSink:
     async def write(self, batch: Sequence[Occurrence]) -> WriteResult:
         if not batch:
             return WriteResult()
+        if (
+            self._password_file is not None
+            and self._producer is not None
+            and self._password_file.value() != self._password_used
+        ):
+            # The Secret was rotated: a producer that logs in with the new password.
+            await self._rebuild()
         producer = await self._ensure_producer()
         pending = await self._send(producer, batch)
         if pending:
