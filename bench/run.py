@@ -39,6 +39,7 @@ SUITES = {
     "exporter": "bench.exporter",
     # After the exporter: it lists every Event of the shared cluster, the backfill's included.
     "listing": "bench.listing",
+    "kafka": "bench.kafka",
 }
 
 

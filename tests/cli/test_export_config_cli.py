@@ -29,6 +29,17 @@ CASES: dict[str, tuple[bytes, dict[str, str], str]] = {
         {},
         "sinks[0].headers.Authorization: environment variable TK is not set",
     ),
+    "kafka without a port": (
+        b"sinks: [{type: kafka, bootstrap_servers: [broker-0]}]\n",
+        {},
+        "sinks[0].bootstrap_servers[0]: expected host:port, got 'broker-0'",
+    ),
+    "kafka password variable unset": (
+        b"sinks: [{type: kafka, bootstrap_servers: ['b:9092'], sasl: {mechanism: PLAIN, "
+        b"username: u, password: '${KAFKA_PW}'}}]\n",
+        {},
+        "sinks[0].sasl.password: environment variable KAFKA_PW is not set",
+    ),
 }
 
 

@@ -10,9 +10,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+import yaml
 
 from kubevents.export import ExportConfig, Exporter, load_export_config
 from kubevents.kube import KubeClient
@@ -96,6 +98,31 @@ class ExporterProcess:
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace")[-5000:] if self.log.exists() else ""
+
+
+class SinkExporter(ExporterProcess):
+    """``kubevents export`` with one configured sink only (no SQLite store) and dead letters."""
+
+    def __init__(
+        self, cluster: LocalCluster, workdir: Path, namespace: str, sink: Mapping[str, object]
+    ) -> None:
+        self.dead_letters = workdir / "dead-letters.jsonl"
+        config = workdir / "export.yaml"
+        config.write_text(
+            yaml.safe_dump({"sinks": [dict(sink)], "dead_letter": str(self.dead_letters)})
+        )
+        super().__init__(cluster, workdir, namespace, "--config", str(config))
+        at = self.args.index("--db")
+        del self.args[at : at + 2]
+
+    async def initial_list_done(self) -> None:
+        """Wait for the exporter's first LIST. A count bumped before it is never seen (the LIST
+        shows only the latest count), so a flood must not start until then."""
+        await wait_for(
+            lambda: self.log.exists() and '"message":"listed ' in self.log.read_text(),
+            "the exporter's initial list",
+            within=60,
+        )
 
 
 @contextmanager

@@ -74,7 +74,7 @@ dead_letter: /tmp/dead.jsonl
         ("field_selector: 'type=Warning,,'\n", "field_selector: invalid requirement"),
         ("field_selector: 'type'\n", "field_selector: invalid requirement 'type'"),
         ("label_selector: 'app in (a,'\n", "label_selector: invalid requirement"),
-        ("sinks: [{type: kafka}]\n", "sinks[0].type: Invalid value 'kafka'"),
+        ("sinks: [{type: pulsar}]\n", "sinks[0].type: Invalid value 'pulsar'"),
         ("sinks: [{type: webhook}]\n", "sinks[0]: Object missing required field `url`"),
         ("sinks: [{type: webhook, url: 'ftp://x'}]\n", "sinks[0].url: not an http(s) URL"),
         ("sinks: [{type: sqlite}, {type: sqlite}]\n", "sinks[1].name: duplicate sink name"),

@@ -13,13 +13,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kubevents.kube import KubeClient
 from kubevents_testenv import LocalCluster, SearchEngine, shared_search_engine
 from kubevents_testenv.workload import record_flood
 
-from .cluster_support import ExporterProcess, server_counts, wait_for
+from .cluster_support import SinkExporter, server_counts, wait_for
 from .search_support import assert_exactly_the_expected_documents, oracle_watch, stored_count
 
 pytestmark = pytest.mark.cluster
@@ -48,29 +47,15 @@ async def namespace(kube: KubeClient) -> str:
     return name
 
 
-class SearchExporter(ExporterProcess):
+class SearchExporter(SinkExporter):
     """``kubevents export`` with the OpenSearch sink only (no SQLite store)."""
 
     def __init__(
         self, cluster: LocalCluster, workdir: Path, namespace: str, engine: SearchEngine
     ) -> None:
         self.index = f"e2e-{uuid.uuid4().hex[:10]}"
-        self.dead_letters = workdir / "dead-letters.jsonl"
-        config = workdir / "export.yaml"
         sink = {"type": "opensearch", "hosts": [engine.url], "index": self.index}
-        config.write_text(yaml.safe_dump({"sinks": [sink], "dead_letter": str(self.dead_letters)}))
-        super().__init__(cluster, workdir, namespace, "--config", str(config))
-        at = self.args.index("--db")
-        del self.args[at : at + 2]
-
-    async def initial_list_done(self) -> None:
-        """Wait for the exporter's first LIST. A count bumped before it is never seen (the LIST
-        shows only the latest count), so a flood must not start until then."""
-        await wait_for(
-            lambda: self.log.exists() and '"message":"listed ' in self.log.read_text(),
-            "the exporter's initial list",
-            within=60,
-        )
+        super().__init__(cluster, workdir, namespace, sink)
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from kubevents.export.sinks.elasticsearch import (
     OpenSearchSinkConfig,
 )
 from kubevents.export.sinks.jsonl import JSONLSinkConfig
+from kubevents.export.sinks.kafka import KafkaSaslConfig, KafkaSinkConfig
 from kubevents.export.sinks.sqlite import SQLiteSinkConfig, default_db_path
 from kubevents.export.sinks.webhook import WebhookSinkConfig
 
@@ -44,6 +45,8 @@ __all__ = [
     "ElasticsearchSinkConfig",
     "ExportConfig",
     "JSONLSinkConfig",
+    "KafkaSaslConfig",
+    "KafkaSinkConfig",
     "LeaderElectionConfig",
     "OpenSearchSinkConfig",
     "RetryConfig",
@@ -61,6 +64,7 @@ SinkConfig = (
     | WebhookSinkConfig
     | ElasticsearchSinkConfig
     | OpenSearchSinkConfig
+    | KafkaSinkConfig
 )
 
 

@@ -11,7 +11,8 @@ the code under test and the harness that checks it cannot share a bug.
         print(cluster.kubeconfig)
 
 ``SearchEngine`` / ``ensure_search_engine`` do the same for a real OpenSearch or Elasticsearch
-node resolved from Maven Central. ``FaultProxy`` sits in front of a real server and makes it
+node resolved from Maven Central, and ``KafkaBroker`` / ``ensure_kafka`` for a real Apache Kafka
+broker (KRaft, one node). ``FaultProxy`` sits in front of a real server and makes it
 unreachable on demand (an apiserver outage).
 
 Two submodules build on kubevents itself and are not imported here: ``workload`` records test
@@ -29,7 +30,9 @@ from ._build import (
     ensure_kubectl,
 )
 from ._cluster import LIMITED_USER, LIMITED_VERBS, LocalCluster
+from ._esnode import ELASTICSEARCH_NODE_VERSION, ElasticsearchNode, ensure_elasticsearch_node
 from ._faultproxy import FaultProxy
+from ._kafka import DEFAULT_KAFKA_VERSION, KafkaBroker, KafkaRuntime, ensure_kafka, shared_kafka
 from ._search import (
     DEFAULT_SEARCH_VERSIONS,
     SearchEngine,
@@ -41,22 +44,30 @@ from ._support import free_ports
 from ._tokens import create_token
 
 __all__ = [
+    "DEFAULT_KAFKA_VERSION",
     "DEFAULT_SEARCH_VERSIONS",
+    "ELASTICSEARCH_NODE_VERSION",
     "ETCD_VERSION",
     "HELM_VERSION",
     "KUBE_VERSION",
     "LIMITED_USER",
     "LIMITED_VERBS",
     "Binaries",
+    "ElasticsearchNode",
     "FaultProxy",
+    "KafkaBroker",
+    "KafkaRuntime",
     "LocalCluster",
     "SearchEngine",
     "SearchRuntime",
     "create_token",
     "ensure_binaries",
+    "ensure_elasticsearch_node",
     "ensure_helm",
+    "ensure_kafka",
     "ensure_kubectl",
     "ensure_search_engine",
     "free_ports",
+    "shared_kafka",
     "shared_search_engine",
 ]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import json
 import os
 import random
@@ -32,17 +31,16 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
-from ._support import live_processes, request, tail, terminate
+from ._maven import log as _log
+from ._maven import resolve_classpath
+from ._support import ServerProcess, live_processes, request, tail, terminate
 
 __all__ = [
     "DEFAULT_SEARCH_VERSIONS",
@@ -63,8 +61,6 @@ _JAVA21_CANDIDATES = (Path("/usr/lib/jvm/temurin-25-jdk-amd64"),)
 _PORT_RANGE = range(9201, 9300)
 _READY_TIMEOUT = 180.0
 _STOP_TIMEOUT = 30.0
-_RESOLVE_TIMEOUT = 900.0
-_HEARTBEAT_SECONDS = 30.0
 _HTTP_PORT_LINE = re.compile(rb"HTTP Port:\s+(\d+)")
 
 
@@ -90,10 +86,6 @@ _RUNNERS = {
         "elasticsearch.yml",
     ),
 }
-
-
-def _log(message: str) -> None:
-    print(f"kubevents_testenv: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -156,69 +148,6 @@ def _java_for(product: str, version: str) -> Path:
     return Path(java)
 
 
-@contextlib.contextmanager
-def _lock(directory: Path) -> Iterator[None]:
-    with open(directory / ".resolve.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _log(f"another process is resolving into {directory}; waiting for it")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _cached_classpath(path: Path) -> str | None:
-    try:
-        classpath = path.read_text().strip()
-    except OSError:
-        return None
-    # A cleaned ~/.m2 makes a cached classpath a list of missing jars: resolve again then.
-    jars = classpath.split(os.pathsep) if classpath else []
-    if not jars or not all(Path(jar).is_file() for jar in jars):
-        return None
-    return classpath
-
-
-def _mvn_resolve(directory: Path, output: Path) -> None:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise RuntimeError("`mvn` (Maven) is not on PATH: it is needed to resolve the runner")
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    log_path = directory / "mvn.log"
-    cmd = [mvn, "-q", "-B", "dependency:build-classpath", f"-Dmdep.outputFile={tmp}"]
-    started = time.monotonic()
-    try:
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, cwd=directory, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                while True:
-                    try:
-                        rc = proc.wait(timeout=_HEARTBEAT_SECONDS)
-                        break
-                    except subprocess.TimeoutExpired:
-                        elapsed = time.monotonic() - started
-                        if elapsed > _RESOLVE_TIMEOUT:
-                            raise RuntimeError(
-                                f"`{' '.join(cmd)}` still running after {elapsed:.0f}s"
-                            ) from None
-                        _log(f"  still resolving with Maven: {elapsed:.0f}s")
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-        if rc != 0 or not tmp.is_file():
-            raise RuntimeError(
-                f"`{' '.join(cmd)}` failed with exit code {rc} in {directory}:\n"
-                + tail(log_path, 40)
-            )
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def ensure_search_engine(product: str = "opensearch", version: str | None = None) -> SearchRuntime:
     """Resolve the runner of ``product`` (``opensearch`` or ``elasticsearch``) with Maven.
 
@@ -236,23 +165,9 @@ def ensure_search_engine(product: str = "opensearch", version: str | None = None
     java = _java_for(product, version)
     directory = _cache_root() / f"{product}-{version}"
     directory.mkdir(parents=True, exist_ok=True)
-    output = directory / "classpath.txt"
-    resolve_seconds = 0.0
-    classpath = _cached_classpath(output)
-    if classpath is None:
-        with _lock(directory):
-            # Re-check under the lock: another process may have resolved it meanwhile.
-            classpath = _cached_classpath(output)
-            if classpath is None:
-                (directory / "pom.xml").write_text(_pom(runner, version))
-                _log(f"resolving {runner.group}:{runner.artifact}:{version} with Maven ...")
-                started = time.monotonic()
-                _mvn_resolve(directory, output)
-                resolve_seconds = time.monotonic() - started
-                _log(f"resolved {runner.artifact} {version} in {resolve_seconds:.1f}s")
-                classpath = _cached_classpath(output)
-                if classpath is None:
-                    raise RuntimeError(f"Maven wrote an unusable classpath to {output}")
+    classpath, resolve_seconds = resolve_classpath(
+        directory, _pom(runner, version), f"{runner.group}:{runner.artifact}:{version}"
+    )
     return SearchRuntime(
         product=product, version=version, java=java, classpath=classpath,
         main_class=runner.main_class, config_file=runner.config_file,
@@ -298,7 +213,7 @@ def _stop_leftover_engines() -> None:
         engine.close()
 
 
-class SearchEngine:
+class SearchEngine(ServerProcess):
     """One real OpenSearch / Elasticsearch node on ``127.0.0.1:<port>``, plain HTTP, no auth.
 
     ``start()`` blocks until the cluster is at least yellow. ``stop()`` shuts the node down
@@ -340,21 +255,6 @@ class SearchEngine:
     @property
     def log_path(self) -> Path:
         return self.workdir / "runner.log"
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _write_config(self) -> None:
         config_dir = self.workdir / "node_1" / "config"

@@ -10,11 +10,13 @@ import signal
 import socket
 import ssl
 import subprocess
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 LOG_TAIL_LINES = 30
 
@@ -138,3 +140,78 @@ def limited_rbac(user: str, verbs: Sequence[str]) -> tuple[dict[str, Any], dict[
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
     }
     return role, binding
+
+
+class ServerProcess:
+    """A server of the tests run as one child process group: ``start()`` waits until it
+    serves, ``close()`` stops it for good; usable as a context manager."""
+
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        """Where the process writes its output."""
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def launch(self, cmd: Sequence[str]) -> int:
+        """Start ``cmd`` in its own process group, output appended to ``log_path``; return the
+        log's size before it, where this start's output begins."""
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with open(self.log_path, "ab") as output:
+            self.proc = subprocess.Popen(
+                list(cmd), stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        live_processes.add(self.proc)
+        return offset
+
+    def wait_for_line(
+        self, line: bytes, offset: int, what: str, timeout: float, ready: Callable[[], bool]
+    ) -> None:
+        """Until the output since ``offset`` holds ``line`` and ``ready()`` is true; raise with
+        the log's tail if the process exits or ``timeout`` seconds pass."""
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{what} exited with code {self.proc.returncode} before it was ready; "
+                    f"log {self.log_path}:\n{tail(self.log_path)}"
+                )
+            with open(self.log_path, "rb") as output:
+                output.seek(offset)
+                if line in output.read() and ready():
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{what} not ready after {timeout:.0f}s; log {self.log_path}:\n"
+                    + tail(self.log_path)
+                )
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL after 30 s); ``start()`` may follow."""
+        if self.proc is not None:
+            terminate(self.proc, 30.0)
+            self.proc = None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -13,6 +13,7 @@ from kubevents.export._document import (
 from kubevents.export.sinks._base import HttpSinkError, Rejected, Sink, SinkError, WriteResult
 from kubevents.export.sinks.elasticsearch import AwsSigV4, ElasticsearchSink, SearchAuth
 from kubevents.export.sinks.jsonl import DeadLetterFile, JSONLSink
+from kubevents.export.sinks.kafka import KafkaSink
 from kubevents.export.sinks.sqlite import SQLiteSink
 from kubevents.export.sinks.webhook import WebhookError, WebhookSink
 
@@ -23,6 +24,7 @@ __all__ = [
     "ExportDocument",
     "HttpSinkError",
     "JSONLSink",
+    "KafkaSink",
     "Rejected",
     "SQLiteSink",
     "SearchAuth",

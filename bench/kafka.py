@@ -1,0 +1,186 @@
+"""Kafka sink benchmark: ``kubevents export`` into a real broker vs the raw producer ceiling.
+
+Everything real and on this machine: the local kube-apiserver + etcd, one Apache Kafka 4.4
+broker (KRaft) from Maven Central, ``kubevents export`` as the child process a user would run
+with only the Kafka sink at its defaults.
+
+- **backfill**: ``EVENTS`` Events exist before the exporter starts; from process start until
+  the topic holds a record for each (the sum of the partitions' end offsets, polled every
+  0.25 s). events/s, and the exporter's CPU seconds per 1 000 events.
+- **ceiling**: the very records kubevents writes (its own encoder, the same keys, values and
+  headers), sent by a bare aiokafka producer with the same settings (idempotent, ``acks=all``,
+  the sink's batch size in bytes) at kubevents' batch size and concurrency (4 writers, each
+  sending 500 records and waiting for all their acknowledgements), to the same broker in the
+  same run, after an untimed warm-up load. No exporter using this client can beat it; kubevents
+  / ceiling is the exporter's overhead (watch decode, dedup, spool, encoding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from bench._exporter_support import MeasuredProcess, seed_events
+from bench.common import BenchContext, Row, Stopwatch, Suite
+
+from kubevents.export import EventFields, Occurrence
+from kubevents.export.sinks.kafka import KafkaRecord, encode_record
+from kubevents.kube import KubeClient
+from kubevents_testenv import KafkaBroker, LocalCluster, free_ports
+
+NAME = "kafka"
+
+EVENTS = 30_000
+NAMESPACE = "bench-kafka"
+DEADLINE = 600.0
+# kubevents' defaults: buffer.max_batch_size, buffer.max_concurrency, the sink's batch_bytes.
+BATCH = 500
+CONCURRENCY = 4
+BATCH_BYTES = 1024 * 1024
+
+
+async def _records(kubeconfig: Path) -> list[KafkaRecord]:
+    records: list[KafkaRecord] = []
+    async with await KubeClient.connect(kubeconfig) as client:
+        async for page in client.events.decoding(EventFields).list_pages(NAMESPACE, limit=500):
+            for event, raw in zip(page.items, page.raw_items, strict=True):
+                records.append(encode_record(Occurrence.of(event, raw, "bench")))
+    return records
+
+
+async def _produce(bootstrap: str, topic: str, records: list[KafkaRecord]) -> float:
+    """Send ``records`` as the ceiling does; the seconds it took."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+        max_batch_size=BATCH_BYTES, max_request_size=BATCH_BYTES,
+    )  # fmt: skip
+    await producer.start()
+    # Metadata for the topic first (it is created on first use), outside the clock.
+    await (await producer.send(topic, records[0].value, key=records[0].key,
+                               headers=records[0].headers))  # fmt: skip
+    batches = [records[i : i + BATCH] for i in range(1, len(records), BATCH)]
+    queue: asyncio.Queue[list[KafkaRecord]] = asyncio.Queue()
+    for batch in batches:
+        queue.put_nowait(batch)
+
+    async def writer() -> None:
+        while not queue.empty():
+            batch = queue.get_nowait()
+            deliveries = [
+                await producer.send(topic, r.value, key=r.key, headers=r.headers) for r in batch
+            ]
+            await asyncio.gather(*deliveries)
+
+    try:
+        began = time.perf_counter()
+        await asyncio.gather(*(writer() for _ in range(CONCURRENCY)))
+        return time.perf_counter() - began
+    finally:
+        await producer.stop()
+
+
+async def _ceiling(kubeconfig: Path, broker: KafkaBroker) -> dict[str, Any]:
+    records = await _records(kubeconfig)
+    await _produce(broker.bootstrap, "bench-ceiling-warmup", records)
+    seconds = await _produce(broker.bootstrap, "bench-ceiling", records)
+    stored = await _topic_size(broker.bootstrap, "bench-ceiling")
+    if stored != len(records):
+        raise RuntimeError(f"the ceiling stored {stored} of {len(records)} records")
+    return {"events": len(records), "seconds": round(seconds, 3)}
+
+
+async def _topic_size(bootstrap: str, topic: str, consumer: Any = None) -> int:
+    own = consumer is None
+    if own:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = cluster.partitions_for_topic(topic) or set()
+        if not partitions:
+            return 0
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return int(sum(ends.values()))
+    finally:
+        if own:
+            await consumer.stop()
+
+
+async def _backfill(
+    process: MeasuredProcess, bootstrap: str, topic: str, target: int
+) -> dict[str, Any]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    timeline: list[tuple[float, int]] = []
+    try:
+        process.start()
+        while True:
+            sample = process.sample()
+            done = await _topic_size(bootstrap, topic, consumer)
+            elapsed = time.perf_counter() - process.started
+            timeline.append((round(elapsed, 2), done))
+            if done >= target or elapsed >= DEADLINE:
+                break
+            await asyncio.sleep(0.25)
+    finally:
+        process.stop()
+        await consumer.stop()
+    return {
+        "target": target, "stored": done, "seconds": round(elapsed, 2),
+        "cpu_seconds": sample.cpu_seconds, "peak_rss": sample.peak_rss, "timeline": timeline,
+    }  # fmt: skip
+
+
+def _kubevents(cluster: LocalCluster, broker: KafkaBroker, workdir: Path) -> MeasuredProcess:
+    config = workdir / "kafka.yaml"
+    sink = {"type": "kafka", "bootstrap_servers": [broker.bootstrap], "topic": "bench-kubevents"}
+    config.write_text(yaml.safe_dump({"sinks": [sink]}))
+    (port,) = free_ports(1)
+    args = [
+        sys.executable, "-m", "kubevents.cli", "export", "--config", str(config),
+        "--kubeconfig", str(cluster.kubeconfig), "--cluster-name", "bench", "-n", NAMESPACE,
+        "--checkpoint", str(workdir / "kafka.checkpoint"), "--listen", f"127.0.0.1:{port}",
+        "--log-format", "json", "--log-level", "warning", "--no-progress",
+    ]  # fmt: skip
+    return MeasuredProcess(args, workdir / "kafka.log")
+
+
+def run(ctx: BenchContext) -> Suite:
+    watch = Stopwatch()
+    events = EVENTS // 10 if ctx.quick else EVENTS
+    cluster = ctx.cluster()
+    workdir = Path(tempfile.mkdtemp(prefix="kubevents-bench-kafka-"))
+    broker = KafkaBroker(heap="1g")
+    broker.start()
+    details: dict[str, Any] = {"broker": f"Apache Kafka {broker.version} (KRaft, one node)"}
+    try:
+        details["seed_rate"] = asyncio.run(seed_events(cluster, [NAMESPACE], events))
+        ceiling = asyncio.run(_ceiling(cluster.kubeconfig, broker))
+        details["ceiling"] = ceiling
+        total = ceiling["events"]
+        process = _kubevents(cluster, broker, workdir)
+        backfill = asyncio.run(_backfill(process, broker.bootstrap, "bench-kubevents", total))
+        details["kubevents_backfill"] = backfill
+    finally:
+        broker.close()
+    kv_rate = backfill["stored"] / backfill["seconds"]
+    ceiling_rate = total / ceiling["seconds"]
+    partial = "" if backfill["stored"] >= total else f"stopped at {backfill['stored']} of {total}"
+    rows = [
+        Row(
+            "backfill into Kafka (defaults)", "events/s", round(kv_rate),
+            round(ceiling_rate), "raw aiokafka producer, same records", kv_rate / ceiling_rate,
+            note=partial or f"{total} Events; exporter {backfill['cpu_seconds']:.1f} CPU s",
+        ),
+        Row(
+            "exporter CPU per 1000 events (Kafka backfill)", "CPU s",
+            round(backfill["cpu_seconds"] / total * 1000, 3),
+        ),
+    ]  # fmt: skip
+    return Suite(NAME, rows, watch.seconds, details)
