@@ -83,6 +83,17 @@ dead_letter: /tmp/dead.jsonl
         ("rules: {drop: [{}]}\n", "rules.drop[0]: a rule needs at least one field"),
         ("rules: {match: [{namespace: ''}]}\n", "rules.match[0].namespace: empty value"),
         ("rules: {drop: [{colour: red}]}\n", "unknown field `colour`"),
+        (
+            "sinks: [{type: sqlite, rules: {match: [{type: Warning}, {reason: '(['}]}},"
+            " {type: jsonl, path: x.jsonl, rules: {drop: [{message: '(['}]}}]\n",
+            "sinks[1].rules.drop[0].message: invalid regular expression",
+        ),
+        ("sinks: [{type: sqlite, rules: {match: [{}]}}]\n", "sinks[0].rules.match[0]: a rule"),
+        (
+            "sinks: [{type: sqlite, rules: {drop: [{name: no_match, type: x}]}}]\n",
+            "sinks[0].rules.drop[0].name",
+        ),
+        ("sinks: [{type: sqlite, rules: {keep: []}}]\n", "unknown field `keep`"),
         ("listen: nowhere\n", "listen: expected host:port"),
         ("- a\n- b\n", "expected a mapping at the top level"),
         ("a: [\n", "not valid YAML"),

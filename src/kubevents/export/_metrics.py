@@ -57,6 +57,12 @@ class ExportMetrics:
         self.filtered = Counter(
             _PREFIX + "events_filtered_total", "Occurrences dropped by a rule", ["rule"], registry=r
         )
+        self.sink_filtered = Counter(
+            _PREFIX + "sink_filtered_total",
+            "Occurrences a sink's own rules kept from that sink (acknowledged for it at once)",
+            ["sink", "rule"],
+            registry=r,
+        )
         self.malformed = Counter(
             _PREFIX + "malformed_total",
             "Objects skipped as malformed (logged), by stage: watch, list, occurrence",

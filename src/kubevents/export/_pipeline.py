@@ -1,11 +1,12 @@
 """The fan-out: every occurrence to every sink's buffer, and the acknowledgements back.
 
-``submit`` hands an occurrence to each sink's buffer (``_buffer``, ``_spool``) and waits only
-where a buffer declares it waits (``when_full: block``, or a full spool that blocks). Each
-sink's driver (``_sinkdriver``) feeds its sink from its buffer on its own, so a slow or dead
-sink holds up no other one. An occurrence is acknowledged once every sink has stored it,
-durably spooled it, or (``drop_newest``) dropped and counted it; acknowledgements move the
-ack log's resume point and are pushed to the checkpoint through ``progressed``.
+``submit`` hands an occurrence to each sink's gate (``_sinkgate``: the sink's own rules),
+then its buffer (``_buffer``, ``_spool``), and waits only where a buffer declares it waits
+(``when_full: block``, or a full spool that blocks). Each sink's driver (``_sinkdriver``) feeds
+its sink from its buffer on its own, so a slow or dead sink holds up no other one. An
+occurrence is acknowledged once every sink has stored it, durably spooled it, or dropped and
+counted it (``drop_newest``, the sink's own rules); acknowledgements move the ack log's resume
+point and are pushed to the checkpoint through ``progressed``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from kubevents.export._buffer import Buffer, Entry, MemoryBuffer, WhenFull
 from kubevents.export._delivered import DeliveredMark
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
+from kubevents.export._rules import Filter
 from kubevents.export._sinkdriver import DeadLetterHandler, DriverSettings, SinkDriver
+from kubevents.export._sinkgate import SinkGate
 from kubevents.export._spool import SpoolBuffer
 from kubevents.export._state import EventTracker
 from kubevents.export._supervisor import TaskSupervisor
@@ -78,12 +81,13 @@ class BatchSettings:
 
 @dataclass(frozen=True)
 class Route:
-    """A sink with its buffer, its driver settings and its dead-letter target."""
+    """A sink with its buffer, its driver settings, its dead-letter target and its own rules."""
 
     sink: Sink
     buffer: BufferSettings = field(default_factory=BufferSettings)
     driver: DriverSettings = field(default_factory=DriverSettings)
     dead_letter: DeadLetterHandler | None = None
+    rules: Filter | None = None  # the sink's own ``rules`` (``compile_rules``)
 
 
 class Pipeline:
@@ -111,6 +115,7 @@ class Pipeline:
         self._delivered: DeliveredMark | None = None
         batch = settings or BatchSettings()
         self.drivers: list[SinkDriver] = []
+        self._gates: list[SinkGate] = []
         for item in sinks:
             route = item if isinstance(item, Route) else Route(
                 item, BufferSettings("block", batch.queue_size), batch.driver(), dead_letter
@@ -121,6 +126,8 @@ class Pipeline:
                     route.sink, buffer, route.driver, metrics, self.supervisor, route.dead_letter
                 )
             )
+            gate = SinkGate(route.sink.name, buffer, self._settle, metrics, route.rules)
+            self._gates.append(gate)
 
     def _buffer(self, route: Route) -> Buffer:
         spec, name = route.buffer, route.sink.name
@@ -169,8 +176,8 @@ class Pipeline:
             return
         ticket = self.acklog.append(resource_version, len(self.drivers))
         self.metrics.occurrences.inc()
-        for driver in self.drivers:
-            await driver.buffer.put(Entry(occurrence, ticket))
+        for gate in self._gates:
+            await gate.offer(Entry(occurrence, ticket))
 
     def _settle(self, entry: Entry) -> None:
         """One sink is done with ``entry`` (stored, spooled or dropped): acknowledge it once."""

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from kubevents.export._fields import EventFields
 from kubevents.export._metrics import ExportMetrics, LabelledCounters
 from kubevents.export._occurrence import Occurrence, TimeWindow
+from kubevents.export._rules import Filter
 from kubevents.export._state import EventTracker
 from kubevents.kube import excerpt
 
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 # ahead at the least), a second of staleness moves no occurrence that matters.
 _BOUNDS_SECONDS = 1.0
 
-Filter = Callable[[EventFields], str | None]  # the name of the rule that drops an Event, or None
 Submit = Callable[[Occurrence | None, str | None], Awaitable[None]]
 
 

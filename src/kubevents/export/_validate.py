@@ -31,7 +31,7 @@ from kubevents.export._configbase import (
     parse_file_mode,
     parse_size,
 )
-from kubevents.export._rules import compile_rules
+from kubevents.export._rules import RuleSet, compile_rules
 from kubevents.kube import validate_timing
 
 __all__ = ["validate_config"]
@@ -72,6 +72,14 @@ def _sink(sink: SinkConfig, where: str, config: ExportConfig) -> None:
         _buffer(sink.buffer, f"{where}.buffer")
     if sink.retry is not None:
         _retry(sink.retry, f"{where}.retry")
+    _rules(sink.rules, f"{where}.rules")
+
+
+def _rules(rules: RuleSet, where: str) -> None:
+    try:
+        compile_rules(rules, where)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _buffer(buffer: BufferConfig | SinkBufferConfig, where: str) -> None:
@@ -188,9 +196,6 @@ def validate_config(config: ExportConfig) -> None:
             raise ConfigError(f"sinks[{i}].name: duplicate sink name {sink.name!r}")
         names.add(sink.name)
         _sink(sink, f"sinks[{i}]", config)
-    try:
-        compile_rules(config.rules)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    _rules(config.rules, "rules")
     _distinct_files(config)
     _leader_election(config.leader_election)

@@ -12,7 +12,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import ClassVar, Self
 
+import msgspec
+
 from kubevents.export._configbase import RetryConfig, SinkBufferConfig, StrictConfig
+from kubevents.export._rules import RuleSet
 from kubevents.export.sinks._base import Sink
 
 __all__ = ["SinkConfigBase"]
@@ -24,6 +27,8 @@ class SinkConfigBase(StrictConfig):
     name: str = ""
     buffer: SinkBufferConfig | None = None  # overrides of the top-level ``buffer``
     retry: RetryConfig | None = None  # replaces the top-level ``retry``
+    # This sink's own drop/match rules, applied after the top-level ``rules``.
+    rules: RuleSet = msgspec.field(default_factory=RuleSet)
 
     # Whether the sink writes across a network: remote sinks spool by default, local ones
     # (whose disk a spool would share) block.
