@@ -94,6 +94,13 @@ dead_letter: /tmp/dead.jsonl
             "sinks[0].rules.drop[0].name",
         ),
         ("sinks: [{type: sqlite, rules: {keep: []}}]\n", "unknown field `keep`"),
+        ("sinks: [{type: sqlite, throttle: {}}]\n", "missing required field `min_interval`"),
+        (
+            "sinks: [{type: sqlite, throttle: {min_interval: 0s}}]\n",
+            "sinks[0].throttle.min_interval: must be more than 0 and at most 1h",
+        ),
+        ("sinks: [{type: sqlite, throttle: {min_interval: 2h}}]\n", "at most 1h"),
+        ("sinks: [{type: sqlite, throttle: {min_interval: often}}]\n", "invalid duration"),
         ("listen: nowhere\n", "listen: expected host:port"),
         ("- a\n- b\n", "expected a mapping at the top level"),
         ("a: [\n", "not valid YAML"),

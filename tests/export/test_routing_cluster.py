@@ -11,7 +11,7 @@ from kubevents.kube import KubeClient
 from kubevents_testenv import LocalCluster
 from kubevents_testenv.workload import record_workload
 
-from .cluster_support import config, running, stored_ids, wait_for
+from .cluster_support import running, sqlite_and_webhook, stored_ids, wait_for
 from .webhook_receiver import Receiver
 
 pytestmark = pytest.mark.cluster
@@ -31,17 +31,11 @@ async def test_two_sinks_with_different_rules_each_get_their_subset(
 ) -> None:
     receiver = Receiver()
     await receiver.up()
-    db = tmp_path / "events.db"
-    fast = {"flush_delay": "50ms"}
-    cfg = config(
-        tmp_path, namespace,
-        sinks=[
-            {"type": "sqlite", "path": str(db), "buffer": fast},
-            {"type": "webhook", "name": "alerts", "url": receiver.url, "buffer": fast,
-             "rules": {"match": [{"type": "Warning"}],
-                       "drop": [{"name": "no-scheduling", "reason": "FailedScheduling"}]}},
-        ],
-    )  # fmt: skip
+    rules = {
+        "match": [{"type": "Warning"}],
+        "drop": [{"name": "no-scheduling", "reason": "FailedScheduling"}],
+    }
+    cfg, db = sqlite_and_webhook(tmp_path, namespace, receiver.url, rules=rules)
     exporter = Exporter(cfg, client=kube)
     async with running(exporter):
         await wait_for(lambda: exporter.health().ready, "the initial list")

@@ -63,6 +63,13 @@ class ExportMetrics:
             ["sink", "rule"],
             registry=r,
         )
+        self.throttled = Counter(
+            _PREFIX + "throttled_total",
+            "Occurrences a sink's throttle skipped: a newer count of the same Event came within "
+            "min_interval (acknowledged for that sink at once)",
+            ["sink"],
+            registry=r,
+        )
         self.malformed = Counter(
             _PREFIX + "malformed_total",
             "Objects skipped as malformed (logged), by stage: watch, list, occurrence",

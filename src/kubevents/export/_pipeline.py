@@ -88,6 +88,7 @@ class Route:
     driver: DriverSettings = field(default_factory=DriverSettings)
     dead_letter: DeadLetterHandler | None = None
     rules: Filter | None = None  # the sink's own ``rules`` (``compile_rules``)
+    min_interval: float | None = None  # the sink's ``throttle.min_interval``, seconds
 
 
 class Pipeline:
@@ -116,6 +117,7 @@ class Pipeline:
         batch = settings or BatchSettings()
         self.drivers: list[SinkDriver] = []
         self._gates: list[SinkGate] = []
+        self._throttles: list[asyncio.Task[None]] = []
         for item in sinks:
             route = item if isinstance(item, Route) else Route(
                 item, BufferSettings("block", batch.queue_size), batch.driver(), dead_letter
@@ -126,7 +128,9 @@ class Pipeline:
                     route.sink, buffer, route.driver, metrics, self.supervisor, route.dead_letter
                 )
             )
-            gate = SinkGate(route.sink.name, buffer, self._settle, metrics, route.rules)
+            gate = SinkGate(
+                route.sink.name, buffer, self._settle, metrics, route.rules, route.min_interval
+            )
             self._gates.append(gate)
 
     def _buffer(self, route: Route) -> Buffer:
@@ -153,6 +157,11 @@ class Pipeline:
         self._delivered = DeliveredMark(spools, self.acklog.resource_version)
         for driver in self.drivers:
             driver.start()
+        self._throttles = [
+            self.supervisor.spawn(gate.throttle.run(), f"throttle-{driver.name}")
+            for gate, driver in zip(self._gates, self.drivers, strict=True)
+            if gate.throttle is not None
+        ]
 
     def _advanced(self) -> None:
         if self._delivered is not None:
@@ -193,15 +202,19 @@ class Pipeline:
             self.progressed.set()
 
     def idle(self) -> bool:
-        """Nothing waits in any buffer or driver (every sink stored everything)."""
-        return all(d.buffer.depth() == 0 and d.idle() for d in self.drivers)
+        """Nothing waits in any throttle, buffer or driver (every sink stored everything)."""
+        return self.holding() == 0 and all(d.buffer.depth() == 0 and d.idle() for d in self.drivers)
 
     def settled(self) -> bool:
         """Everything submitted is acknowledged: stored, or durably spooled, or dropped."""
-        return all(
+        return self.holding() == 0 and all(
             d.buffer.settled() if d.buffer.when_full == "spool" else d.buffer.depth() == 0
             for d in self.drivers
         )
+
+    def holding(self) -> int:
+        """Occurrences the sinks' throttles hold back (none is acknowledged yet)."""
+        return sum(gate.holding() for gate in self._gates)
 
     def failing_sinks(self) -> list[tuple[str, float, str]]:
         """(sink name, seconds failing, last error) of every sink that is failing."""
@@ -233,6 +246,13 @@ class Pipeline:
         deadline = loop.time() + within
         for driver in self.drivers:
             driver.flushing = True  # partial batches go at once
+        for gate in self._gates:
+            # Held-back occurrences go now: the last count of every series is delivered.
+            remaining = deadline - loop.time()
+            try:
+                await asyncio.wait_for(gate.flush(), max(0.0, remaining))
+            except TimeoutError:
+                return False
         for driver in self.drivers:
             if driver.buffer.when_full == "spool":
                 remaining = deadline - loop.time()
@@ -253,7 +273,11 @@ class Pipeline:
         return True
 
     async def stop(self) -> None:
-        """Stop the drivers (what is in flight stays unacknowledged) and close the buffers."""
+        """Stop the throttles and the drivers (what they hold or have in flight stays
+        unacknowledged) and close the buffers."""
+        for task in self._throttles:
+            task.cancel()
+        await asyncio.gather(*self._throttles, return_exceptions=True)
         for driver in self.drivers:
             await driver.stop()
         for driver in self.drivers:

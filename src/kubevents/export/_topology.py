@@ -6,7 +6,7 @@
       │
     transforms ── dedup (_state.EventTracker) ─ drop/match rules (_rules)
       │
-    fan-out (_pipeline) ──┬── gate (_sinkgate) ── buffer (_buffer / _spool) ── driver ── sink
+    fan-out (_pipeline) ──┬── gate (_sinkgate, _throttle) ── buffer (_buffer / _spool) ── driver
                           ├── gate ── buffer ── driver (_sinkdriver) ── sink
                           └── ...
       ▲                   │
@@ -14,7 +14,7 @@
 
 This module turns an ``ExportConfig`` into the sink side of that picture: for each sink, its
 buffer (the sink's own ``buffer`` over the top-level defaults), its driver settings and
-retries, the dead-letter target, and the sink's own rules.
+retries, the dead-letter target, and the sink's own rules and throttle.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ def routes(
             driver_settings(config, cfg),
             dead_letter,
             None if cfg is None else compile_rules(cfg.rules, f"sinks[{i}].rules"),
+            None if cfg is None or cfg.throttle is None else cfg.throttle.min_interval,
         )
         for i, (sink, cfg) in enumerate(zip(sinks, configs, strict=True))
     ]

@@ -43,6 +43,8 @@ _LABEL_REQUIREMENT = re.compile(
     rf"^\s*(!?{_LABEL_KEY}|{_LABEL_KEY}\s*(=|==|!=)\s*{_LABEL_VALUE}"
     rf"|{_LABEL_KEY}\s+(in|notin)\s+\(\s*{_LABEL_VALUE}(\s*,\s*{_LABEL_VALUE})*\s*\))\s*$"
 )
+# A held-back occurrence holds the checkpoint for up to its sink's min_interval.
+MAX_MIN_INTERVAL = 3600.0
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LISTEN = re.compile(r"^([A-Za-z0-9.\-]*):(\d{1,5})$")
 
@@ -73,6 +75,13 @@ def _sink(sink: SinkConfig, where: str, config: ExportConfig) -> None:
     if sink.retry is not None:
         _retry(sink.retry, f"{where}.retry")
     _rules(sink.rules, f"{where}.rules")
+    if sink.throttle is not None:
+        interval = sink.throttle.min_interval
+        if not 0 < interval <= MAX_MIN_INTERVAL:
+            raise ConfigError(
+                f"{where}.throttle.min_interval: must be more than 0 and at most 1h (the "
+                f"checkpoint waits for a held-back occurrence up to that long), got {interval:g}s"
+            )
 
 
 def _rules(rules: RuleSet, where: str) -> None:

@@ -14,7 +14,12 @@ from typing import ClassVar, Self
 
 import msgspec
 
-from kubevents.export._configbase import RetryConfig, SinkBufferConfig, StrictConfig
+from kubevents.export._configbase import (
+    RetryConfig,
+    SinkBufferConfig,
+    StrictConfig,
+    ThrottleConfig,
+)
 from kubevents.export._rules import RuleSet
 from kubevents.export.sinks._base import Sink
 
@@ -29,6 +34,8 @@ class SinkConfigBase(StrictConfig):
     retry: RetryConfig | None = None  # replaces the top-level ``retry``
     # This sink's own drop/match rules, applied after the top-level ``rules``.
     rules: RuleSet = msgspec.field(default_factory=RuleSet)
+    # At most one occurrence per Event per interval to this sink (count bumps of a crash loop).
+    throttle: ThrottleConfig | None = None
 
     # Whether the sink writes across a network: remote sinks spool by default, local ones
     # (whose disk a spool would share) block.
