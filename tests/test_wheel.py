@@ -22,7 +22,7 @@ from kubevents_testenv import LocalCluster
 from support import eventually
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = {"export", "query", "stats"}
+COMMANDS = {"export", "query", "replay", "stats"}
 
 RECORD = """
 import sys

@@ -70,9 +70,19 @@ class ExportMetrics:
             ["sink"],
             registry=r,
         )
+        self.capture_records = Counter(
+            _PREFIX + "capture_records_total",
+            "Notifications written to the capture file (export --capture)",
+            registry=r,
+        )
+        self.capture_failures = Counter(
+            _PREFIX + "capture_failures_total",
+            "Capture file writes that failed (the capture then stops; exporting goes on)",
+            registry=r,
+        )
         self.malformed = Counter(
             _PREFIX + "malformed_total",
-            "Objects skipped as malformed (logged), by stage: watch, list, occurrence",
+            "Objects skipped as malformed (logged), by stage: watch, list, occurrence, capture",
             ["stage"],
             registry=r,
         )

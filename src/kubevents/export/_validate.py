@@ -22,7 +22,12 @@ from kubevents.export._checks import (
     check_text,
     writable_target,
 )
-from kubevents.export._config import ExportConfig, LeaderElectionConfig, SinkConfig
+from kubevents.export._config import (
+    CaptureConfig,
+    ExportConfig,
+    LeaderElectionConfig,
+    SinkConfig,
+)
 from kubevents.export._configbase import (
     BufferConfig,
     ConfigError,
@@ -45,6 +50,7 @@ _LABEL_REQUIREMENT = re.compile(
 )
 # A held-back occurrence holds the checkpoint for up to its sink's min_interval.
 MAX_MIN_INTERVAL = 3600.0
+MIN_CAPTURE_BYTES = 1024 * 1024
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LISTEN = re.compile(r"^([A-Za-z0-9.\-]*):(\d{1,5})$")
 
@@ -120,6 +126,16 @@ def _targets(config: ExportConfig) -> Iterator[tuple[str, Path]]:
         yield "dead_letter", writable_target(config.dead_letter, "dead_letter")
     checkpoint = str(config.checkpoint_path())
     yield "checkpoint", writable_target(checkpoint, "checkpoint", in_directory=True)
+    if config.capture is not None:
+        yield "capture.path", writable_target(config.capture.path, "capture.path")
+
+
+def _capture(capture: CaptureConfig) -> None:
+    check_text(capture.path, "capture.path", empty=False)
+    if parse_size(capture.max_bytes, "capture.max_bytes") < MIN_CAPTURE_BYTES:
+        raise ConfigError("capture.max_bytes: must be at least 1MiB")
+    bounded(capture.backups, "capture.backups", 0, "backups")
+    parse_file_mode(capture.file_mode, "capture.file_mode")
 
 
 def _distinct_files(config: ExportConfig) -> None:
@@ -206,5 +222,7 @@ def validate_config(config: ExportConfig) -> None:
         names.add(sink.name)
         _sink(sink, f"sinks[{i}]", config)
     _rules(config.rules, "rules")
+    if config.capture is not None:
+        _capture(config.capture)
     _distinct_files(config)
     _leader_election(config.leader_election)
