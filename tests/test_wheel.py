@@ -23,7 +23,7 @@ from kubevents_testenv import LocalCluster
 from support import eventually
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = {"emit", "export", "query", "stats"}
+COMMANDS = {"emit", "export", "query", "replay", "stats"}
 
 RECORD = """
 import sys

@@ -146,6 +146,20 @@ def config(tmp_path: Path, namespace: str, **fields: object) -> ExportConfig:
     return load_export_config(overrides=base, environ={})
 
 
+def sqlite_and_webhook(
+    tmp_path: Path, namespace: str, url: str, **webhook: object
+) -> tuple[ExportConfig, Path]:
+    """An in-process exporter's configuration with two sinks, each flushing batches at once:
+    SQLite (``events.db``, returned) and a webhook named ``alerts`` with ``webhook``'s fields."""
+    db = tmp_path / "events.db"
+    fast = {"flush_delay": "50ms"}
+    sinks = [
+        {"type": "sqlite", "path": str(db), "buffer": fast},
+        {"type": "webhook", "name": "alerts", "url": url, "buffer": fast, **webhook},
+    ]
+    return config(tmp_path, namespace, sinks=sinks), db
+
+
 class Running:
     """An in-process exporter's run: ``stop`` ends it, ``exit_code`` is what it returned."""
 

@@ -145,6 +145,9 @@ def test_invalid_configuration_exits_2_naming_the_field(
         "field_selector: 'type'\n": "field_selector",
         "field_selector: 'spec.nonsense=1'\n": "field_selector: rejected by the API server",
         "sinks: [{type: webhook, url: 'http://127.0.0.1:9', check_on_start: true}]\n": "sinks[",
+        "sinks: [{type: jsonl, path: '-', rules: {match: [{message: '(['}]}}]\n": (
+            "sinks[0].rules.match[0].message: invalid regular expression"
+        ),
     }
     for text, expected in cases.items():
         config.write_text(text)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from kubevents.export import Exporter, Occurrence
 from kubevents.export.sinks import SinkError, WebhookSink, WriteResult
@@ -19,6 +18,7 @@ from kubevents_testenv.workload import record_flood
 
 from .cluster_support import config, running, server_counts, wait_for
 from .memory_sink import MemorySink
+from .webhook_receiver import Receiver
 
 pytestmark = pytest.mark.cluster
 
@@ -54,33 +54,6 @@ async def test_memory_stays_bounded_while_the_sink_is_down(
         await wait_for(lambda: finals <= set(sink.stored), "everything after the outage")
     assert sink.duplicates == 0
     assert len(server) == 400
-
-
-class Receiver:
-    """A webhook receiver that can be taken down and brought back on the same port."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-
-    async def handle(self, request: web.Request) -> web.Response:
-        for document in await request.json():
-            self.ids[document["id"]] = self.ids.get(document["id"], 0) + 1
-        return web.Response(status=204)
-
-    async def up(self) -> None:
-        app = web.Application()
-        app.router.add_post("/events", self.handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    async def down(self) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
 
 
 async def test_a_webhook_outage_of_a_minute_loses_nothing(

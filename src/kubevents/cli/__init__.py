@@ -9,6 +9,7 @@ from kubevents.cli._emit import emit
 from kubevents.cli._export import export
 from kubevents.cli._logsetup import setup_logging
 from kubevents.cli._query import query
+from kubevents.cli._replay import replay
 from kubevents.cli._stats import stats
 
 __all__ = ["main", "setup_logging"]
@@ -24,3 +25,4 @@ main.add_command(emit)
 main.add_command(export)
 main.add_command(query)
 main.add_command(stats)
+main.add_command(replay)

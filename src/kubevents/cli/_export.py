@@ -13,13 +13,14 @@ import msgspec
 from kubevents.cli._logsetup import setup_logging
 from kubevents.export import (
     ConfigError,
+    ExportConfig,
     Exporter,
     LeaderElectedExporter,
     load_export_config,
     read_config_file,
 )
 
-__all__ = ["export", "run_exporter"]
+__all__ = ["export", "load_config", "run_exporter"]
 
 EXIT_CONFIG = 2
 
@@ -62,6 +63,12 @@ async def run_exporter(exporter: Exporter | LeaderElectedExporter) -> int:
 @click.option("--webhook", "webhook_url", help="Also/only POST batches to this URL.")
 @click.option("--checkpoint", help="Checkpoint file (default: next to the SQLite store).")
 @click.option(
+    "--capture",
+    "capture_path",
+    type=click.Path(dir_okay=False),
+    help="Also record what the watch reads to this file (gzip; for kubevents replay).",
+)
+@click.option(
     "--listen", help="host:port for /metrics, /healthz, /readyz (default 127.0.0.1:9090)."
 )
 @click.option("--no-listen", is_flag=True, help="Serve no HTTP endpoints.")
@@ -80,25 +87,18 @@ def export(
     webhook_url: str | None,
     no_listen: bool,
     progress: bool | None,
+    capture_path: str | None,
     **options: Any,
 ) -> None:
     """List-watch every Event of the cluster and store each occurrence, losing nothing."""
     overrides: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
-    # --db / --jsonl / --webhook add sinks to the file's; with none at all, SQLite is the default.
-    flag_sinks: list[dict[str, Any]] = []
-    if db:
-        flag_sinks.append({"type": "sqlite", "path": db})
-    if jsonl_path:
-        flag_sinks.append({"type": "jsonl", "path": jsonl_path})
-    if webhook_url:
-        flag_sinks.append({"type": "webhook", "url": webhook_url})
-    try:
-        if flag_sinks:
-            overrides["sinks"] = [*_raw_sinks(config_file), *flag_sinks]
-        config = load_export_config(config_file, overrides)
-    except ConfigError as exc:
-        click.echo(f"kubevents export: invalid configuration: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
+    if capture_path:
+        capture = _raw(config_file, "capture")
+        overrides["capture"] = {
+            **(capture if isinstance(capture, dict) else {}),
+            "path": capture_path,
+        }
+    config = load_config("export", config_file, overrides, db, jsonl_path, webhook_url)
     if no_listen:
         config = msgspec.structs.replace(config, listen=None)
     setup_logging(config.log_level, config.log_format)
@@ -116,13 +116,38 @@ def export(
     sys.exit(code)
 
 
-def _raw_sinks(config_file: str | None) -> list[dict[str, Any]]:
-    """The sinks of the config file as plain dicts, so flags can add to them."""
-    if config_file is None:
-        return []
+def load_config(
+    command: str,
+    config_file: str | None,
+    overrides: dict[str, Any],
+    db: str | None,
+    jsonl_path: str | None,
+    webhook_url: str | None,
+) -> ExportConfig:
+    """The configuration, with ``--db`` / ``--jsonl`` / ``--webhook`` added to the file's
+    sinks (with none at all, SQLite is the default); exit 2 when it is invalid."""
+    flag_sinks: list[dict[str, Any]] = []
+    if db:
+        flag_sinks.append({"type": "sqlite", "path": db})
+    if jsonl_path:
+        flag_sinks.append({"type": "jsonl", "path": jsonl_path})
+    if webhook_url:
+        flag_sinks.append({"type": "webhook", "url": webhook_url})
     try:
-        data = read_config_file(config_file)
+        if flag_sinks:
+            sinks = _raw(config_file, "sinks")
+            overrides["sinks"] = [*(sinks if isinstance(sinks, list) else []), *flag_sinks]
+        return load_export_config(config_file, overrides)
+    except ConfigError as exc:
+        click.echo(f"kubevents {command}: invalid configuration: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def _raw(config_file: str | None, key: str) -> Any:
+    """A block of the config file as plain data, so flags can add to it (None if absent)."""
+    if config_file is None:
+        return None
+    try:
+        return read_config_file(config_file).get(key)
     except ConfigError:
-        return []  # load_export_config reports the problem with the file
-    sinks = data.get("sinks")
-    return list(sinks) if isinstance(sinks, list) else []
+        return None  # load_export_config reports the problem with the file

@@ -2,6 +2,7 @@
 
 from kubevents.export._access import Permission, check_access, required_permissions
 from kubevents.export._acklog import AckLog
+from kubevents.export._capture import CaptureError, CaptureRecord, CaptureWriter, read_capture
 from kubevents.export._config import (
     BufferConfig,
     ConfigError,
@@ -40,6 +41,7 @@ from kubevents.export._pipeline import (
     Route,
     SpoolSettings,
 )
+from kubevents.export._replay import ReplayReport, replay
 from kubevents.export._rules import Rule, RuleSet, compile_rules
 from kubevents.export._service import Exporter, build_sink
 from kubevents.export._source import ListWatchSettings, ListWatchSource
@@ -55,6 +57,9 @@ __all__ = [
     "BatchSettings",
     "BufferConfig",
     "BufferSettings",
+    "CaptureError",
+    "CaptureRecord",
+    "CaptureWriter",
     "Checkpoint",
     "ConfigError",
     "DeadLetterHandler",
@@ -77,6 +82,7 @@ __all__ = [
     "OpenSearchSinkConfig",
     "Permission",
     "Pipeline",
+    "ReplayReport",
     "Route",
     "Rule",
     "RuleFilter",
@@ -98,7 +104,9 @@ __all__ = [
     "occurrence_count",
     "occurrence_time",
     "parse_file_mode",
+    "read_capture",
     "read_config_file",
+    "replay",
     "required_permissions",
     "save_checkpoint",
 ]

@@ -41,6 +41,7 @@ __all__ = [
     "ENV_PREFIX",
     "AwsSigV4Config",
     "BufferConfig",
+    "CaptureConfig",
     "ConfigError",
     "ElasticsearchSinkConfig",
     "ExportConfig",
@@ -66,6 +67,15 @@ SinkConfig = (
     | OpenSearchSinkConfig
     | KafkaSinkConfig
 )
+
+
+class CaptureConfig(StrictConfig):
+    """``capture``: record what the source reads, for ``kubevents replay`` (``_capture``)."""
+
+    path: str
+    max_bytes: str | int = "256MiB"  # per file, compressed
+    backups: int = 3
+    file_mode: str | int = DEFAULT_FILE_MODE
 
 
 class HealthConfig(StrictConfig):
@@ -126,6 +136,7 @@ class ExportConfig(StrictConfig):
     dead_letter: str | None = None
     dead_letter_file_mode: str | int = DEFAULT_FILE_MODE
     rules: RuleSet = msgspec.field(default_factory=RuleSet)
+    capture: CaptureConfig | None = None
     listen: str | None = "127.0.0.1:9090"  # /metrics /healthz /readyz; None disables
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
     leader_election: LeaderElectionConfig = msgspec.field(default_factory=LeaderElectionConfig)

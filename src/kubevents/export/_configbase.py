@@ -27,6 +27,7 @@ __all__ = [
     "SinkBufferConfig",
     "SpoolConfig",
     "StrictConfig",
+    "ThrottleConfig",
     "WhenFull",
     "decode_hook",
     "parse_file_mode",
@@ -158,6 +159,12 @@ class SinkBufferConfig(StrictConfig):
     flush_delay: Seconds | None = None
     max_concurrency: int | None = None
     spool: SpoolConfig | None = None
+
+
+class ThrottleConfig(StrictConfig):
+    """A sink's ``throttle``: at most one occurrence per Event per ``min_interval``."""
+
+    min_interval: Seconds
 
 
 class RetryConfig(StrictConfig):

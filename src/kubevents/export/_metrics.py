@@ -57,9 +57,32 @@ class ExportMetrics:
         self.filtered = Counter(
             _PREFIX + "events_filtered_total", "Occurrences dropped by a rule", ["rule"], registry=r
         )
+        self.sink_filtered = Counter(
+            _PREFIX + "sink_filtered_total",
+            "Occurrences a sink's own rules kept from that sink (acknowledged for it at once)",
+            ["sink", "rule"],
+            registry=r,
+        )
+        self.throttled = Counter(
+            _PREFIX + "throttled_total",
+            "Occurrences a sink's throttle skipped: a newer count of the same Event came within "
+            "min_interval (acknowledged for that sink at once)",
+            ["sink"],
+            registry=r,
+        )
+        self.capture_records = Counter(
+            _PREFIX + "capture_records_total",
+            "Notifications written to the capture file (export --capture)",
+            registry=r,
+        )
+        self.capture_failures = Counter(
+            _PREFIX + "capture_failures_total",
+            "Capture file writes that failed (the capture then stops; exporting goes on)",
+            registry=r,
+        )
         self.malformed = Counter(
             _PREFIX + "malformed_total",
-            "Objects skipped as malformed (logged), by stage: watch, list, occurrence",
+            "Objects skipped as malformed (logged), by stage: watch, list, occurrence, capture",
             ["stage"],
             registry=r,
         )

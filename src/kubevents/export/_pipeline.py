@@ -1,11 +1,12 @@
 """The fan-out: every occurrence to every sink's buffer, and the acknowledgements back.
 
-``submit`` hands an occurrence to each sink's buffer (``_buffer``, ``_spool``) and waits only
-where a buffer declares it waits (``when_full: block``, or a full spool that blocks). Each
-sink's driver (``_sinkdriver``) feeds its sink from its buffer on its own, so a slow or dead
-sink holds up no other one. An occurrence is acknowledged once every sink has stored it,
-durably spooled it, or (``drop_newest``) dropped and counted it; acknowledgements move the
-ack log's resume point and are pushed to the checkpoint through ``progressed``.
+``submit`` hands an occurrence to each sink's gate (``_sinkgate``: the sink's own rules),
+then its buffer (``_buffer``, ``_spool``), and waits only where a buffer declares it waits
+(``when_full: block``, or a full spool that blocks). Each sink's driver (``_sinkdriver``) feeds
+its sink from its buffer on its own, so a slow or dead sink holds up no other one. An
+occurrence is acknowledged once every sink has stored it, durably spooled it, or dropped and
+counted it (``drop_newest``, the sink's own rules); acknowledgements move the ack log's resume
+point and are pushed to the checkpoint through ``progressed``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from kubevents.export._buffer import Buffer, Entry, MemoryBuffer, WhenFull
 from kubevents.export._delivered import DeliveredMark
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
+from kubevents.export._rules import Filter
 from kubevents.export._sinkdriver import DeadLetterHandler, DriverSettings, SinkDriver
+from kubevents.export._sinkgate import SinkGate
 from kubevents.export._spool import SpoolBuffer
 from kubevents.export._state import EventTracker
 from kubevents.export._supervisor import TaskSupervisor
@@ -78,12 +81,14 @@ class BatchSettings:
 
 @dataclass(frozen=True)
 class Route:
-    """A sink with its buffer, its driver settings and its dead-letter target."""
+    """A sink with its buffer, its driver settings, its dead-letter target and its own rules."""
 
     sink: Sink
     buffer: BufferSettings = field(default_factory=BufferSettings)
     driver: DriverSettings = field(default_factory=DriverSettings)
     dead_letter: DeadLetterHandler | None = None
+    rules: Filter | None = None  # the sink's own ``rules`` (``compile_rules``)
+    min_interval: float | None = None  # the sink's ``throttle.min_interval``, seconds
 
 
 class Pipeline:
@@ -111,6 +116,8 @@ class Pipeline:
         self._delivered: DeliveredMark | None = None
         batch = settings or BatchSettings()
         self.drivers: list[SinkDriver] = []
+        self._gates: list[SinkGate] = []
+        self._throttles: list[asyncio.Task[None]] = []
         for item in sinks:
             route = item if isinstance(item, Route) else Route(
                 item, BufferSettings("block", batch.queue_size), batch.driver(), dead_letter
@@ -121,6 +128,10 @@ class Pipeline:
                     route.sink, buffer, route.driver, metrics, self.supervisor, route.dead_letter
                 )
             )
+            gate = SinkGate(
+                route.sink.name, buffer, self._settle, metrics, route.rules, route.min_interval
+            )
+            self._gates.append(gate)
 
     def _buffer(self, route: Route) -> Buffer:
         spec, name = route.buffer, route.sink.name
@@ -146,6 +157,11 @@ class Pipeline:
         self._delivered = DeliveredMark(spools, self.acklog.resource_version)
         for driver in self.drivers:
             driver.start()
+        self._throttles = [
+            self.supervisor.spawn(gate.throttle.run(), f"throttle-{driver.name}")
+            for gate, driver in zip(self._gates, self.drivers, strict=True)
+            if gate.throttle is not None
+        ]
 
     def _advanced(self) -> None:
         if self._delivered is not None:
@@ -169,8 +185,8 @@ class Pipeline:
             return
         ticket = self.acklog.append(resource_version, len(self.drivers))
         self.metrics.occurrences.inc()
-        for driver in self.drivers:
-            await driver.buffer.put(Entry(occurrence, ticket))
+        for gate in self._gates:
+            await gate.offer(Entry(occurrence, ticket))
 
     def _settle(self, entry: Entry) -> None:
         """One sink is done with ``entry`` (stored, spooled or dropped): acknowledge it once."""
@@ -186,15 +202,19 @@ class Pipeline:
             self.progressed.set()
 
     def idle(self) -> bool:
-        """Nothing waits in any buffer or driver (every sink stored everything)."""
-        return all(d.buffer.depth() == 0 and d.idle() for d in self.drivers)
+        """Nothing waits in any throttle, buffer or driver (every sink stored everything)."""
+        return self.holding() == 0 and all(d.buffer.depth() == 0 and d.idle() for d in self.drivers)
 
     def settled(self) -> bool:
         """Everything submitted is acknowledged: stored, or durably spooled, or dropped."""
-        return all(
+        return self.holding() == 0 and all(
             d.buffer.settled() if d.buffer.when_full == "spool" else d.buffer.depth() == 0
             for d in self.drivers
         )
+
+    def holding(self) -> int:
+        """Occurrences the sinks' throttles hold back (none is acknowledged yet)."""
+        return sum(gate.holding() for gate in self._gates)
 
     def failing_sinks(self) -> list[tuple[str, float, str]]:
         """(sink name, seconds failing, last error) of every sink that is failing."""
@@ -226,6 +246,13 @@ class Pipeline:
         deadline = loop.time() + within
         for driver in self.drivers:
             driver.flushing = True  # partial batches go at once
+        for gate in self._gates:
+            # Held-back occurrences go now: the last count of every series is delivered.
+            remaining = deadline - loop.time()
+            try:
+                await asyncio.wait_for(gate.flush(), max(0.0, remaining))
+            except TimeoutError:
+                return False
         for driver in self.drivers:
             if driver.buffer.when_full == "spool":
                 remaining = deadline - loop.time()
@@ -246,7 +273,11 @@ class Pipeline:
         return True
 
     async def stop(self) -> None:
-        """Stop the drivers (what is in flight stays unacknowledged) and close the buffers."""
+        """Stop the throttles and the drivers (what they hold or have in flight stays
+        unacknowledged) and close the buffers."""
+        for task in self._throttles:
+            task.cancel()
+        await asyncio.gather(*self._throttles, return_exceptions=True)
         for driver in self.drivers:
             await driver.stop()
         for driver in self.drivers:

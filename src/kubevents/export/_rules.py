@@ -18,7 +18,7 @@ import msgspec
 
 from kubevents.export._fields import EventFields
 
-__all__ = ["Rule", "RuleSet", "compile_rules"]
+__all__ = ["Filter", "Rule", "RuleSet", "compile_rules"]
 
 
 class Rule(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -44,6 +44,8 @@ class RuleSet(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 _T = TypeVar("_T")
+#: A compiled rule set: the label of the rule that drops an Event, or None to export it.
+Filter = Callable[[EventFields], str | None]
 _Predicate = Callable[[EventFields], bool]
 _Matcher = Callable[[str], bool]
 
@@ -181,9 +183,7 @@ def _by_reason(
     return index, tuple(v for reasons, v in exact if reasons is None)
 
 
-def compile_rules(
-    rules: RuleSet, where: str = "rules"
-) -> Callable[[EventFields], str | None] | None:
+def compile_rules(rules: RuleSet, where: str = "rules") -> Filter | None:
     """A function giving the label of the rule that drops an Event, or None to export it."""
     _check_names(rules, where)
     drops = [

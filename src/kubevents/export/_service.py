@@ -14,28 +14,28 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from kubevents.errors import KubeError, StatusError
 from kubevents.export._access import check_access
 from kubevents.export._acklog import AckLog
+from kubevents.export._capture import CaptureWriter
 from kubevents.export._checkpointer import Checkpointer
 from kubevents.export._config import (
     ConfigError,
     ExportConfig,
     SinkConfig,
-    parse_file_mode,
 )
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._pipeline import Pipeline
 from kubevents.export._rules import compile_rules
 from kubevents.export._server import HealthReport, MetricsServer
 from kubevents.export._source import ListWatchSettings, ListWatchSource
+from kubevents.export._startup import build_sink, open_capture, open_dead_letter, start_sinks
 from kubevents.export._state import EventTracker, load_checkpoint
 from kubevents.export._supervisor import TaskSupervisor
 from kubevents.export._topology import routes
 from kubevents.export._transforms import Transforms
-from kubevents.export.sinks import DeadLetterFile, Sink, SinkError
+from kubevents.export.sinks import DeadLetterFile, Sink
 from kubevents.kube import KubeClient
 
 __all__ = ["Exporter", "build_sink"]
@@ -43,33 +43,6 @@ __all__ = ["Exporter", "build_sink"]
 log = logging.getLogger(__name__)
 
 EXIT_FAILED = 1
-
-
-def build_sink(config: SinkConfig) -> Sink:
-    """Instantiate a sink from its configuration."""
-    return config.build()
-
-
-def _dead_letter_file(config: ExportConfig) -> DeadLetterFile | None:
-    if config.dead_letter is None:
-        return None
-    return DeadLetterFile(
-        Path(config.dead_letter).expanduser(),
-        file_mode=parse_file_mode(config.dead_letter_file_mode, "dead_letter_file_mode"),
-    )
-
-
-async def _open_dead_letter(config: ExportConfig) -> DeadLetterFile | None:
-    """The dead-letter file, proven at start to open for appending (``ConfigError`` if not)."""
-    dead_letter = _dead_letter_file(config)
-    if dead_letter is None:
-        return None
-    try:
-        await dead_letter.check()
-    except SinkError as exc:
-        dead_letter.close()
-        raise ConfigError(f"dead_letter: {exc}") from None
-    return dead_letter
 
 
 class Exporter:
@@ -137,21 +110,7 @@ class Exporter:
 
     async def _start_sinks(self) -> tuple[list[Sink], list[SinkConfig] | None]:
         """The sinks, started, and their configurations (None for sinks given as objects)."""
-        sinks = self._sinks
-        configs: list[SinkConfig] | None = None
-        if sinks is None:
-            configs = list(self.config.effective_sinks())
-            sinks = [build_sink(cfg) for cfg in configs]
-        started: list[Sink] = []
-        for i, sink in enumerate(sinks):
-            try:
-                await sink.start()
-            except SinkError as exc:
-                for s in started:
-                    await s.close()
-                raise ConfigError(f"sinks[{i}] ({sink.name}): {exc}") from None
-            started.append(sink)
-        return started, configs
+        return await start_sinks(self.config, self._sinks)
 
     def health(self) -> HealthReport:
         problems: list[str] = []
@@ -204,9 +163,11 @@ class Exporter:
         client = self._client or await self._connect()
         sinks: list[Sink] = []
         dead_letter: DeadLetterFile | None = None
+        capture: CaptureWriter | None = None
         supervisor = self.supervisor
         try:
-            dead_letter = await _open_dead_letter(c)
+            dead_letter = await open_dead_letter(c)
+            capture = open_capture(c, self.metrics)
             sinks, sink_configs = await self._start_sinks()
             checkpoint = load_checkpoint(c.checkpoint_path())
             if checkpoint is not None and checkpoint.cluster != c.cluster_name:
@@ -243,6 +204,7 @@ class Exporter:
                 cluster=c.cluster_name,
                 rules=compile_rules(c.rules),
                 time_window=c.time_window.window(),
+                capture=capture,
             )
             self.source = ListWatchSource(
                 client,
@@ -286,6 +248,8 @@ class Exporter:
                     await sink.close()
             if dead_letter is not None:
                 dead_letter.close()
+            if capture is not None:
+                capture.close()
             if self.server is not None:
                 await self.server.stop()
             if self._own_client:

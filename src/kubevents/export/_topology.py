@@ -6,15 +6,15 @@
       │
     transforms ── dedup (_state.EventTracker) ─ drop/match rules (_rules)
       │
-    fan-out (_pipeline) ──┬── buffer (_buffer / _spool) ── driver (_sinkdriver) ── sink
-                          ├── buffer ── driver ── sink
+    fan-out (_pipeline) ──┬── gate (_sinkgate, _throttle) ── buffer (_buffer / _spool) ── driver
+                          ├── gate ── buffer ── driver (_sinkdriver) ── sink
                           └── ...
       ▲                   │
       └── acks: ack log (_acklog) ── checkpoint (_checkpointer)
 
 This module turns an ``ExportConfig`` into the sink side of that picture: for each sink, its
 buffer (the sink's own ``buffer`` over the top-level defaults), its driver settings and
-retries, and the dead-letter target.
+retries, the dead-letter target, and the sink's own rules and throttle.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from kubevents.export._configbase import (
     parse_size,
 )
 from kubevents.export._pipeline import BufferSettings, Route, SpoolSettings
+from kubevents.export._rules import compile_rules
 from kubevents.export._sinkdriver import DeadLetterHandler, DriverSettings
 from kubevents.export.sinks import Sink
 
@@ -96,6 +97,8 @@ def routes(
             buffer_settings(config, cfg, sink.name),
             driver_settings(config, cfg),
             dead_letter,
+            None if cfg is None else compile_rules(cfg.rules, f"sinks[{i}].rules"),
+            None if cfg is None or cfg.throttle is None else cfg.throttle.min_interval,
         )
-        for sink, cfg in zip(sinks, configs, strict=True)
+        for i, (sink, cfg) in enumerate(zip(sinks, configs, strict=True))
     ]

@@ -14,9 +14,11 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from kubevents.export._capture import CaptureWriter
 from kubevents.export._fields import EventFields
 from kubevents.export._metrics import ExportMetrics, LabelledCounters
 from kubevents.export._occurrence import Occurrence, TimeWindow
+from kubevents.export._rules import Filter
 from kubevents.export._state import EventTracker
 from kubevents.kube import excerpt
 
@@ -28,7 +30,6 @@ log = logging.getLogger(__name__)
 # ahead at the least), a second of staleness moves no occurrence that matters.
 _BOUNDS_SECONDS = 1.0
 
-Filter = Callable[[EventFields], str | None]  # the name of the rule that drops an Event, or None
 Submit = Callable[[Occurrence | None, str | None], Awaitable[None]]
 
 
@@ -80,8 +81,10 @@ class Transforms:
         cluster: str,
         rules: Filter | None = None,
         time_window: TimeWindow | None = None,
+        capture: CaptureWriter | None = None,
     ) -> None:
         self._submit = submit
+        self._capture = capture
         self._cluster = cluster
         self._window = time_window if time_window is not None else TimeWindow()
         self._bounds = self._window.bounds(datetime.now(UTC))
@@ -93,7 +96,14 @@ class Transforms:
 
     async def mark(self, resource_version: str | None) -> None:
         """A resume point with no occurrence (a bookmark, a deletion, a list's end)."""
+        if self._capture is not None:
+            self._capture.mark(resource_version)
         await self._submit(None, resource_version)
+
+    def received_at(self, when: datetime) -> None:
+        """Work out filing times as of ``when`` from now on, not the clock (a replay)."""
+        self._bounds = self._window.bounds(when)
+        self._bounds_until = float("inf")
 
     def event(
         self, event: EventFields, raw: bytes, resource_version: str | None
@@ -103,6 +113,8 @@ class Transforms:
         Not a coroutine itself: it returns the downstream's, one coroutine per notification
         instead of two.
         """
+        if self._capture is not None:
+            self._capture.object(raw, resource_version)
         try:
             occurrence = self._occurrence(event, raw)
         except Exception as exc:

@@ -22,7 +22,12 @@ from kubevents.export._checks import (
     check_text,
     writable_target,
 )
-from kubevents.export._config import ExportConfig, LeaderElectionConfig, SinkConfig
+from kubevents.export._config import (
+    CaptureConfig,
+    ExportConfig,
+    LeaderElectionConfig,
+    SinkConfig,
+)
 from kubevents.export._configbase import (
     BufferConfig,
     ConfigError,
@@ -31,7 +36,7 @@ from kubevents.export._configbase import (
     parse_file_mode,
     parse_size,
 )
-from kubevents.export._rules import compile_rules
+from kubevents.export._rules import RuleSet, compile_rules
 from kubevents.kube import validate_timing
 
 __all__ = ["validate_config"]
@@ -43,6 +48,9 @@ _LABEL_REQUIREMENT = re.compile(
     rf"^\s*(!?{_LABEL_KEY}|{_LABEL_KEY}\s*(=|==|!=)\s*{_LABEL_VALUE}"
     rf"|{_LABEL_KEY}\s+(in|notin)\s+\(\s*{_LABEL_VALUE}(\s*,\s*{_LABEL_VALUE})*\s*\))\s*$"
 )
+# A held-back occurrence holds the checkpoint for up to its sink's min_interval.
+MAX_MIN_INTERVAL = 3600.0
+MIN_CAPTURE_BYTES = 1024 * 1024
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LISTEN = re.compile(r"^([A-Za-z0-9.\-]*):(\d{1,5})$")
 
@@ -72,6 +80,21 @@ def _sink(sink: SinkConfig, where: str, config: ExportConfig) -> None:
         _buffer(sink.buffer, f"{where}.buffer")
     if sink.retry is not None:
         _retry(sink.retry, f"{where}.retry")
+    _rules(sink.rules, f"{where}.rules")
+    if sink.throttle is not None:
+        interval = sink.throttle.min_interval
+        if not 0 < interval <= MAX_MIN_INTERVAL:
+            raise ConfigError(
+                f"{where}.throttle.min_interval: must be more than 0 and at most 1h (the "
+                f"checkpoint waits for a held-back occurrence up to that long), got {interval:g}s"
+            )
+
+
+def _rules(rules: RuleSet, where: str) -> None:
+    try:
+        compile_rules(rules, where)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _buffer(buffer: BufferConfig | SinkBufferConfig, where: str) -> None:
@@ -103,6 +126,16 @@ def _targets(config: ExportConfig) -> Iterator[tuple[str, Path]]:
         yield "dead_letter", writable_target(config.dead_letter, "dead_letter")
     checkpoint = str(config.checkpoint_path())
     yield "checkpoint", writable_target(checkpoint, "checkpoint", in_directory=True)
+    if config.capture is not None:
+        yield "capture.path", writable_target(config.capture.path, "capture.path")
+
+
+def _capture(capture: CaptureConfig) -> None:
+    check_text(capture.path, "capture.path", empty=False)
+    if parse_size(capture.max_bytes, "capture.max_bytes") < MIN_CAPTURE_BYTES:
+        raise ConfigError("capture.max_bytes: must be at least 1MiB")
+    bounded(capture.backups, "capture.backups", 0, "backups")
+    parse_file_mode(capture.file_mode, "capture.file_mode")
 
 
 def _distinct_files(config: ExportConfig) -> None:
@@ -188,9 +221,8 @@ def validate_config(config: ExportConfig) -> None:
             raise ConfigError(f"sinks[{i}].name: duplicate sink name {sink.name!r}")
         names.add(sink.name)
         _sink(sink, f"sinks[{i}]", config)
-    try:
-        compile_rules(config.rules)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    _rules(config.rules, "rules")
+    if config.capture is not None:
+        _capture(config.capture)
     _distinct_files(config)
     _leader_election(config.leader_election)

@@ -12,7 +12,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import ClassVar, Self
 
-from kubevents.export._configbase import RetryConfig, SinkBufferConfig, StrictConfig
+import msgspec
+
+from kubevents.export._configbase import (
+    RetryConfig,
+    SinkBufferConfig,
+    StrictConfig,
+    ThrottleConfig,
+)
+from kubevents.export._rules import RuleSet
 from kubevents.export.sinks._base import Sink
 
 __all__ = ["SinkConfigBase"]
@@ -24,6 +32,10 @@ class SinkConfigBase(StrictConfig):
     name: str = ""
     buffer: SinkBufferConfig | None = None  # overrides of the top-level ``buffer``
     retry: RetryConfig | None = None  # replaces the top-level ``retry``
+    # This sink's own drop/match rules, applied after the top-level ``rules``.
+    rules: RuleSet = msgspec.field(default_factory=RuleSet)
+    # At most one occurrence per Event per interval to this sink (count bumps of a crash loop).
+    throttle: ThrottleConfig | None = None
 
     # Whether the sink writes across a network: remote sinks spool by default, local ones
     # (whose disk a spool would share) block.
