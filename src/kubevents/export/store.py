@@ -22,6 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+import msgspec
+
 from kubevents.export._storedrows import (
     NamespaceCount,
     ObjectCount,
@@ -35,10 +37,12 @@ from kubevents.export._storedrows import (
 from kubevents.export.sinks.sqlite import (
     DB_PATH_ENV,
     DEFAULT_DB_PATH,
-    SELECT,
     SQLITE_MAGIC,
+    EventCodec,
+    StoredEventError,
     default_db_path,
     schema_problem,
+    select,
     to_micros,
 )
 
@@ -91,8 +95,8 @@ class QueryFilter:
         if self.limit is not None and self.limit < 1:
             raise ValueError("QueryFilter.limit must be at least 1")
 
-    def where(self) -> tuple[str, list[Any]]:
-        """The SQL condition and its parameters."""
+    def where(self, message: str = "message") -> tuple[str, list[Any]]:
+        """The SQL condition and its parameters; ``message`` is the SQL that gives the message."""
         clauses: list[str] = []
         params: list[Any] = []
         for column, value in (
@@ -116,7 +120,7 @@ class QueryFilter:
             clauses.append("time < ?")
             params.append(to_micros(self.until))
         if self.text:
-            clauses.append("kv_icontains(message, ?)")
+            clauses.append(f"kv_icontains({message}, ?)")
             params.append(self.text.casefold())
         return " AND ".join(clauses) or "1", params
 
@@ -126,12 +130,24 @@ def _icontains(message: str | None, needle: str | None) -> bool:
     return message is not None and needle is not None and needle in message.casefold()
 
 
+class _Message(msgspec.Struct):
+    message: str = ""
+
+
+_message_decoder = msgspec.json.Decoder(_Message)
+
+
 class EventStore:
     """A read-only view of the store at ``path``; raises ``StoreError`` if it is not one."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser()
+        self._codec: EventCodec | None = None
+        self.unreadable = 0
         self._conn = self._open()
+        self._select = select(self._version)
+        # A version 2 store keeps the message only inside the compressed Event.
+        self._message = "message" if self._version == 1 else "kv_message(event)"
 
     def _open(self) -> sqlite3.Connection:
         path = self.path
@@ -167,7 +183,28 @@ class EventStore:
         if problem is not None:
             conn.close()
             raise StoreError(f"{path} {problem}")
+        self._version = int(version)
+        if self._version >= 2:
+            try:
+                self._codec = EventCodec.load(conn)
+            except (sqlite3.Error, ValueError, TypeError) as exc:
+                conn.close()
+                raise StoreError(f"cannot read the dictionaries of {path}: {exc}") from None
+            conn.create_function("kv_message", 1, self._stored_message, deterministic=True)
         return conn
+
+    def _stored_message(self, blob: object) -> str | None:
+        """The message of a stored Event, for ``--grep``; None (and counted) if unreadable."""
+        # A damaged row must not end a search through every other one: it is counted, and
+        # ``kubevents query`` reports the count.
+        codec = self._codec
+        if codec is not None and isinstance(blob, bytes):
+            try:
+                return _message_decoder.decode(codec.decompress(blob)).message
+            except (StoredEventError, msgspec.MsgspecError):
+                pass
+        self.unreadable += 1
+        return None
 
     def close(self) -> None:
         self._conn.close()
@@ -193,20 +230,30 @@ class EventStore:
             raise StoreError(f"cannot read {self.path}: {exc}") from None
 
     def _query_sql(self, flt: QueryFilter) -> tuple[str, list[Any]]:
-        where, params = flt.where()
+        where, params = flt.where(self._message)
         if flt.limit is None:
-            return f"{SELECT} WHERE {where} ORDER BY time, seq", params
-        newest = f"{SELECT} WHERE {where} ORDER BY time DESC, seq DESC LIMIT ?"
+            return f"{self._select} WHERE {where} ORDER BY time, seq", params
+        newest = f"{self._select} WHERE {where} ORDER BY time DESC, seq DESC LIMIT ?"
         return f"SELECT * FROM ({newest}) ORDER BY time, seq", [*params, flt.limit]
+
+    def _rows(self, rows: list[tuple[Any, ...]]) -> list[StoredOccurrence]:
+        codec = self._codec
+        return [stored_occurrence(r, codec) for r in rows]
+
+    def explain(self, flt: QueryFilter | None = None) -> list[str]:
+        """SQLite's plan for ``query(flt)``: which index each step uses (tests, docs)."""
+        sql, params = self._query_sql(flt or QueryFilter())
+        [rows] = self._read([(f"EXPLAIN QUERY PLAN {sql}", params)])
+        return [str(r[-1]) for r in rows]
 
     def query(self, flt: QueryFilter | None = None) -> list[StoredOccurrence]:
         """Matching occurrences, oldest to newest (the newest ``limit`` if one is set)."""
         [rows] = self._read([self._query_sql(flt or QueryFilter())])
-        return [stored_occurrence(r) for r in rows]
+        return self._rows(rows)
 
     def count(self, flt: QueryFilter | None = None) -> int:
         """How many occurrences match (all of them without a filter); ``limit`` is ignored."""
-        where, params = (flt or QueryFilter()).where()
+        where, params = (flt or QueryFilter()).where(self._message)
         [rows] = self._read([(f"SELECT count(*) FROM occurrences WHERE {where}", params)])
         return int(rows[0][0])
 
@@ -255,11 +302,11 @@ class EventStore:
         elif backlog:
             head, rows = self._read([head_sql, self._query_sql(flt)])
             cursor = int(head[0][0])
-            yield [stored_occurrence(r) for r in rows]
+            yield self._rows(rows)
         else:
             cursor = self.last_seq()
-        where, params = flt.where()
-        new_sql = f"{SELECT} WHERE seq > ? AND seq <= ? AND {where} ORDER BY seq LIMIT ?"
+        where, params = flt.where(self._message)
+        new_sql = f"{self._select} WHERE seq > ? AND seq <= ? AND {where} ORDER BY seq LIMIT ?"
         while stop is None or not stop.is_set():
             [head] = self._read([head_sql])
             end = int(head[0][0])
@@ -270,7 +317,7 @@ class EventStore:
                 # Past the rows that did not match too, so the next poll does not rescan them.
                 cursor = rows[-1][0] if full else end
                 if rows:
-                    yield [stored_occurrence(r) for r in rows]
+                    yield self._rows(rows)
             if full:
                 continue
             if stop is not None:
@@ -305,7 +352,8 @@ class EventStore:
             (f"SELECT count(*), coalesce({warn}, 0), min(time), max(time) "
              f"FROM occurrences WHERE {where}", params),
             grouped("reason"),
-            grouped("involved_kind, involved_namespace, involved_name"),
+            # NULL stands for the Event's own namespace (see the schema).
+            grouped("involved_kind, coalesce(involved_namespace, namespace), involved_name"),
             grouped("namespace"),
         ])  # fmt: skip
         total, warnings, first, last = totals[0]
