@@ -37,6 +37,7 @@ SUITES = {
     "recorder": "bench.recorder",
     "pipeline": "bench.pipeline",
     "exporter": "bench.exporter",
+    "store": "bench.store",
 }
 
 
