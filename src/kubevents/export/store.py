@@ -11,6 +11,7 @@ either. An ``EventStore`` belongs to the thread that opened it.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -95,8 +96,8 @@ class QueryFilter:
         if self.limit is not None and self.limit < 1:
             raise ValueError("QueryFilter.limit must be at least 1")
 
-    def where(self, message: str = "message") -> tuple[str, list[Any]]:
-        """The SQL condition and its parameters; ``message`` is the SQL that gives the message."""
+    def where(self, text: str = "kv_icontains(message, ?)") -> tuple[str, list[Any]]:
+        """The SQL condition and its parameters; ``text`` is the condition for ``self.text``."""
         clauses: list[str] = []
         params: list[Any] = []
         for column, value in (
@@ -120,7 +121,7 @@ class QueryFilter:
             clauses.append("time < ?")
             params.append(to_micros(self.until))
         if self.text:
-            clauses.append(f"kv_icontains({message}, ?)")
+            clauses.append(text)
             params.append(self.text.casefold())
         return " AND ".join(clauses) or "1", params
 
@@ -137,6 +138,12 @@ class _Message(msgspec.Struct):
 _message_decoder = msgspec.json.Decoder(_Message)
 
 
+@functools.lru_cache(maxsize=16)
+def _verbatim(needle: str) -> bool:
+    """Whether ``needle`` appears in JSON as it is (Go escapes ``" \\ < > &`` and controls)."""
+    return needle.isascii() and needle.isprintable() and not any(c in needle for c in '"\\<>&')
+
+
 class EventStore:
     """A read-only view of the store at ``path``; raises ``StoreError`` if it is not one."""
 
@@ -147,7 +154,9 @@ class EventStore:
         self._conn = self._open()
         self._select = select(self._version)
         # A version 2 store keeps the message only inside the compressed Event.
-        self._message = "message" if self._version == 1 else "kv_message(event)"
+        self._text = (
+            "kv_icontains(message, ?)" if self._version == 1 else "kv_event_icontains(event, ?)"
+        )
 
     def _open(self) -> sqlite3.Connection:
         path = self.path
@@ -190,21 +199,28 @@ class EventStore:
             except (sqlite3.Error, ValueError, TypeError) as exc:
                 conn.close()
                 raise StoreError(f"cannot read the dictionaries of {path}: {exc}") from None
-            conn.create_function("kv_message", 1, self._stored_message, deterministic=True)
+            conn.create_function(
+                "kv_event_icontains", 2, self._event_icontains, deterministic=True
+            )
         return conn
 
-    def _stored_message(self, blob: object) -> str | None:
-        """The message of a stored Event, for ``--grep``; None (and counted) if unreadable."""
-        # A damaged row must not end a search through every other one: it is counted, and
-        # ``kubevents query`` reports the count.
+    def _event_icontains(self, blob: object, needle: object) -> bool:
+        """``--grep`` in a stored Event's message; a damaged one is counted, and no match."""
         codec = self._codec
-        if codec is not None and isinstance(blob, bytes):
+        if codec is not None and isinstance(blob, bytes) and isinstance(needle, str):
             try:
-                return _message_decoder.decode(codec.decompress(blob)).message
+                raw = codec.decompress(blob)
+                # Most rows do not match: when the whole Event is ASCII and the needle has
+                # nothing JSON would escape, a match in the message is a match in the bytes.
+                if raw.isascii() and _verbatim(needle) and needle.encode() not in raw.lower():
+                    return False
+                return needle in _message_decoder.decode(raw).message.casefold()
             except (StoredEventError, msgspec.MsgspecError):
                 pass
+        # A damaged row must not end a search through every other one: it is counted, and
+        # ``kubevents query`` reports the count.
         self.unreadable += 1
-        return None
+        return False
 
     def close(self) -> None:
         self._conn.close()
@@ -230,7 +246,7 @@ class EventStore:
             raise StoreError(f"cannot read {self.path}: {exc}") from None
 
     def _query_sql(self, flt: QueryFilter) -> tuple[str, list[Any]]:
-        where, params = flt.where(self._message)
+        where, params = flt.where(self._text)
         if flt.limit is None:
             return f"{self._select} WHERE {where} ORDER BY time, seq", params
         newest = f"{self._select} WHERE {where} ORDER BY time DESC, seq DESC LIMIT ?"
@@ -253,7 +269,7 @@ class EventStore:
 
     def count(self, flt: QueryFilter | None = None) -> int:
         """How many occurrences match (all of them without a filter); ``limit`` is ignored."""
-        where, params = (flt or QueryFilter()).where(self._message)
+        where, params = (flt or QueryFilter()).where(self._text)
         [rows] = self._read([(f"SELECT count(*) FROM occurrences WHERE {where}", params)])
         return int(rows[0][0])
 
@@ -305,7 +321,7 @@ class EventStore:
             yield self._rows(rows)
         else:
             cursor = self.last_seq()
-        where, params = flt.where(self._message)
+        where, params = flt.where(self._text)
         new_sql = f"{self._select} WHERE seq > ? AND seq <= ? AND {where} ORDER BY seq LIMIT ?"
         while stop is None or not stop.is_set():
             [head] = self._read([head_sql])

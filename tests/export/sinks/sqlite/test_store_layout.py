@@ -214,3 +214,20 @@ def test_a_kill_during_the_migration_leaves_the_version_1_store_whole(tmp_path: 
     assert version(path) == 2
     with EventStore(path) as store:
         assert sorted(o.id for o in store.query()) == sorted(o.id for o in many)
+
+
+@pytest.mark.parametrize(
+    "needle",
+    ["probe", "PROBE", "<none>", 'say "hi"', "a\\b", "über", "STRASSE", "line\nbreak", "&"],
+)
+def test_grep_finds_in_the_stored_message_what_python_finds(tmp_path: Path, needle: str) -> None:
+    messages = [
+        "Readiness probe failed", "image <none> not found", 'say "hi" twice', r"path a\b",
+        "Über alles", "Straße gesperrt", "line\nbreak", "salt & pepper", "nothing here",
+    ]  # fmt: skip
+    batch = [make_occurrence(object_name=f"p{i}", message=m) for i, m in enumerate(messages)]
+    write_store(tmp_path / "k.db", batch)
+    with EventStore(tmp_path / "k.db") as store:
+        found = [o.id for o in store.query(QueryFilter(text=needle.casefold()))]
+    expected = [o.id for o in batch if needle.casefold() in o.event.message.casefold()]
+    assert found == expected and expected
