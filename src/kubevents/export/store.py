@@ -199,9 +199,7 @@ class EventStore:
             except (sqlite3.Error, ValueError, TypeError) as exc:
                 conn.close()
                 raise StoreError(f"cannot read the dictionaries of {path}: {exc}") from None
-            conn.create_function(
-                "kv_event_icontains", 2, self._event_icontains, deterministic=True
-            )
+            conn.create_function("kv_event_icontains", 2, self._event_icontains, deterministic=True)
         return conn
 
     def _event_icontains(self, blob: object, needle: object) -> bool:
