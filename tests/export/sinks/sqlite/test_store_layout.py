@@ -24,7 +24,12 @@ from click.testing import CliRunner
 from kubevents.cli._query import query
 from kubevents.export import Occurrence
 from kubevents.export._document import encode_lines
-from kubevents.export.sinks.sqlite import SCHEMA_VERSION, strip_managed_fields
+from kubevents.export.sinks.sqlite import (
+    SCHEMA_VERSION,
+    stored_uid,
+    strip_managed_fields,
+    uid_text,
+)
 from kubevents.export.store import EventStore, QueryFilter
 
 from ...factories import make_occurrence, write_store
@@ -231,3 +236,23 @@ def test_grep_finds_in_the_stored_message_what_python_finds(tmp_path: Path, need
         found = [o.id for o in store.query(QueryFilter(text=needle.casefold()))]
     expected = [o.id for o in batch if needle.casefold() in o.event.message.casefold()]
     assert found == expected and expected
+
+
+@pytest.mark.parametrize(
+    ("uid", "stored_as_bytes"),
+    [
+        ("9b1c0f5e-8a53-4c3e-9d0a-6f1f3b7f2e11", True),
+        ("9B1C0F5E-8A53-4C3E-9D0A-6F1F3B7F2E11", False),  # not canonical: kept as text
+        ("9b1c0f5e 8a53 4c3e 9d0a 6f1f3b7f2e11", False),
+        ("9b1c0f5e-8a53-4c3e-9d0a-6f1f3b7f2e1 ", False),
+        ("{9b1c0f5e-8a53-4c3e-9d0a-6f1f3b7f2e1}", False),
+        ("not-a-uuid", False),
+        ("", False),
+    ],
+)
+def test_uids_are_stored_as_16_bytes_only_when_they_come_back_the_same(
+    uid: str, stored_as_bytes: bool
+) -> None:
+    stored = stored_uid(uid)
+    assert isinstance(stored, bytes) == stored_as_bytes
+    assert uid_text(stored) == uid

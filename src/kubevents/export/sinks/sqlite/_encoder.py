@@ -32,7 +32,8 @@ def encode_rows(
     rejected: list[Rejected] = []
     for occ in batch:
         try:
-            occ.raw.decode()
+            if not occ.raw.isascii():  # most Events are: then they are UTF-8 too
+                occ.raw.decode()
         except UnicodeDecodeError:
             # Readers give the Event back as text; retrying could never fix these bytes.
             rejected.append(Rejected(occ, "invalid_utf8"))

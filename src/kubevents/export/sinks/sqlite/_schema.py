@@ -10,7 +10,6 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import UUID
 
 __all__ = [
     "APPLICATION_ID",
@@ -165,17 +164,22 @@ def select(version: int) -> str:
 
 def stored_uid(uid: str) -> bytes | str:
     """How ``uid`` is stored: the UUID's 16 bytes if it is one, in canonical form."""
+    # By hand rather than through uuid.UUID: a fifth of the time, once per stored row.
+    if len(uid) != 36 or not uid[8] == uid[13] == uid[18] == uid[23] == "-":
+        return uid
+    digits = uid[:8] + uid[9:13] + uid[14:18] + uid[19:23] + uid[24:]
     try:
-        value = UUID(uid)
+        value = bytes.fromhex(digits)
     except ValueError:
         return uid
-    return value.bytes if str(value) == uid else uid
+    return value if value.hex() == digits else uid  # lower case only: the text comes back
 
 
 def uid_text(stored: object) -> str:
     """The uid a stored ``uid`` value stands for (the text, whichever way it is stored)."""
     if isinstance(stored, bytes) and len(stored) == 16:
-        return str(UUID(bytes=stored))
+        h = stored.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
     if isinstance(stored, str):
         return stored
     raise TypeError(f"column uid holds {type(stored).__name__}")
