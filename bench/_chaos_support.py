@@ -28,6 +28,7 @@ from aiohttp import web
 from bench._exporter_support import story_event
 
 from kubevents.errors import GoneError, KubeError, StatusError
+from kubevents.export.sinks.sqlite import uid_text
 from kubevents.kube import KubeClient
 from kubevents.model import Time
 
@@ -326,11 +327,12 @@ def stored_ids(db: Path) -> list[str]:
         return []
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         try:
-            return [row[0] for row in conn.execute("SELECT id FROM occurrences")]
+            rows = conn.execute("SELECT uid, count FROM occurrences").fetchall()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return []
             raise
+    return [f"{uid_text(uid)}:{count}" for uid, count in rows]
 
 
 def exporter_config(

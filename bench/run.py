@@ -40,6 +40,7 @@ SUITES = {
     # After the exporter: it lists every Event of the shared cluster, the backfill's included.
     "listing": "bench.listing",
     "kafka": "bench.kafka",
+    "store": "bench.store",
 }
 
 

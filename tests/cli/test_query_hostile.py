@@ -149,11 +149,23 @@ def test_a_damaged_store_is_exit_2_with_a_message(
     ("update", "args", "message"),
     [
         ("UPDATE occurrences SET time = 'yesterday'", [], "column time holds str"),
-        ("UPDATE occurrences SET message = x'00ff'", [], "column message holds bytes"),
+        ("UPDATE occurrences SET reason = x'00ff'", [], "column reason holds bytes"),
         ("UPDATE occurrences SET time = 9223372036854775807", [], "malformed"),
-        ("UPDATE occurrences SET last_timestamp = 'soon'", [], "malformed"),
+        ("UPDATE occurrences SET own_time = 'soon'", [], "malformed"),
         ("UPDATE occurrences SET event = 'not json'", ["-o", "json"], "unreadable Event"),
         ("UPDATE occurrences SET event = 'not json'", ["-o", "wide"], "unreadable Event"),
+        # The stored Event: a damaged frame, an unknown dictionary, a frame that claims to
+        # inflate to a gigabyte, nothing at all. The table shows the message, read from it.
+        ("UPDATE occurrences SET event = x'01deadbeef'", [], "unreadable Event: damaged"),
+        ("UPDATE occurrences SET event = substr(event, 1, 20)", ["-o", "json"], "damaged"),
+        (
+            "UPDATE occurrences SET event = CAST(x'07' || substr(event, 2) AS BLOB)",
+            [],
+            "unknown dictionary 7",
+        ),
+        # Dictionary 1, a magicless frame header: single segment, 8-byte size 2**30.
+        ("UPDATE occurrences SET event = x'01e00000004000000000'", ["-o", "json"], "claims"),
+        ("UPDATE occurrences SET event = x''", ["-o", "json"], "unreadable Event: empty"),
     ],
 )
 def test_a_row_no_writer_made_is_exit_2_naming_it(
@@ -165,3 +177,15 @@ def test_a_row_no_writer_made_is_exit_2_naming_it(
     result = run(query, store, *args)
     assert isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+def test_a_damaged_event_is_counted_by_a_search_that_goes_on(store: Path) -> None:
+    with closing(sqlite3.connect(store)) as conn:
+        conn.execute("UPDATE occurrences SET event = x'01deadbeef' WHERE seq = 3")
+        conn.commit()
+    result = run(query, store, "--grep", "XXX", "-o", "json")  # every message matches
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2
+    assert "1 stored occurrences hold an unreadable Event" in result.stderr, result.stderr
+    assert len(result.stdout.splitlines()) == 399  # every other one
+    assert run(stats, store).exit_code == 0  # stats reads no Event

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from kubevents.export import ExportConfig, Exporter, load_export_config
+from kubevents.export.sinks.sqlite import uid_text
 from kubevents.kube import KubeClient
 from kubevents_testenv import LocalCluster
 from support import eventually
@@ -30,11 +31,12 @@ def stored_ids(db: Path) -> list[str]:
         return []
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         try:
-            return [row[0] for row in conn.execute("SELECT id FROM occurrences")]
+            rows = conn.execute("SELECT uid, count FROM occurrences").fetchall()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):  # the exporter is still creating the schema
                 return []
             raise
+    return [f"{uid_text(uid)}:{count}" for uid, count in rows]
 
 
 async def server_counts(client: KubeClient, namespace: str) -> dict[str, int]:

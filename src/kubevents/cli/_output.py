@@ -25,18 +25,18 @@ def _source(occ: StoredOccurrence) -> str:
 
 
 def table_row(occ: StoredOccurrence, now: datetime, *, wide: bool, namespaced: bool) -> list[str]:
-    ref = occ.involved_object
+    # Only columns the store keeps as such, unless wide: the rest needs the stored Event.
     row = [
         format_age((now - occ.time).total_seconds()),
         occ.type,
         occ.reason,
-        f"{ref['kind'].lower()}/{ref['name']}",
+        f"{occ.involved_kind.lower()}/{occ.involved_name}",
     ]
     if wide:
-        ev = occ.event
+        ev = occ.fields
         first = occ.first_timestamp or ev.event_time or occ.time
         row += [
-            ref["fieldPath"],
+            occ.involved_object["fieldPath"],
             _source(occ),
             format_age((now - first).total_seconds()),
             str(occ.count),

@@ -222,3 +222,10 @@ def query(
                 printer.emit(batch)
         except StoreError as exc:
             raise StoreProblem(str(exc)) from None
+        finally:
+            if store.unreadable:
+                # After the rows that could be read: one damaged row hides no others.
+                raise StoreProblem(
+                    f"{store.unreadable} stored occurrences hold an unreadable Event and were "
+                    "left out of the --grep search"
+                )

@@ -16,7 +16,13 @@ import msgspec
 
 from kubevents.export._fields import EventFields
 from kubevents.export._occurrence import Occurrence
-from kubevents.export.sinks.sqlite import COLUMNS, from_micros
+from kubevents.export.sinks.sqlite import (
+    EventCodec,
+    StoredEventError,
+    from_micros,
+    strip_managed_fields,
+    uid_text,
+)
 from kubevents.model import Event, parse_rfc3339
 
 __all__ = [
@@ -46,30 +52,50 @@ class StoredOccurrence:
 
     ``involved_object`` has the keys ``kind namespace name uid apiVersion fieldPath`` and
     ``source`` the keys ``component host`` (values may be ``""``). ``event`` is the Event as the
-    API server sent it, parsed on first access.
+    API server sent it (without ``metadata.managedFields``), parsed on first access.
+
+    The store keeps as columns what queries filter on; the rest (``id``, ``name``,
+    ``involved_object``, ``source``, ``reporting_instance``, ``resource_version``, the
+    timestamps, ``event_json``) is read from the stored Event on first access, and raises
+    ``StoreError`` if that Event is damaged.
     """
 
     seq: int
-    id: str
     uid: str
     count: int
     time: datetime
     filing_time: datetime
     namespace: str
-    name: str
-    involved_object: dict[str, str]
+    involved_kind: str
+    involved_name: str
+    involved_namespace: str
     type: str
     reason: str
-    message: str
-    source: dict[str, str]
+    source_component: str
     reporting_controller: str
-    reporting_instance: str
     cluster: str
-    resource_version: str
-    first_timestamp: datetime | None
-    last_timestamp: datetime | None
     inserted_at: datetime
-    event_json: str
+    stored_event: bytes | str  # a version 1 store's JSON text, else compressed
+    codec: EventCodec | None
+
+    @property
+    def id(self) -> str:
+        return f"{self.uid}:{self.count}"
+
+    @cached_property
+    def event_json(self) -> str:
+        """The Event's JSON, as the server sent it but for ``managedFields``."""
+        stored = self.stored_event
+        try:
+            if isinstance(stored, str):
+                return strip_managed_fields(stored.encode()).decode()
+            if self.codec is None:
+                raise StoredEventError("compressed in a store without dictionaries")
+            return self.codec.decompress(stored).decode()
+        except (StoredEventError, UnicodeError) as exc:
+            raise StoreError(
+                f"stored occurrence {self.id!r} (seq {self.seq}) holds an unreadable Event: {exc}"
+            ) from None
 
     @cached_property
     def event(self) -> Event:
@@ -87,6 +113,43 @@ class StoredOccurrence:
             raise StoreError(
                 f"stored occurrence {self.id!r} holds an unreadable Event: {exc}"
             ) from None
+
+    @property
+    def name(self) -> str:
+        return self.fields.metadata.name
+
+    @property
+    def message(self) -> str:
+        return self.fields.message
+
+    @cached_property
+    def involved_object(self) -> dict[str, str]:
+        ref = self.fields.involved_object
+        return {
+            "kind": self.involved_kind, "namespace": self.involved_namespace,
+            "name": self.involved_name, "uid": ref.uid, "apiVersion": ref.api_version,
+            "fieldPath": ref.field_path,
+        }  # fmt: skip
+
+    @property
+    def source(self) -> dict[str, str]:
+        return {"component": self.source_component, "host": self.fields.source.host}
+
+    @property
+    def reporting_instance(self) -> str:
+        return self.fields.reporting_instance
+
+    @property
+    def resource_version(self) -> str:
+        return self.fields.metadata.resource_version
+
+    @property
+    def first_timestamp(self) -> datetime | None:
+        return self.fields.first_timestamp
+
+    @property
+    def last_timestamp(self) -> datetime | None:
+        return self.fields.last_timestamp
 
     def occurrence(self) -> Occurrence:
         """The ``Occurrence`` that was stored (for the export document of ``-o json``)."""
@@ -136,49 +199,54 @@ class Stats:
     namespaces: list[NamespaceCount]
 
 
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else parse_rfc3339(value)
+_TEXT_COLUMNS = (
+    "namespace", "involved_kind", "involved_name", "involved_namespace", "type", "reason",
+    "source_component", "reporting_controller", "cluster",
+)  # fmt: skip
+# NULL in these stands for the value of the other (a version 2 store's space saving).
+_SAME_AS = {"involved_namespace": "namespace", "reporting_controller": "source_component"}
 
 
-_COLUMNS = ("seq", *COLUMNS)  # as SELECT reads them
-_INTEGER_COLUMNS = frozenset({"seq", "count", "time", "inserted_at"})
-_NULLABLE_COLUMNS = frozenset({"first_timestamp", "last_timestamp"})
-
-
-def stored_occurrence(row: tuple[Any, ...]) -> StoredOccurrence:
-    """A row as a ``StoredOccurrence``; ``StoreError`` for a row a writer never made.
+def stored_occurrence(row: tuple[Any, ...], codec: EventCodec | None) -> StoredOccurrence:
+    """A row of ``select(version)`` as a ``StoredOccurrence``; ``StoreError`` for a row a
+    writer never made.
 
     SQLite columns are loosely typed, so a damaged or hand-edited file can hold anything.
     """
     try:
-        for column, value in zip(_COLUMNS, row, strict=True):
-            expected = int if column in _INTEGER_COLUMNS else str
-            if value is None and column in _NULLABLE_COLUMNS:
-                continue
-            if type(value) is not expected:
+        (seq, uid, count, filed, own, namespace, kind, name, _, type_, reason, component, _,
+         cluster, inserted_at, event) = row  # fmt: skip
+        for column, value in (("seq", seq), ("count", count), ("time", filed),
+                              ("inserted_at", inserted_at)):  # fmt: skip
+            if type(value) is not int:
                 raise TypeError(f"column {column} holds {type(value).__name__}")
-        return _decode_row(row)
+        texts = dict(zip(_TEXT_COLUMNS, row[5:14], strict=True))
+        for column, value in texts.items():
+            if value is None and column in _SAME_AS:
+                texts[column] = texts[_SAME_AS[column]]
+            elif type(value) is not str:
+                raise TypeError(f"column {column} holds {type(value).__name__}")
+        if type(event) not in (bytes, str):
+            raise TypeError(f"column event holds {type(event).__name__}")
+        filing_time = from_micros(filed)
+        if own is None:
+            when = filing_time
+        elif type(own) is int:
+            when = from_micros(own)
+        elif type(own) is str:
+            when = parse_rfc3339(own)
+        else:
+            raise TypeError(f"column own_time holds {type(own).__name__}")
+        return StoredOccurrence(
+            seq=seq, uid=uid_text(uid), count=count, time=when, filing_time=filing_time,
+            namespace=namespace, involved_kind=kind, involved_name=name,
+            involved_namespace=texts["involved_namespace"], type=type_, reason=reason,
+            source_component=component, reporting_controller=texts["reporting_controller"],
+            cluster=cluster, inserted_at=from_micros(inserted_at), stored_event=event,
+            codec=codec,
+        )  # fmt: skip
     except (TypeError, ValueError, OverflowError) as exc:
         raise StoreError(f"stored row with seq {row[0]!r} is malformed: {exc}") from None
-
-
-def _decode_row(row: tuple[Any, ...]) -> StoredOccurrence:
-    (seq, id_, uid, count, filed, when, namespace, name, kind, obj_name, obj_namespace, obj_uid,
-     api_version, field_path, type_, reason, message, component, host, controller, instance,
-     cluster, resource_version, first, last, event, inserted_at) = row  # fmt: skip
-    return StoredOccurrence(
-        seq=seq, id=id_, uid=uid, count=count, time=parse_rfc3339(when),
-        filing_time=from_micros(filed), namespace=namespace, name=name,
-        involved_object={
-            "kind": kind, "namespace": obj_namespace, "name": obj_name, "uid": obj_uid,
-            "apiVersion": api_version, "fieldPath": field_path,
-        },
-        type=type_, reason=reason, message=message,
-        source={"component": component, "host": host},
-        reporting_controller=controller, reporting_instance=instance, cluster=cluster,
-        resource_version=resource_version, first_timestamp=_time(first),
-        last_timestamp=_time(last), inserted_at=from_micros(inserted_at), event_json=event,
-    )  # fmt: skip
 
 
 def micros_or_none(value: Any) -> datetime | None:

@@ -11,6 +11,7 @@ either. An ``EventStore`` belongs to the thread that opened it.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -21,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
+
+import msgspec
 
 from kubevents.export._storedrows import (
     NamespaceCount,
@@ -35,10 +38,12 @@ from kubevents.export._storedrows import (
 from kubevents.export.sinks.sqlite import (
     DB_PATH_ENV,
     DEFAULT_DB_PATH,
-    SELECT,
     SQLITE_MAGIC,
+    EventCodec,
+    StoredEventError,
     default_db_path,
     schema_problem,
+    select,
     to_micros,
 )
 
@@ -91,8 +96,8 @@ class QueryFilter:
         if self.limit is not None and self.limit < 1:
             raise ValueError("QueryFilter.limit must be at least 1")
 
-    def where(self) -> tuple[str, list[Any]]:
-        """The SQL condition and its parameters."""
+    def where(self, text: str = "kv_icontains(message, ?)") -> tuple[str, list[Any]]:
+        """The SQL condition and its parameters; ``text`` is the condition for ``self.text``."""
         clauses: list[str] = []
         params: list[Any] = []
         for column, value in (
@@ -116,7 +121,7 @@ class QueryFilter:
             clauses.append("time < ?")
             params.append(to_micros(self.until))
         if self.text:
-            clauses.append("kv_icontains(message, ?)")
+            clauses.append(text)
             params.append(self.text.casefold())
         return " AND ".join(clauses) or "1", params
 
@@ -126,12 +131,32 @@ def _icontains(message: str | None, needle: str | None) -> bool:
     return message is not None and needle is not None and needle in message.casefold()
 
 
+class _Message(msgspec.Struct):
+    message: str = ""
+
+
+_message_decoder = msgspec.json.Decoder(_Message)
+
+
+@functools.lru_cache(maxsize=16)
+def _verbatim(needle: str) -> bool:
+    """Whether ``needle`` appears in JSON as it is (Go escapes ``" \\ < > &`` and controls)."""
+    return needle.isascii() and needle.isprintable() and not any(c in needle for c in '"\\<>&')
+
+
 class EventStore:
     """A read-only view of the store at ``path``; raises ``StoreError`` if it is not one."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser()
+        self._codec: EventCodec | None = None
+        self.unreadable = 0
         self._conn = self._open()
+        self._select = select(self._version)
+        # A version 2 store keeps the message only inside the compressed Event.
+        self._text = (
+            "kv_icontains(message, ?)" if self._version == 1 else "kv_event_icontains(event, ?)"
+        )
 
     def _open(self) -> sqlite3.Connection:
         path = self.path
@@ -167,7 +192,33 @@ class EventStore:
         if problem is not None:
             conn.close()
             raise StoreError(f"{path} {problem}")
+        self._version = int(version)
+        if self._version >= 2:
+            try:
+                self._codec = EventCodec.load(conn)
+            except (sqlite3.Error, ValueError, TypeError) as exc:
+                conn.close()
+                raise StoreError(f"cannot read the dictionaries of {path}: {exc}") from None
+            conn.create_function("kv_event_icontains", 2, self._event_icontains, deterministic=True)
         return conn
+
+    def _event_icontains(self, blob: object, needle: object) -> bool:
+        """``--grep`` in a stored Event's message; a damaged one is counted, and no match."""
+        codec = self._codec
+        if codec is not None and isinstance(blob, bytes) and isinstance(needle, str):
+            try:
+                raw = codec.decompress(blob)
+                # Most rows do not match: when the whole Event is ASCII and the needle has
+                # nothing JSON would escape, a match in the message is a match in the bytes.
+                if raw.isascii() and _verbatim(needle) and needle.encode() not in raw.lower():
+                    return False
+                return needle in _message_decoder.decode(raw).message.casefold()
+            except (StoredEventError, msgspec.MsgspecError):
+                pass
+        # A damaged row must not end a search through every other one: it is counted, and
+        # ``kubevents query`` reports the count.
+        self.unreadable += 1
+        return False
 
     def close(self) -> None:
         self._conn.close()
@@ -193,20 +244,30 @@ class EventStore:
             raise StoreError(f"cannot read {self.path}: {exc}") from None
 
     def _query_sql(self, flt: QueryFilter) -> tuple[str, list[Any]]:
-        where, params = flt.where()
+        where, params = flt.where(self._text)
         if flt.limit is None:
-            return f"{SELECT} WHERE {where} ORDER BY time, seq", params
-        newest = f"{SELECT} WHERE {where} ORDER BY time DESC, seq DESC LIMIT ?"
+            return f"{self._select} WHERE {where} ORDER BY time, seq", params
+        newest = f"{self._select} WHERE {where} ORDER BY time DESC, seq DESC LIMIT ?"
         return f"SELECT * FROM ({newest}) ORDER BY time, seq", [*params, flt.limit]
+
+    def _rows(self, rows: list[tuple[Any, ...]]) -> list[StoredOccurrence]:
+        codec = self._codec
+        return [stored_occurrence(r, codec) for r in rows]
+
+    def explain(self, flt: QueryFilter | None = None) -> list[str]:
+        """SQLite's plan for ``query(flt)``: which index each step uses (tests, docs)."""
+        sql, params = self._query_sql(flt or QueryFilter())
+        [rows] = self._read([(f"EXPLAIN QUERY PLAN {sql}", params)])
+        return [str(r[-1]) for r in rows]
 
     def query(self, flt: QueryFilter | None = None) -> list[StoredOccurrence]:
         """Matching occurrences, oldest to newest (the newest ``limit`` if one is set)."""
         [rows] = self._read([self._query_sql(flt or QueryFilter())])
-        return [stored_occurrence(r) for r in rows]
+        return self._rows(rows)
 
     def count(self, flt: QueryFilter | None = None) -> int:
         """How many occurrences match (all of them without a filter); ``limit`` is ignored."""
-        where, params = (flt or QueryFilter()).where()
+        where, params = (flt or QueryFilter()).where(self._text)
         [rows] = self._read([(f"SELECT count(*) FROM occurrences WHERE {where}", params)])
         return int(rows[0][0])
 
@@ -255,11 +316,11 @@ class EventStore:
         elif backlog:
             head, rows = self._read([head_sql, self._query_sql(flt)])
             cursor = int(head[0][0])
-            yield [stored_occurrence(r) for r in rows]
+            yield self._rows(rows)
         else:
             cursor = self.last_seq()
-        where, params = flt.where()
-        new_sql = f"{SELECT} WHERE seq > ? AND seq <= ? AND {where} ORDER BY seq LIMIT ?"
+        where, params = flt.where(self._text)
+        new_sql = f"{self._select} WHERE seq > ? AND seq <= ? AND {where} ORDER BY seq LIMIT ?"
         while stop is None or not stop.is_set():
             [head] = self._read([head_sql])
             end = int(head[0][0])
@@ -270,7 +331,7 @@ class EventStore:
                 # Past the rows that did not match too, so the next poll does not rescan them.
                 cursor = rows[-1][0] if full else end
                 if rows:
-                    yield [stored_occurrence(r) for r in rows]
+                    yield self._rows(rows)
             if full:
                 continue
             if stop is not None:
@@ -305,7 +366,8 @@ class EventStore:
             (f"SELECT count(*), coalesce({warn}, 0), min(time), max(time) "
              f"FROM occurrences WHERE {where}", params),
             grouped("reason"),
-            grouped("involved_kind, involved_namespace, involved_name"),
+            # NULL stands for the Event's own namespace (see the schema).
+            grouped("involved_kind, coalesce(involved_namespace, namespace), involved_name"),
             grouped("namespace"),
         ])  # fmt: skip
         total, warnings, first, last = totals[0]

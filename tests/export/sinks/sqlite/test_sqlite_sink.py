@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,14 @@ from kubevents.clock import FakeClock
 from kubevents.export import EventFields, Occurrence, TimeWindow
 from kubevents.export._document import encode_lines
 from kubevents.export.sinks import Sink, SinkError
-from kubevents.export.sinks.sqlite import APPLICATION_ID, SCHEMA_VERSION, SQLiteSink
+from kubevents.export.sinks.sqlite import (
+    APPLICATION_ID,
+    DICTIONARY_NAME,
+    SCHEMA_VERSION,
+    SQLiteSink,
+    shipped_codec,
+    uid_text,
+)
 from kubevents.export.store import EventStore
 from kubevents.model import Time
 
@@ -45,7 +53,8 @@ def db(path: Path) -> Iterator[sqlite3.Connection]:
 
 def ids(path: Path) -> list[str]:
     with db(path) as conn:
-        return [r[0] for r in conn.execute("SELECT id FROM occurrences ORDER BY seq")]
+        rows = conn.execute("SELECT uid, count FROM occurrences ORDER BY seq").fetchall()
+    return [f"{uid_text(uid)}:{count}" for uid, count in rows]
 
 
 async def started(path: Path, **options: Any) -> SQLiteSink:
@@ -73,36 +82,41 @@ async def test_creates_a_versioned_wal_store_with_indexes(tmp_path: Path) -> Non
     }
     assert {
         "occurrences_time", "occurrences_namespace_time", "occurrences_involved",
-        "occurrences_reason", "occurrences_type", "occurrences_uid_count",
+        "occurrences_reason_time",
     } <= indexes  # fmt: skip
-    assert columns[:6] == ["seq", "id", "uid", "count", "time", "time_rfc3339"]
+    assert columns[:5] == ["seq", "uid", "count", "time", "own_time"]
     assert {"involved_kind", "event", "inserted_at", "reporting_controller"} <= set(columns)
+    assert "message" not in columns  # only inside the stored Event
 
 
 async def test_stores_every_column_exactly(tmp_path: Path) -> None:
     path = tmp_path / "k.db"
     micro = NOW + timedelta(microseconds=123_457)
     occ = make_occurrence(series=True, count=3, first=NOW, last=micro, component="scheduler")
+    node = make_occurrence(
+        kind="Node", object_name="n1", object_namespace="", reporting_controller="node-ctl"
+    )
     sink = await started(path)
-    assert (await sink.write([occ])).rejected == []
+    assert (await sink.write([occ, node])).rejected == []
     await sink.close()
     with db(path) as conn:
         conn.row_factory = sqlite3.Row
-        row = dict(conn.execute("SELECT * FROM occurrences").fetchone())
+        row, node_row = map(dict, conn.execute("SELECT * FROM occurrences ORDER BY seq"))
+        [(name, content)] = conn.execute("SELECT name, content FROM dictionaries")
     ref = occ.event.involved_object
-    assert row["id"] == f"{occ.uid}:3" and row["count"] == 3
-    # Microsecond-exact occurrence time, as integer unix microseconds and RFC 3339.
-    assert row["time"] == 1717243200_123457
-    assert row["time_rfc3339"] == "2024-06-01T12:00:00.123457Z"
-    assert (row["involved_kind"], row["involved_name"], row["involved_uid"]) == (
-        ref.kind,
-        ref.name,
-        ref.uid,
-    )
+    assert row["uid"] == uuid.UUID(occ.uid).bytes and row["count"] == 3
+    # Microsecond-exact filing time as integer unix microseconds; the own time is the same.
+    assert (row["time"], row["own_time"]) == (1717243200_123457, None)
+    assert (row["involved_kind"], row["involved_name"]) == (ref.kind, ref.name)
     assert (row["namespace"], row["type"], row["reason"]) == ("shop", "Warning", "BackOff")
-    assert (row["reporting_controller"], row["cluster"]) == ("scheduler", "test-cluster")
-    assert row["first_timestamp"] is None and row["last_timestamp"] is None
-    assert row["event"].encode() == occ.raw  # the server's bytes, untouched
+    # NULL: the same as namespace / source_component.
+    assert (row["involved_namespace"], row["reporting_controller"]) == (None, "scheduler")
+    assert (node_row["involved_namespace"], node_row["reporting_controller"]) == ("", "node-ctl")
+    assert (row["source_component"], row["cluster"]) == ("", "test-cluster")
+    # The server's bytes, compressed with the store's own copy of the shipped dictionary.
+    assert (name, row["event"][0]) == (DICTIONARY_NAME, 1)
+    assert content == shipped_codec().dictionary(1)
+    assert shipped_codec().decompress(row["event"]) == occ.raw
     assert row["inserted_at"] == 1717243200_000000  # the sink's clock
 
 
@@ -118,9 +132,9 @@ async def test_replays_are_harmless(tmp_path: Path) -> None:
     await sink.write([changed])
     await sink.close()
     assert sorted(ids(path)) == sorted(o.id for o in batch(6))
-    with db(path) as conn:
-        rv = conn.execute("SELECT resource_version FROM occurrences WHERE id = ?", (first[1].id,))
-        assert rv.fetchone()[0] == first[1].resource_version
+    with EventStore(path) as store:
+        [kept] = [o for o in store.query() if o.id == first[1].id]
+        assert kept.resource_version == first[1].resource_version
 
     again = await started(path)  # a restarted exporter replays what it had not checkpointed
     await again.write(batch(6))
@@ -231,7 +245,7 @@ def test_the_query_output_keeps_the_original_times(tmp_path: Path) -> None:
 
 async def test_retention_gives_space_back(tmp_path: Path) -> None:
     path = tmp_path / "k.db"
-    big = "x" * 2_000
+    big = os.urandom(2_000).hex()  # incompressible: each row compresses on its own
     write_store(path, batch(3_000, at=NOW - timedelta(days=90), message=big), retention_days=None)
     write_store(path, batch(10, start=5_000), retention_days=None)
     with db(path) as conn:

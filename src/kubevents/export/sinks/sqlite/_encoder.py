@@ -3,37 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
-from kubevents.export._document import document_times
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks._base import Rejected
-from kubevents.export.sinks.sqlite._schema import to_micros
+from kubevents.export.sinks.sqlite._codec import EventCodec, shipped_codec, strip_managed_fields
+from kubevents.export.sinks.sqlite._schema import stored_uid, to_micros
 
 __all__ = ["Row", "encode_rows"]
 
 Row = tuple[object, ...]
 
 
-def encode_rows(batch: Sequence[Occurrence], inserted_at: int) -> tuple[list[Row], list[Rejected]]:
-    """The rows of ``batch``, and the occurrences no row can hold (rejected for good)."""
+@cache
+def _default_codec() -> EventCodec:
+    return shipped_codec()
+
+
+def encode_rows(
+    batch: Sequence[Occurrence], inserted_at: int, codec: EventCodec | None = None
+) -> tuple[list[Row], list[Rejected]]:
+    """The rows of ``batch``, and the occurrences no row can hold (rejected for good).
+
+    ``codec`` is the store's (``None``: the shipped dictionary as id 1, for measuring).
+    """
+    codec = codec or _default_codec()
     rows: list[Row] = []
     rejected: list[Rejected] = []
     for occ in batch:
         try:
-            event_json = occ.raw.decode()
+            if not occ.raw.isascii():  # most Events are: then they are UTF-8 too
+                occ.raw.decode()
         except UnicodeDecodeError:
-            # A TEXT column must hold UTF-8; retrying could never fix these bytes.
+            # Readers give the Event back as text; retrying could never fix these bytes.
             rejected.append(Rejected(occ, "invalid_utf8"))
             continue
         ev, ref = occ.event, occ.event.involved_object
-        time_text, first_text, last_text, _ = document_times(occ)
+        namespace, component = ev.metadata.namespace, ev.source.component
+        own = None if occ.time == occ.filing_time else to_micros(occ.time)
         rows.append((
-            occ.id, occ.uid, occ.count, to_micros(occ.filing_time), time_text,
-            ev.metadata.namespace, ev.metadata.name, ref.kind, ref.name, ref.namespace,
-            ref.uid, ref.api_version, ref.field_path, ev.type, ev.reason, ev.message,
-            ev.source.component, ev.source.host, ev.reporting_controller,
-            ev.reporting_instance, occ.cluster, occ.resource_version,
-            first_text, last_text, event_json,
-            inserted_at,
+            stored_uid(occ.uid), occ.count, to_micros(occ.filing_time), own, namespace,
+            ref.kind, ref.name, None if ref.namespace == namespace else ref.namespace,
+            ev.type, ev.reason, component,
+            None if ev.reporting_controller == component else ev.reporting_controller,
+            occ.cluster, inserted_at, codec.compress(strip_managed_fields(occ.raw)),
         ))  # fmt: skip
     return rows, rejected

@@ -1,12 +1,12 @@
 """The embedded SQLite store: the default sink, and what ``kubevents query`` reads.
 
-One row per occurrence id: ``INSERT ... ON CONFLICT(id) DO NOTHING`` makes a replay, a relist or
-a second exporter on the same file harmless. The database runs in WAL mode, so readers (the query
-CLI, another process) never block the writer and never see half a batch: each batch is one
-transaction. ``synchronous=FULL`` (the default) syncs every committed batch, so a batch the
-exporter acknowledges survives a power loss too; ``synchronous="normal"`` trades that for fewer
-fsyncs (a power loss may then roll back the last commits, which the exporter's checkpoint may
-already count as stored): see docs/sinks/sqlite.md.
+One row per occurrence ``(uid, count)``: ``INSERT ... ON CONFLICT(uid, count) DO NOTHING`` makes
+a replay, a relist or a second exporter on the same file harmless. The database runs in WAL
+mode, so readers (the query CLI, another process) never block the writer and never see half a
+batch: each batch is one transaction. ``synchronous=FULL`` (the default) syncs every committed
+batch, so a batch the exporter acknowledges survives a power loss too; ``synchronous="normal"``
+trades that for fewer fsyncs (a power loss may then roll back the last commits, which the
+exporter's checkpoint may already count as stored): see docs/sinks/sqlite.md.
 
 All database work happens on one dedicated thread, which owns the connection: sqlite3
 connections must not be used from two threads at once, and a single writer also serialises the
@@ -38,14 +38,15 @@ from kubevents.export._document import format_time
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks._base import Rejected, SinkError, WriteResult
 from kubevents.export.sinks._files import DEFAULT_FILE_MODE, check_mode, create_private
+from kubevents.export.sinks.sqlite._codec import EventCodec
 from kubevents.export.sinks.sqlite._encoder import encode_rows
+from kubevents.export.sinks.sqlite._migrate import migrate
 from kubevents.export.sinks.sqlite._schema import (
     APPLICATION_ID,
     INSERT,
-    MIGRATIONS,
     PRUNE,
-    SCHEMA_VERSION,
     SQLITE_MAGIC,
+    V2_PAGE_SIZE,
     from_micros,
     schema_problem,
     to_micros,
@@ -59,8 +60,8 @@ _T = TypeVar("_T")
 
 _PRUNE_CHUNK = 5_000  # rows per delete transaction: readers and the writer interleave
 _PRUNE_STEP_CHUNKS = 4  # per write, so a big backlog of expired rows never stalls a batch
-_VACUUM_STEP_PAGES = 2_048
-_VACUUM_MIN_FREE_PAGES = 1_024  # below this (or 10% of the file), free pages are just reused
+_VACUUM_STEP_BYTES = 8 * 1024 * 1024
+_VACUUM_MIN_FREE_BYTES = 4 * 1024 * 1024  # below this (or 10% of the file), free pages are reused
 _AUTO_VACUUM_INCREMENTAL = 2
 
 _ERRNO_REASONS = {
@@ -135,6 +136,7 @@ class SQLiteSink:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"kubevents-{name}")
         # Touched only on the worker thread.
         self._conn: sqlite3.Connection | None = None
+        self._codec: EventCodec | None = None
         self._next_maintenance = from_micros(0)
         self._maintenance_pending = False
         self._closed = False
@@ -257,7 +259,8 @@ class SQLiteSink:
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         if self._check_identity(*self._identify(conn)):
-            # Only takes effect before the first table exists, hence only on a new file.
+            # Only take effect before the first table exists, hence only on a new file.
+            conn.execute(f"PRAGMA page_size = {V2_PAGE_SIZE}")
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
@@ -273,12 +276,9 @@ class SQLiteSink:
             # Again under the write lock: another exporter may have created it meanwhile.
             app_id, version, objects = self._identify(conn)
             self._check_identity(app_id, version, objects)
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[target - 1]:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {target}")
-                log.info("sink %s: %s schema now at version %d", self._name, self._path, target)
+            migrate(conn, version, f"sink {self._name}: {self._path}")
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            self._codec = EventCodec.for_writer(conn)
             conn.execute("COMMIT")
         finally:
             if conn.in_transaction:
@@ -288,7 +288,7 @@ class SQLiteSink:
         conn = self._conn
         if conn is None:
             raise SinkError(f"sink {self._name} is not started", reason="not_started")
-        rows, rejected = encode_rows(batch, to_micros(self._clock.now()))
+        rows, rejected = encode_rows(batch, to_micros(self._clock.now()), self._codec)
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(INSERT, rows)
@@ -347,11 +347,13 @@ class SQLiteSink:
             return True
         free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
         pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+        # Stores of schema 1 have 4 KiB pages, newer ones 16 KiB.
+        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
         # Steady retention frees about what the next hour inserts: giving those pages back to
         # the file system only to grow it again is churn. Shrink when a lot is free.
-        if free < max(_VACUUM_MIN_FREE_PAGES, pages // 10):
+        if free < max(_VACUUM_MIN_FREE_BYTES // page_size, pages // 10):
             return True
-        step = free if budget is None else min(free, _VACUUM_STEP_PAGES * budget)
+        step = free if budget is None else min(free, _VACUUM_STEP_BYTES // page_size * budget)
         # Not ``execute``: the pragma frees one page per step, and sqlite3's ``execute`` steps a
         # statement without result columns only once. ``executescript`` runs it to the end.
         conn.executescript(f"PRAGMA incremental_vacuum({step})")
