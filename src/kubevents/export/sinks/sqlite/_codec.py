@@ -63,15 +63,16 @@ def strip_managed_fields(raw: bytes) -> bytes:
     place ambiguous. Anything unexpected keeps ``raw`` whole: storing a few hundred bytes more
     is better than storing a damaged Event.
     """
+    start = raw.find(_KEY)
+    if start < 1 or raw.find(_KEY, start + len(_KEY)) >= 0:
+        return raw  # none (nothing to decode), or ambiguous
     try:
-        value = bytes(_managed_decoder.decode(raw).metadata.managedFields)
+        value = _managed_decoder.decode(raw).metadata.managedFields
     except (msgspec.DecodeError, msgspec.ValidationError):
         return raw
-    if not value or raw.count(_KEY) != 1:
-        return raw
-    start = raw.index(_KEY)
     end = start + len(_KEY) + len(value)
-    if raw[start + len(_KEY) : end] != value:
+    # Compared in place (``Raw`` is a buffer): no copy of either side.
+    if not value or not raw.startswith(value, start + len(_KEY)):
         return raw
     before, after = raw[start - 1 : start], raw[end : end + 1]
     if after == b"," and before in (b"{", b","):
