@@ -11,6 +11,7 @@ either. An ``EventStore`` belongs to the thread that opened it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import threading
@@ -32,6 +33,17 @@ from kubevents.export._storedrows import (
     micros_or_none,
     stored_occurrence,
 )
+from kubevents.export._storeviews import (
+    PageCursor,
+    Timeline,
+    TimelineBucket,
+    choose_step,
+    object_sql,
+    page_sql,
+    timeline_of,
+    timeline_sql,
+    window_of,
+)
 from kubevents.export.sinks.sqlite import (
     DB_PATH_ENV,
     DEFAULT_DB_PATH,
@@ -48,11 +60,14 @@ __all__ = [
     "EventStore",
     "NamespaceCount",
     "ObjectCount",
+    "PageCursor",
     "QueryFilter",
     "ReasonCount",
     "Stats",
     "StoreError",
     "StoredOccurrence",
+    "Timeline",
+    "TimelineBucket",
     "default_db_path",
 ]
 
@@ -320,3 +335,56 @@ class EventStore:
             objects=[ObjectCount(*r) for r in objects],
             namespaces=[NamespaceCount(*r) for r in namespaces],
         )
+
+    # The reads of ``kubevents ui`` (``_storeviews``).
+
+    def page(
+        self, flt: QueryFilter, *, before: PageCursor | None = None, size: int = 100
+    ) -> list[StoredOccurrence]:
+        """The newest ``size`` matching occurrences older than ``before``, newest first.
+
+        ``flt.limit`` is ignored; the next page is ``before=PageCursor(to_micros(last
+        .filing_time), last.seq)`` of the last row returned.
+        """
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        [rows] = self._read([page_sql(SELECT, *flt.where(), before, size)])
+        return [stored_occurrence(r) for r in rows]
+
+    def object_history(
+        self, kind: str, namespace: str, name: str, *, limit: int = 1_000
+    ) -> list[StoredOccurrence]:
+        """Every occurrence about one object (the newest ``limit``), oldest first.
+
+        ``namespace`` is the involved object's (``""`` for a cluster-scoped one, whose Events
+        are filed in some namespace, often ``default``); ``kind`` is case-insensitive.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        where, params = QueryFilter(involved_kind=kind, involved_name=name).where()
+        [rows] = self._read([object_sql(SELECT, where, params, namespace, limit)])
+        return [stored_occurrence(r) for r in rows]
+
+    def timeline(self, flt: QueryFilter, *, buckets: int = 60) -> Timeline | None:
+        """Matching occurrences counted by type in at most ``buckets`` round time buckets.
+
+        The window is ``flt.since`` to ``flt.until``, each defaulting to the oldest / newest
+        matching occurrence; None when that leaves no window (nothing matches).
+        """
+        if buckets < 1:
+            raise ValueError("buckets must be at least 1")
+        where, params = flt.where()
+        start, end = flt.since, flt.until
+        if start is None or end is None:
+            extent = f"SELECT min(time), max(time) FROM occurrences WHERE {where}"
+            [rows] = self._read([(extent, params)])
+            found = window_of(*rows[0])
+            if found is None:
+                return None
+            start, end = start or found[0], end or found[1]
+        if end <= start:
+            return None
+        step = choose_step(start, end, buckets)
+        window = dataclasses.replace(flt, since=start, until=end)
+        [rows] = self._read([timeline_sql(*window.where(), start, step)])
+        return timeline_of(rows, start, end, step)
