@@ -108,3 +108,15 @@ def test_object_history_in_order_and_scoped_to_the_objects_namespace(tmp_path: P
         ]
         [node] = store.object_history("Node", "", "web-0")
         assert node.namespace == "default"
+
+
+def test_a_timeline_without_a_window_starts_on_a_round_time(tmp_path: Path) -> None:
+    times = [T0 + timedelta(minutes=7, seconds=13), T0 + timedelta(minutes=52)]
+    write_store(tmp_path / "kubevents.db", [make_occurrence(first=t, name=str(t)) for t in times])
+    with EventStore(tmp_path / "kubevents.db") as store:
+        timeline = store.timeline(QueryFilter(), buckets=10)
+    assert timeline is not None
+    assert timeline.step == timedelta(minutes=5)
+    assert timeline.start == T0 + timedelta(minutes=5)
+    assert timeline.end == T0 + timedelta(minutes=55)
+    assert [b.warning for b in timeline.buckets] == [1, 0, 0, 0, 0, 0, 0, 0, 0, 1]

@@ -74,7 +74,8 @@ class TimelineBucket:
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
-    """Every bucket of ``[start, end)``, the empty ones included, oldest first."""
+    """Every bucket of ``[start, end)``, the empty ones included, oldest first (``end`` is the
+    last bucket's end: a whole number of steps after ``start``)."""
 
     start: datetime
     end: datetime
@@ -143,7 +144,7 @@ def timeline_of(
         counts[bucket][0 if kind == "normal" else 1 if kind == "warning" else 2] += int(count)
     return Timeline(
         start=start,
-        end=end,
+        end=start + step * n,
         step=step,
         buckets=[
             TimelineBucket(start + step * i, normal, warning, other)

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -50,6 +50,7 @@ from kubevents.export.sinks.sqlite import (
     SELECT,
     SQLITE_MAGIC,
     default_db_path,
+    from_micros,
     schema_problem,
     to_micros,
 )
@@ -72,6 +73,7 @@ __all__ = [
 ]
 
 _FOLLOW_CHUNK = 1_000
+_MICRO = timedelta(microseconds=1)
 
 _T = TypeVar("_T")
 
@@ -385,6 +387,9 @@ class EventStore:
         if end <= start:
             return None
         step = choose_step(start, end, buckets)
+        if flt.since is None:
+            # Bucket edges on round times (whole minutes, hours), as a person would cut them.
+            start = from_micros(to_micros(start) // (step // _MICRO) * (step // _MICRO))
         window = dataclasses.replace(flt, since=start, until=end)
         [rows] = self._read([timeline_sql(*window.where(), start, step)])
         return timeline_of(rows, start, end, step)
