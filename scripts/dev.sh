@@ -48,6 +48,19 @@ build_cluster() {
   "$VENV/bin/python" -c 'from kubevents_testenv import ensure_binaries; b = ensure_binaries(); print(b)'
 }
 
+setup_browser() {
+  # The web UI's tests drive Debian's chromium through its chromedriver (Selenium); nothing is
+  # downloaded at test time. Installed once, from the distribution, when missing.
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    return 0
+  fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
+    chromium chromium-driver
+}
+
 build_tools() {
   "$VENV/bin/python" -c 'from kubevents_testenv import ensure_helm, ensure_kubectl; print(ensure_kubectl()); print(ensure_helm())'
 }
@@ -75,6 +88,7 @@ case "${1:-}" in
     phase "python setup" setup_python
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
     phase "kubectl + helm for the manifest tests (Go build, cached)" build_tools
+    phase "chromium + chromedriver for the web UI tests (apt, once)" setup_browser
     phase "ruff + mypy --strict + import contracts" lint
     phase "pytest" tests "$@"
     ;;

@@ -9,6 +9,7 @@ from kubevents.cli._export import export
 from kubevents.cli._logsetup import setup_logging
 from kubevents.cli._query import query
 from kubevents.cli._stats import stats
+from kubevents.cli._ui import ui
 
 __all__ = ["main", "setup_logging"]
 
@@ -22,3 +23,4 @@ def main() -> None:
 main.add_command(export)
 main.add_command(query)
 main.add_command(stats)
+main.add_command(ui)
