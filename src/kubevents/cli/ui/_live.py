@@ -74,9 +74,9 @@ class LiveStreams:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
         )
-        await response.prepare(request)
-        thread.start()
+        thread.start()  # from here on, the thread gives the slot back once ``stop`` is set
         try:
+            await response.prepare(request)
             await response.write(b"retry: 3000\n\n")
             while True:
                 try:
