@@ -8,6 +8,8 @@
 #   scripts/dev.sh fuzz   set up, then run the fuzz suite at full size (tests/fuzz; arguments
 #                         passed on, e.g. --seed N to reproduce a run)
 #   scripts/dev.sh image  set up, then build the OCI image and check it (scripts/build-image.sh)
+#   scripts/dev.sh screenshots  set up, then the web UI's browser tests, saving each view's
+#                         screenshot into docs/img/ (the README shows them)
 # "Set up" = a project venv with the package, its dev tools and the test environment
 # (kubevents-testenv from testenv/, both editable), and the real kube-apiserver + etcd binaries
 # built from Go modules (cached in ~/.cache/kubevents/testbin, ~5 min cold).
@@ -109,13 +111,19 @@ case "${1:-}" in
     phase "python setup" setup_python
     phase "fuzz" env PYTHONPATH=tests "$VENV/bin/python" -m fuzz "$@"
     ;;
+  screenshots)
+    phase "python setup" setup_python
+    phase "chromium + chromedriver for the web UI tests (apt, once)" setup_browser
+    phase "screenshots" env KUBEVENTS_SCREENSHOTS=docs/img "$VENV/bin/pytest" -q -p no:cacheprovider \
+      tests/ui/test_ui_browser.py
+    ;;
   image)
     phase "python setup" setup_python
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
     phase "image" scripts/build-image.sh
     ;;
   *)
-    echo "usage: $0 run|test|bench|chaos|fuzz|image [args]" >&2
+    echo "usage: $0 run|test|bench|chaos|fuzz|image|screenshots [args]" >&2
     exit 2
     ;;
 esac
