@@ -135,3 +135,19 @@ def test_a_wider_address_is_announced(ui: UI) -> None:
         proc.terminate()
         proc.wait(timeout=10)
     assert "not loopback: anyone who reaches it reads every stored Event" in said
+
+
+def test_top_is_what_stats_returns(ui: UI) -> None:
+    status, _, page = get(f"{ui.url}/top?namespace=default&since=2024-05-01T11:00:00Z")
+    assert status == 200
+    with EventStore(ui.db) as store:
+        stats = store.stats(T0 + timedelta(hours=2), None, top=10, namespace="default")
+    assert f"{stats.total} occurrences ({stats.warnings} Warning)" in page
+    assert (stats.total, stats.warnings) == (2, 1)
+    cells = re.findall(r"<tr><td>(?:<a [^>]*>)?([^<]*)(?:</a>)?</td><td class='n'>(\d+)</td>", page)
+    assert cells == [
+        *((r.reason, str(r.count)) for r in stats.reasons),
+        *((f"-/{o.kind.lower()}/{o.name}", str(o.count)) for o in stats.objects),
+        *((n.namespace, str(n.count)) for n in stats.namespaces),
+    ]
+    assert 'name="reason"' not in page  # the form offers what stats narrows by, no more

@@ -164,7 +164,9 @@ def make_app(options: UIOptions) -> web.Application:
         f = filters_of(request)
         q = f.query
         result = await read(lambda s: s.stats(q.since, q.until, top=_TOP, namespace=q.namespace))
-        body = html("<h1>Top</h1>{}{}", filter_form(f, "/top"), top_tables(result, f))
+        # `kubevents stats` narrows by these three only.
+        form = filter_form(f, "/top", ("namespace", "since", "until"))
+        body = html("<h1>Top</h1>{}{}", form, top_tables(result, f))
         return _page_response(page("Top", body, active="/top"))
 
     async def static(request: web.Request) -> web.StreamResponse:

@@ -44,7 +44,8 @@ def event_row(occ: StoredOccurrence) -> Markup:
     )  # fmt: skip
 
 
-def filter_form(filters: Filters, action: str) -> Markup:
+def filter_form(filters: Filters, action: str, keys: Sequence[str] = FIELDS) -> Markup:
+    """The form of ``keys`` (the URL parameters), filled in with ``filters``."""
     fields = join(
         html(
             '<label>{key}<input name="{key}" value="{value}" placeholder="{hint}"></label>',
@@ -52,7 +53,7 @@ def filter_form(filters: Filters, action: str) -> Markup:
             value=filters.given.get(key, ""),
             hint=_PLACEHOLDERS[key],
         )
-        for key in FIELDS
+        for key in keys
     )
     return html(
         '<form class="filters" method="get" action="{action}">{fields}'
