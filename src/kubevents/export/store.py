@@ -377,9 +377,13 @@ class EventStore:
         where, params = flt.where()
         start, end = flt.since, flt.until
         if start is None or end is None:
-            extent = f"SELECT min(time), max(time) FROM occurrences WHERE {where}"
-            [rows] = self._read([(extent, params)])
-            found = window_of(*rows[0])
+            # The first match from each end of an index on time, where min() and max() of a
+            # filtered set would read every matching row.
+            oldest, newest = self._read([
+                (f"SELECT time FROM occurrences WHERE {where} ORDER BY time LIMIT 1", params),
+                (f"SELECT time FROM occurrences WHERE {where} ORDER BY time DESC LIMIT 1", params),
+            ])  # fmt: skip
+            found = window_of(*(r[0][0] if r else None for r in (oldest, newest)))
             if found is None:
                 return None
             start, end = start or found[0], end or found[1]

@@ -110,12 +110,14 @@ def make_app(options: UIOptions) -> web.Application:
     async def events(request: web.Request) -> web.StreamResponse:
         f = filters_of(request)
 
-        def load(store: EventStore) -> tuple[int, list[StoredOccurrence], int, Timeline | None]:
+        def load(store: EventStore) -> tuple[int, list[StoredOccurrence], Timeline | None]:
             head = store.last_seq()
             rows = store.page(f.query, before=f.before, size=f.size + 1)
-            return head, rows, store.count(f.query), store.timeline(f.query)
+            return head, rows, store.timeline(f.query)
 
-        head, rows, total, timeline = await read(load)
+        head, rows, timeline = await read(load)
+        # The timeline counts every match (nothing matches without one): no second count.
+        total = timeline.total if timeline is not None else 0
         older = None
         if len(rows) > f.size:
             rows = rows[: f.size]
