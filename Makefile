@@ -1,5 +1,5 @@
 # The README's two commands. Both set everything up on a fresh machine.
-.PHONY: run test bench chaos fuzz image
+.PHONY: run test bench chaos fuzz image screenshots
 
 run:  ## set up, then run the main job
 	scripts/dev.sh run
@@ -18,3 +18,6 @@ fuzz:  ## set up, then fuzz every input decoder with 10^5+ cases and a random se
 
 image:  ## build the OCI image with podman (no Docker daemon) and check it; not part of make test
 	scripts/dev.sh image
+
+screenshots:  ## set up, then rerun the web UI's browser tests, saving each view into docs/img/ (~30 s)
+	scripts/dev.sh screenshots

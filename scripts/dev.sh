@@ -8,6 +8,8 @@
 #   scripts/dev.sh fuzz   set up, then run the fuzz suite at full size (tests/fuzz; arguments
 #                         passed on, e.g. --seed N to reproduce a run)
 #   scripts/dev.sh image  set up, then build the OCI image and check it (scripts/build-image.sh)
+#   scripts/dev.sh screenshots  set up, then the web UI's browser tests, saving each view's
+#                         screenshot into docs/img/ (the README shows them)
 # "Set up" = a project venv with the package, its dev tools and the test environment
 # (kubevents-testenv from testenv/, both editable), and the real kube-apiserver + etcd binaries
 # built from Go modules (cached in ~/.cache/kubevents/testbin, ~5 min cold).
@@ -48,6 +50,19 @@ build_cluster() {
   "$VENV/bin/python" -c 'from kubevents_testenv import ensure_binaries; b = ensure_binaries(); print(b)'
 }
 
+setup_browser() {
+  # The web UI's tests drive Debian's chromium through its chromedriver (Selenium); nothing is
+  # downloaded at test time. Installed once, from the distribution, when missing.
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    return 0
+  fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
+    chromium chromium-driver
+}
+
 build_tools() {
   "$VENV/bin/python" -c 'from kubevents_testenv import ensure_helm, ensure_kubectl; print(ensure_kubectl()); print(ensure_helm())'
 }
@@ -75,6 +90,7 @@ case "${1:-}" in
     phase "python setup" setup_python
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
     phase "kubectl + helm for the manifest tests (Go build, cached)" build_tools
+    phase "chromium + chromedriver for the web UI tests (apt, once)" setup_browser
     phase "ruff + mypy --strict + import contracts" lint
     phase "pytest" tests "$@"
     ;;
@@ -95,13 +111,19 @@ case "${1:-}" in
     phase "python setup" setup_python
     phase "fuzz" env PYTHONPATH=tests "$VENV/bin/python" -m fuzz "$@"
     ;;
+  screenshots)
+    phase "python setup" setup_python
+    phase "chromium + chromedriver for the web UI tests (apt, once)" setup_browser
+    phase "screenshots" env KUBEVENTS_SCREENSHOTS=docs/img "$VENV/bin/pytest" -q -p no:cacheprovider \
+      tests/ui/test_ui_browser.py
+    ;;
   image)
     phase "python setup" setup_python
     phase "kube-apiserver + etcd (Go build, cached)" build_cluster
     phase "image" scripts/build-image.sh
     ;;
   *)
-    echo "usage: $0 run|test|bench|chaos|fuzz|image [args]" >&2
+    echo "usage: $0 run|test|bench|chaos|fuzz|image|screenshots [args]" >&2
     exit 2
     ;;
 esac

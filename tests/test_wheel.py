@@ -13,17 +13,19 @@ import shutil
 import signal
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from export.factories import make_occurrence, write_store
 from kubevents_testenv import LocalCluster
 from support import eventually
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = {"emit", "export", "query", "replay", "stats"}
+COMMANDS = {"emit", "export", "query", "replay", "stats", "ui"}
 
 RECORD = """
 import sys
@@ -98,6 +100,7 @@ def test_the_wheel_holds_kubevents_and_no_test_environment(installed: Installed)
     assert [n for n in names if "testenv" in n or "workload" in n] == []
     assert "kubevents/record/__init__.py" in names
     assert "kubevents/py.typed" in names
+    assert {"kubevents/cli/ui/static/ui.js", "kubevents/cli/ui/static/ui.css"} <= set(names)
     # The command, and the pytest plugin (kubevents.testing), nothing else.
     declared = configparser.ConfigParser()
     declared.read_string(scripts)
@@ -118,6 +121,32 @@ def test_help_lists_only_the_commands_that_work_from_the_wheel(installed: Instal
         helped = installed.run("kubevents", command, "--help")
         assert helped.returncode == 0, helped.stderr
         assert helped.stdout.startswith(f"Usage: kubevents {command} [OPTIONS]")
+
+
+def test_the_ui_serves_its_pages_and_files_from_the_wheel(
+    installed: Installed, tmp_path: Path
+) -> None:
+    db = tmp_path / "kubevents.db"
+    write_store(db, [make_occurrence(message="served by the wheel")])
+    server = subprocess.Popen(
+        [str(installed.venv / "bin" / "kubevents"), "ui", "--db", str(db), "--listen",
+         "127.0.0.1:0"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stderr is not None
+        started = server.stderr.readline()
+        match = re.search(r"http://\S+/", started)
+        assert match is not None, started
+        with urllib.request.urlopen(match[0], timeout=30) as page:
+            assert "served by the wheel" in page.read().decode()
+        for name in ("ui.js", "ui.css"):
+            with urllib.request.urlopen(f"{match[0]}static/{name}", timeout=30) as static:
+                assert static.status == 200
+                assert len(static.read()) > 500
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 @pytest.mark.cluster

@@ -11,6 +11,7 @@ from kubevents.cli._logsetup import setup_logging
 from kubevents.cli._query import query
 from kubevents.cli._replay import replay
 from kubevents.cli._stats import stats
+from kubevents.cli._ui import ui
 
 __all__ = ["main", "setup_logging"]
 
@@ -26,3 +27,4 @@ main.add_command(export)
 main.add_command(query)
 main.add_command(stats)
 main.add_command(replay)
+main.add_command(ui)

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -35,6 +35,17 @@ from kubevents.export._storedrows import (
     micros_or_none,
     stored_occurrence,
 )
+from kubevents.export._storeviews import (
+    PageCursor,
+    Timeline,
+    TimelineBucket,
+    choose_step,
+    object_sql,
+    page_sql,
+    timeline_of,
+    timeline_sql,
+    window_of,
+)
 from kubevents.export.sinks.sqlite import (
     DB_PATH_ENV,
     DEFAULT_DB_PATH,
@@ -42,6 +53,7 @@ from kubevents.export.sinks.sqlite import (
     EventCodec,
     StoredEventError,
     default_db_path,
+    from_micros,
     schema_problem,
     select,
     to_micros,
@@ -53,15 +65,19 @@ __all__ = [
     "EventStore",
     "NamespaceCount",
     "ObjectCount",
+    "PageCursor",
     "QueryFilter",
     "ReasonCount",
     "Stats",
     "StoreError",
     "StoredOccurrence",
+    "Timeline",
+    "TimelineBucket",
     "default_db_path",
 ]
 
 _FOLLOW_CHUNK = 1_000
+_MICRO = timedelta(microseconds=1)
 
 _T = TypeVar("_T")
 
@@ -382,3 +398,65 @@ class EventStore:
             objects=[ObjectCount(*r) for r in objects],
             namespaces=[NamespaceCount(*r) for r in namespaces],
         )
+
+    # The reads of ``kubevents ui`` (``_storeviews``).
+
+    def page(
+        self, flt: QueryFilter, *, before: PageCursor | None = None, size: int = 100
+    ) -> list[StoredOccurrence]:
+        """The newest ``size`` matching occurrences older than ``before``, newest first.
+
+        ``flt.limit`` is ignored; the next page is ``before=PageCursor(to_micros(last
+        .filing_time), last.seq)`` of the last row returned.
+        """
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        [rows] = self._read([page_sql(self._select, *flt.where(self._text), before, size)])
+        return self._rows(rows)
+
+    def object_history(
+        self, kind: str, namespace: str, name: str, *, limit: int = 1_000
+    ) -> list[StoredOccurrence]:
+        """Every occurrence about one object (the newest ``limit``), oldest first.
+
+        ``namespace`` is the involved object's (``""`` for a cluster-scoped one, whose Events
+        are filed in some namespace, often ``default``); ``kind`` is case-insensitive.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        flt = QueryFilter(involved_kind=kind, involved_name=name)
+        where, params = flt.where(self._text)
+        [rows] = self._read([object_sql(self._select, where, params, namespace, limit)])
+        return self._rows(rows)
+
+    def timeline(self, flt: QueryFilter, *, buckets: int = 60) -> Timeline | None:
+        """Matching occurrences counted by type in at most ``buckets`` round time buckets.
+
+        The window is ``flt.since`` to ``flt.until``, each defaulting to the oldest / newest
+        matching occurrence; None when that leaves no window (nothing matches).
+        """
+        if buckets < 1:
+            raise ValueError("buckets must be at least 1")
+        where, params = flt.where(self._text)
+        start, end = flt.since, flt.until
+        if start is None or end is None:
+            # The first match from each end of an index on time, where min() and max() of a
+            # filtered set would read every matching row.
+            oldest, newest = self._read([
+                (f"SELECT time FROM occurrences WHERE {where} ORDER BY time LIMIT 1", params),
+                (f"SELECT time FROM occurrences WHERE {where} ORDER BY time DESC LIMIT 1", params),
+            ])  # fmt: skip
+            found = window_of(*(r[0][0] if r else None for r in (oldest, newest)))
+            if found is None:
+                return None
+            start, end = start or found[0], end or found[1]
+        if end <= start:
+            return None
+        step = choose_step(start, end, buckets)
+        if flt.since is None:
+            # Bucket edges on round times (whole minutes, hours), as a person would cut them.
+            start = from_micros(to_micros(start) // (step // _MICRO) * (step // _MICRO))
+        # Only the given bounds: a derived one holds every matching row, and a bound on time
+        # would keep SQLite from counting off a covering index.
+        [rows] = self._read([timeline_sql(*flt.where(self._text), start, step)])
+        return timeline_of(rows, start, end, step)
