@@ -49,7 +49,7 @@ from kubevents.export import EventFields
 from kubevents.kube import KubeClient
 from kubevents_testenv import LocalCluster, SearchEngine
 
-__all__ = ["collector_race"]
+__all__ = ["collector_race", "search_engine_probe"]
 
 # A contender that writes nothing new for this long is done (the collector's watch-mode
 # backfill writes nothing at all); the slowest start-up seen (an unpaged LIST of 100 000
@@ -206,10 +206,11 @@ def _burst(
     return _summary(progress, audit)
 
 
-def _search_engine_probe(
-    cluster: LocalCluster, engine: SearchEngine, workdir: Path, expected: int
+def search_engine_probe(
+    cluster: LocalCluster, engine: SearchEngine, workdir: Path
 ) -> dict[str, Any]:
     """The collector's elasticsearch exporter, pull mode, into ``engine``: stored, or refused."""
+    expected = len(asyncio.run(_event_uids(cluster, None)))
     index = f"bench-otelcol-{engine.product}"
     exporter = elasticsearch_exporter(engine.url, index)
     process = collector(cluster, workdir, f"otelcol-{engine.product}", exporter, mode="pull")
@@ -274,8 +275,5 @@ def collector_race(
             first + 1_000_000,
         ),
     }
-    # The elasticsearch exporter against both engines the tests run.
-    out["search"] = [_search_engine_probe(cluster, engine, workdir, len(expected))]
-    with SearchEngine("elasticsearch", heap="1g") as elasticsearch:
-        out["search"].append(_search_engine_probe(cluster, elasticsearch, workdir, len(expected)))
+    out["search"] = [search_engine_probe(cluster, engine, workdir)]
     return out

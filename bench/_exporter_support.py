@@ -12,6 +12,7 @@ import random
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -149,8 +150,18 @@ def call(url: str, method: str = "GET", body: Any = None) -> Any:
 
 def indexed(engine_url: str, pattern: str) -> int:
     """Searchable documents in the indices matching ``pattern`` (refreshed first)."""
-    call(f"{engine_url}/{pattern}/_refresh?allow_no_indices=true&ignore_unavailable=true", "POST")
-    answer = call(f"{engine_url}/{pattern}/_count?allow_no_indices=true&ignore_unavailable=true")
+    try:
+        call(f"{engine_url}/{pattern}/_refresh?allow_no_indices=true&ignore_unavailable=true",
+             "POST")  # fmt: skip
+        answer = call(
+            f"{engine_url}/{pattern}/_count?allow_no_indices=true&ignore_unavailable=true"
+        )
+    except urllib.error.HTTPError as error:
+        # 503: an index just created whose primary shard has not started (slow on a loaded
+        # machine); nothing in it is searchable yet.
+        if error.code != 503:
+            raise
+        return 0
     return int(answer["count"])
 
 

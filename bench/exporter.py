@@ -37,7 +37,7 @@ from typing import Any
 
 import aiohttp
 import yaml
-from bench._collector_race import collector_race
+from bench._collector_race import collector_race, search_engine_probe
 from bench._collector_rows import collector_rows
 from bench._exporter_support import (
     MeasuredProcess,
@@ -350,6 +350,10 @@ def run(ctx: BenchContext) -> Suite:
         details["kee_flood"] = kee_flood
     finally:
         engine.close()
+    # The collector's elasticsearch exporter against the tests' other engine, alone on the
+    # machine (two engines at once starve the 2 cores).
+    with SearchEngine("elasticsearch", heap="1g") as elasticsearch:
+        details["otelcol"]["search"].append(search_engine_probe(cluster, elasticsearch, workdir))
     rows = _rows(total, ceiling, kv, kee, kv_flood, kee_flood)
     rows += collector_rows(details["otelcol"], _rate(kv.done, kv.seconds))
     return Suite(NAME, rows, watch.seconds, details)
