@@ -10,8 +10,11 @@ import json
 import os
 import random
 import subprocess
+import sys
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,17 +22,20 @@ from typing import Any
 
 import aiohttp
 import msgspec
+import yaml
 
 from kubevents.kube import KubeClient
 from kubevents.model import Event, EventSource, ObjectMeta, ObjectReference, Time
-from kubevents_testenv import LocalCluster
+from kubevents_testenv import LocalCluster, free_ports
 
 __all__ = [
+    "AppendedRecords",
     "MeasuredProcess",
     "ProcessSample",
     "Progress",
     "call",
     "indexed",
+    "kubevents_export",
     "seed_events",
     "story_event",
     "wait_until_indexed",
@@ -144,9 +150,53 @@ def call(url: str, method: str = "GET", body: Any = None) -> Any:
 
 def indexed(engine_url: str, pattern: str) -> int:
     """Searchable documents in the indices matching ``pattern`` (refreshed first)."""
-    call(f"{engine_url}/{pattern}/_refresh?allow_no_indices=true&ignore_unavailable=true", "POST")
-    answer = call(f"{engine_url}/{pattern}/_count?allow_no_indices=true&ignore_unavailable=true")
+    try:
+        call(f"{engine_url}/{pattern}/_refresh?allow_no_indices=true&ignore_unavailable=true",
+             "POST")  # fmt: skip
+        answer = call(
+            f"{engine_url}/{pattern}/_count?allow_no_indices=true&ignore_unavailable=true"
+        )
+    except urllib.error.HTTPError as error:
+        # 503: an index just created whose primary shard has not started (slow on a loaded
+        # machine); nothing in it is searchable yet.
+        if error.code != 503:
+            raise
+        return 0
     return int(answer["count"])
+
+
+class AppendedRecords:
+    """Records in a file another process appends lines to, counted as they arrive.
+
+    ``count`` reads only the whole lines appended since its last call and counts ``mark`` in
+    them (a writer may be half-way through a line): cheap enough to poll while the writer, which
+    shares the 2 cores, is being measured.
+    """
+
+    def __init__(self, path: Path, mark: bytes) -> None:
+        self.path = path
+        self.mark = mark
+        self._offset = 0
+        self._records = 0
+
+    def count(self) -> int:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self._offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return 0
+        end = chunk.rfind(b"\n") + 1
+        self._records += chunk[:end].count(self.mark)
+        self._offset += end
+        return self._records
+
+    def lines(self) -> Iterator[bytes]:
+        """Every whole line of the file, from the start."""
+        with self.path.open("rb") as handle:
+            for line in handle:
+                if line.endswith(b"\n"):
+                    yield line
 
 
 @dataclass
@@ -250,3 +300,22 @@ def wait_until_indexed(
     engine_cpu = (_sample(engine_pid).cpu_seconds - engine_cpu0) if engine_pid else 0.0
     return Progress(target, elapsed, done, first, last.cpu_seconds, last.peak_rss, engine_cpu,
                     timeline)  # fmt: skip
+
+
+def kubevents_export(
+    cluster: LocalCluster, workdir: Path, name: str, sink: dict[str, Any], namespace: str | None
+) -> tuple[MeasuredProcess, int]:
+    """``kubevents export`` into ``sink`` (not started), and the port of its /readyz."""
+    config = workdir / f"{name}.yaml"
+    config.write_text(
+        yaml.safe_dump({"sinks": [sink], "dead_letter": str(workdir / f"{name}.dead.jsonl")})
+    )
+    (port,) = free_ports(1)
+    args = [
+        sys.executable, "-m", "kubevents.cli", "export", "--config", str(config),
+        "--kubeconfig", str(cluster.kubeconfig), "--cluster-name", "bench",
+        "--checkpoint", str(workdir / f"{name}.checkpoint"), "--listen", f"127.0.0.1:{port}",
+        "--log-format", "json", "--log-level", "warning", "--no-progress",
+        *(["-n", namespace] if namespace else []),
+    ]  # fmt: skip
+    return MeasuredProcess(args, workdir / f"{name}.log"), port

@@ -27,7 +27,6 @@ import asyncio
 import gzip
 import os
 import signal
-import sys
 import tempfile
 import threading
 import time
@@ -38,15 +37,19 @@ from typing import Any
 
 import aiohttp
 import yaml
+from bench._collector_race import collector_race, search_engine_probe
+from bench._collector_rows import collector_rows
 from bench._exporter_support import (
     MeasuredProcess,
     Progress,
     call,
     indexed,
+    kubevents_export,
     seed_events,
     wait_until_indexed,
 )
 from bench._kee import KEE_PACKAGE, KEE_VERSION, kee_binary
+from bench._otelcol import OTELCOL_VERSION, otelcol_binary
 from bench.common import BenchContext, Row, Stopwatch, Suite
 
 from kubevents.export import EventFields, Occurrence
@@ -138,20 +141,8 @@ async def _bulk_load(
 def _kubevents(
     cluster: LocalCluster, engine: SearchEngine, workdir: Path, index: str, namespace: str | None
 ) -> tuple[MeasuredProcess, int]:
-    config = workdir / f"{index}.yaml"
     sink = {"type": "opensearch", "hosts": [engine.url], "index": index}
-    config.write_text(
-        yaml.safe_dump({"sinks": [sink], "dead_letter": str(workdir / f"{index}.dead.jsonl")})
-    )
-    (port,) = free_ports(1)
-    args = [
-        sys.executable, "-m", "kubevents.cli", "export", "--config", str(config),
-        "--kubeconfig", str(cluster.kubeconfig), "--cluster-name", "bench",
-        "--checkpoint", str(workdir / f"{index}.checkpoint"), "--listen", f"127.0.0.1:{port}",
-        "--log-format", "json", "--log-level", "warning", "--no-progress",
-        *(["-n", namespace] if namespace else []),
-    ]  # fmt: skip
-    return MeasuredProcess(args, workdir / f"{index}.log"), port
+    return kubevents_export(cluster, workdir, index, sink, namespace)
 
 
 def _kee(
@@ -315,12 +306,16 @@ def run(ctx: BenchContext) -> Suite:
     live, burst = (FLOOD_LIVE // 10, FLOOD_BURST // 10) if ctx.quick else (FLOOD_LIVE, FLOOD_BURST)
     kee_deadline = KEE_BACKFILL_DEADLINE / 4 if ctx.quick else KEE_BACKFILL_DEADLINE
     kee_binary()  # built (or found) before anything is timed
+    otelcol_binary()
     cluster = ctx.cluster()
     workdir = Path(tempfile.mkdtemp(prefix="kubevents-bench-exporter-"))
     engine = SearchEngine("opensearch", heap="2g")
     engine.start()
-    details: dict[str, Any] = {"engine": f"{engine.product} {engine.version}",
-                               "peer": f"{KEE_PACKAGE} {KEE_VERSION}"}  # fmt: skip
+    details: dict[str, Any] = {
+        "engine": f"{engine.product} {engine.version}",
+        "peer": f"{KEE_PACKAGE} {KEE_VERSION}",
+        "otelcol": f"opentelemetry-collector-contrib {OTELCOL_VERSION}",
+    }
     try:
         namespaces = [f"bench-backfill-{k:02d}" for k in range(BACKFILL_NAMESPACES)]
         details["seed_rate"] = asyncio.run(seed_events(cluster, namespaces, backfill_events))
@@ -338,6 +333,9 @@ def run(ctx: BenchContext) -> Suite:
         kee = _backfill(proc, engine, "bench-kee", total, kee_deadline)
         details["kee_backfill"] = _summary(kee)
 
+        # kubevents vs the OTel collector: into a file, then the collector into OpenSearch.
+        details["otelcol"] = collector_race(cluster, engine, workdir, burst, 30_000_000)
+
         proc, port = _kubevents(cluster, engine, workdir, "flood-kubevents", "bench-flood-kv")
         kv_flood = _flood(
             cluster, engine, proc, f"http://127.0.0.1:{port}/readyz", "bench-flood-kv",
@@ -352,7 +350,12 @@ def run(ctx: BenchContext) -> Suite:
         details["kee_flood"] = kee_flood
     finally:
         engine.close()
+    # The collector's elasticsearch exporter against the tests' other engine, alone on the
+    # machine (two engines at once starve the 2 cores).
+    with SearchEngine("elasticsearch", heap="1g") as elasticsearch:
+        details["otelcol"]["search"].append(search_engine_probe(cluster, elasticsearch, workdir))
     rows = _rows(total, ceiling, kv, kee, kv_flood, kee_flood)
+    rows += collector_rows(details["otelcol"], _rate(kv.done, kv.seconds))
     return Suite(NAME, rows, watch.seconds, details)
 
 
