@@ -39,8 +39,9 @@ _P = TypeVar("_P")
 # fast for the same apiserver CPU; larger pages gained nothing steady and hold more at once.
 DEFAULT_PAGE_SIZE = 1_000
 # LIST pages fetched ahead of the one being exported: the apiserver prepares the next page
-# while this process decodes and files the current one.
-PREFETCH_PAGES = 2
+# while this process decodes and files the current one. One is enough for that overlap, and
+# each page held costs memory (a backfill's peak RSS is a target).
+PREFETCH_PAGES = 1
 # A watch that ends this quickly with nothing delivered is treated as expired (GKE and some
 # proxies close a stale watch without a 410).
 EXPIRED_WATCH_SECONDS = 2.0
