@@ -9,17 +9,16 @@ binaries are cached per version.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from ._support import directory_lock
 
 KUBE_VERSION = "v1.34.4"
 HELM_VERSION = "v4.3.2"
@@ -85,20 +84,6 @@ def _is_executable(path: Path) -> bool:
 
 def _binaries_in(directory: Path) -> Binaries:
     return Binaries(kube_apiserver=directory / "kube-apiserver", etcd=directory / "etcd")
-
-
-@contextlib.contextmanager
-def _build_lock(directory: Path) -> Iterator[None]:
-    with open(directory / ".build.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _log(f"another process is building into {directory}; waiting for it")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _go_build(go: str, module: Path, package: str, output: Path, ldflags: str) -> None:
@@ -167,7 +152,7 @@ def _ensure_tool(name: str, directory: Path, module_name: str, package: str, ldf
         raise RuntimeError(f"{name} is not in {directory} and `go` is not on PATH to build it")
     module = find_go_module(module_name)
     directory.mkdir(parents=True, exist_ok=True)
-    with _build_lock(directory):
+    with directory_lock(directory, "build", "building"):
         if not _is_executable(binary):
             _go_build(go, module, package, binary, ldflags)
     return binary
@@ -226,7 +211,7 @@ def ensure_binaries(version: str = KUBE_VERSION) -> Binaries:
         )
 
     directory.mkdir(parents=True, exist_ok=True)
-    with _build_lock(directory):
+    with directory_lock(directory, "build", "building"):
         # Re-check under the lock: another process may have finished the build meanwhile.
         if not _is_executable(binaries.kube_apiserver):
             _go_build(

@@ -8,17 +8,14 @@ wait for one resolve instead of racing.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from ._support import tail
+from ._support import directory_lock, tail
 
 __all__ = ["log", "resolve_classpath"]
 
@@ -28,20 +25,6 @@ _HEARTBEAT_SECONDS = 30.0
 
 def log(message: str) -> None:
     print(f"kubevents_testenv: {message}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def _lock(directory: Path) -> Iterator[None]:
-    with open(directory / ".resolve.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"another process is resolving into {directory}; waiting for it")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _cached_classpath(path: Path) -> str | None:
@@ -100,7 +83,7 @@ def resolve_classpath(directory: Path, pom: str, what: str) -> tuple[str, float]
     resolve_seconds = 0.0
     classpath = _cached_classpath(output)
     if classpath is None:
-        with _lock(directory):
+        with directory_lock(directory, "resolve", "resolving"):
             # Re-check under the lock: another process may have resolved it meanwhile.
             classpath = _cached_classpath(output)
             if classpath is None:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -23,6 +25,25 @@ LOG_TAIL_LINES = 30
 # Processes of every cluster still running, so that an interpreter exit without stop()
 # (a crashed or interrupted test run) does not leave orphans behind.
 live_processes: set[subprocess.Popen[bytes]] = set()
+
+
+@contextlib.contextmanager
+def directory_lock(directory: Path, name: str, doing: str) -> Iterator[None]:
+    """Hold ``directory/.<name>.lock``: one process at a time fills a shared cache (a build, a
+    Maven resolve); the others wait for it, saying so, and then find the work done."""
+    with open(directory / f".{name}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(
+                f"kubevents_testenv: another process is {doing} into {directory}; waiting for it",
+                file=sys.stderr, flush=True,
+            )  # fmt: skip
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
