@@ -19,9 +19,9 @@ from .cluster_support import KUBEVENTS, exporter_process, server_counts, stored_
 pytestmark = pytest.mark.cluster
 
 
-def rows(db: Path) -> dict[str, tuple[object, ...]]:
-    """Every stored occurrence by id: all its columns but the store's own row number and
-    insertion time."""
+def rows(db: Path) -> dict[tuple[object, int], tuple[object, ...]]:
+    """Every stored occurrence by (uid, count), its id: all its columns but the store's own row
+    number and insertion time."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         cursor = conn.execute("SELECT * FROM occurrences")
         names = [d[0] for d in cursor.description]
@@ -29,7 +29,7 @@ def rows(db: Path) -> dict[str, tuple[object, ...]]:
         out = {}
         for row in cursor:
             values = tuple(row[i] for i in keep)
-            out[row[names.index("id")]] = values
+            out[row[names.index("uid")], row[names.index("count")]] = values
         return out
 
 
