@@ -41,6 +41,7 @@ from kubevents.export._config import (
     ExportConfig,
     SQLiteSinkConfig,
 )
+from kubevents.export._heartbeatconfig import heartbeat_target
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._server import HealthReport, MetricsServer
 from kubevents.export._service import Exporter
@@ -142,6 +143,13 @@ class LeaderElectedExporter:
             raise ConfigError(
                 "leader_election.namespace: not set, and there is no service-account namespace "
                 "file (not running in a pod)"
+            )
+        if config.heartbeat.enabled:
+            # Known wrong now rather than once elected (exit 2 either way).
+            heartbeat_target(
+                config.heartbeat,
+                lease_name=le.lease_name if le.enabled else None,
+                lease_namespace=self.namespace,
             )
         self.elector: LeaderElector | None = None
         self.exporter: Exporter | None = None
@@ -284,8 +292,10 @@ class LeaderElectedExporter:
         )
         self._leader_metrics.leader.set(1)
         exporter_stop = asyncio.Event()
+        # The Lease's namespace as resolved here: the heartbeat may be about the Lease.
+        election = msgspec.structs.replace(self.config.leader_election, namespace=self.namespace)
         self.exporter = Exporter(
-            msgspec.structs.replace(self.config, listen=None),
+            msgspec.structs.replace(self.config, listen=None, leader_election=election),
             metrics=self.metrics,
             progress=self._progress,
             resume_resource_version=resume,
