@@ -46,7 +46,13 @@ from kubevents.kube import KubeClient, in_cluster_namespace
 from kubevents.model import Event, EventSource
 from kubevents.record import CorrelatorOptions, EventBroadcaster, KubeEventSink
 
-__all__ = ["Heartbeat", "heartbeat_fields", "heartbeat_message", "plan_heartbeat"]
+__all__ = [
+    "Heartbeat",
+    "heartbeat_fields",
+    "heartbeat_message",
+    "heartbeat_object",
+    "plan_heartbeat",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,22 +86,30 @@ def heartbeat_fields(config: HeartbeatConfig, target: HeartbeatTarget) -> EventF
     )
 
 
-def plan_heartbeat(
-    config: ExportConfig, routes: Sequence[Route], metrics: ExportMetrics
-) -> Heartbeat | None:
-    """The heartbeat ``config`` asks for, with the sinks it can reach; None when it is off.
-
-    ``ConfigError`` (exit 2) when its object is unknown, or when it is ``required`` and no
-    sink can ever receive it.
-    """
+def heartbeat_object(config: ExportConfig) -> HeartbeatTarget | None:
+    """What the heartbeat ``config`` asks for is about (None when it is off); ``ConfigError``
+    naming the field when that cannot be known (no ``$POD_NAME``, say)."""
     heartbeat, le = config.heartbeat, config.leader_election
     if not heartbeat.enabled:
         return None
-    target = heartbeat_target(
+    return heartbeat_target(
         heartbeat,
         lease_name=le.lease_name if le.enabled else None,
         lease_namespace=(le.namespace or in_cluster_namespace()) if le.enabled else None,
     )
+
+
+def plan_heartbeat(
+    config: ExportConfig,
+    target: HeartbeatTarget,
+    routes: Sequence[Route],
+    metrics: ExportMetrics,
+) -> Heartbeat | None:
+    """The heartbeat about ``target``, with the sinks it can reach; None when none can.
+
+    ``ConfigError`` (exit 2) when it is ``required`` and no sink can ever receive it.
+    """
+    heartbeat = config.heartbeat
     fields = heartbeat_fields(heartbeat, target)
     top = compile_rules(config.rules)
     dropped = None if top is None else top(fields)

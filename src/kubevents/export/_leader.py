@@ -41,7 +41,7 @@ from kubevents.export._config import (
     ExportConfig,
     SQLiteSinkConfig,
 )
-from kubevents.export._heartbeatconfig import heartbeat_target
+from kubevents.export._heartbeat import heartbeat_object
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._server import HealthReport, MetricsServer
 from kubevents.export._service import Exporter
@@ -144,13 +144,7 @@ class LeaderElectedExporter:
                 "leader_election.namespace: not set, and there is no service-account namespace "
                 "file (not running in a pod)"
             )
-        if config.heartbeat.enabled:
-            # Known wrong now rather than once elected (exit 2 either way).
-            heartbeat_target(
-                config.heartbeat,
-                lease_name=le.lease_name if le.enabled else None,
-                lease_namespace=self.namespace,
-            )
+        heartbeat_object(config)  # known wrong now rather than once elected (exit 2 either way)
         self.elector: LeaderElector | None = None
         self.exporter: Exporter | None = None
         self.server: MetricsServer | None = None

@@ -259,6 +259,7 @@ class ExportMetrics:
         )
         self.heartbeat_enabled = Gauge(
             _PREFIX + "heartbeat_enabled",
-            "1 while this exporter records heartbeats; 0 when configured but off (forbidden)",
+            "1 while this exporter records heartbeats; 0 when it does not (not configured, "
+            "forbidden, a standby)",
             registry=r,
         )

@@ -25,7 +25,7 @@ from kubevents.export._config import (
     ExportConfig,
     SinkConfig,
 )
-from kubevents.export._heartbeat import Heartbeat, plan_heartbeat
+from kubevents.export._heartbeat import Heartbeat, heartbeat_object, plan_heartbeat
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._pipeline import Pipeline
 from kubevents.export._rules import compile_rules
@@ -166,6 +166,7 @@ class Exporter:
         Raises ``ConfigError`` for an unusable configuration (before anything is exported).
         """
         c = self.config
+        heartbeat_target = heartbeat_object(c)  # before connecting: a config error is exit 2
         client = self._client or await self._connect()
         sinks: list[Sink] = []
         dead_letter: DeadLetterFile | None = None
@@ -225,7 +226,8 @@ class Exporter:
                     watch_timeout=watch_timeout,
                 ),
             )
-            self.heartbeat = plan_heartbeat(c, sink_routes, self.metrics)
+            if heartbeat_target is not None:
+                self.heartbeat = plan_heartbeat(c, heartbeat_target, sink_routes, self.metrics)
             if self.heartbeat is not None:
                 self.pipeline.watch_heartbeats(self.heartbeat.matches, self.heartbeat.stored)
             if c.listen is not None:
