@@ -25,10 +25,11 @@ from typing import TypeVar
 
 from kubevents.export._buffer import Buffer, Entry
 from kubevents.export._metrics import ExportMetrics
+from kubevents.export._occurrence import Occurrence
 from kubevents.export._supervisor import TaskSupervisor
 from kubevents.export.sinks import HttpSinkError, Rejected, Sink, SinkError, WriteResult
 
-__all__ = ["DeadLetterHandler", "DriverSettings", "SinkDriver", "lane_of"]
+__all__ = ["DeadLetterHandler", "DriverSettings", "SinkDriver", "StoredHook", "lane_of"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ DEFAULT_PERMANENT_ATTEMPTS = 3
 REJECTED_LOG_CHARS = 300
 
 DeadLetterHandler = Callable[[str, Sequence[Rejected]], Awaitable[None]]
+#: Told of every successful write: (sink name, the batch, what the sink rejected of it).
+StoredHook = Callable[[str, Sequence[Occurrence], Sequence[Rejected]], None]
 
 _T = TypeVar("_T")
 
@@ -97,6 +100,7 @@ class SinkDriver:
         # a refusal of an older request can arrive after a newer one succeeded.
         self._newest_answered = float("-inf")
         self._oldest = metrics.buffer_oldest.labels(sink.name)
+        self.on_stored: StoredHook | None = None  # the heartbeat's arrival detection
 
     @property
     def name(self) -> str:
@@ -173,6 +177,8 @@ class SinkDriver:
             self._metrics.exported.labels(name).inc(len(batch) - len(result.rejected))
             self._metrics.last_success.labels(name).set(now)
             self._metrics.export_lag.labels(name).set(now - occurrences[-1].filing_time.timestamp())
+            if self.on_stored is not None:
+                self.on_stored(name, occurrences, result.rejected)
         if result.rejected:
             self._metrics.rejected.labels(name).inc(len(result.rejected))
             await self._reject(result.rejected, recovers=not refused)

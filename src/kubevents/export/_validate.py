@@ -36,6 +36,7 @@ from kubevents.export._configbase import (
     parse_file_mode,
     parse_size,
 )
+from kubevents.export._heartbeatconfig import validate_heartbeat
 from kubevents.export._rules import RuleSet, compile_rules
 from kubevents.kube import validate_timing
 
@@ -226,3 +227,4 @@ def validate_config(config: ExportConfig) -> None:
         _capture(config.capture)
     _distinct_files(config)
     _leader_election(config.leader_election)
+    validate_heartbeat(config.heartbeat, config.leader_election.enabled)
