@@ -78,6 +78,24 @@ async def test_a_partial_batch_is_flushed_after_the_delay() -> None:
     await pipeline.stop()
 
 
+async def test_the_remainder_of_a_backlog_goes_at_once_and_a_trickle_still_waits() -> None:
+    sink = MemorySink()
+    pipeline, acklog, _ = await make(sink, flush_delay=3600, max_concurrency=1)
+    await submit_all(pipeline, 15)
+    # A full batch, then the queue ran dry: the 5 left are not held for the flush delay.
+    await eventually(lambda: acklog.resource_version == "15", "the backlog's remainder")
+    assert [len(w) for w in sink.writes] == [10, 5]
+    # After a partial batch the lane waits again, so a trickle is gathered into one write.
+    for i in range(15, 18):
+        pipeline.tracker.decide(f"u{i}", 1)
+        await pipeline.submit(occurrence(f"u{i}"), str(i + 1))
+        for _ in range(20):
+            await asyncio.sleep(0)
+    assert await pipeline.drain(10)
+    assert [len(w) for w in sink.writes] == [10, 5, 3]
+    await pipeline.stop()
+
+
 async def test_concurrency_is_capped_and_one_events_occurrences_stay_in_order() -> None:
     sink = MemorySink()
     sink.gate = asyncio.Event()
