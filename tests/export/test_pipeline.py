@@ -297,3 +297,17 @@ async def test_a_refusal_answered_after_a_newer_success_does_not_mark_the_sink_f
     assert lettered == [f"{older}:1"]
     assert pipeline.failing_sinks() == []
     await pipeline.stop()
+
+
+async def test_a_jittered_retry_never_waits_longer_than_the_maximum(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("kubevents.export._sinkdriver.random.random", lambda: 0.999)
+    sink = MemorySink()
+    sink.fail_next = 2
+    pipeline, _, _ = await make(sink, retry_initial_delay=0.2, retry_max_delay=0.2)
+    await submit_all(pipeline, 1)
+    assert await pipeline.drain(10)
+    waits = [r.getMessage().rsplit(" ", 1)[1] for r in caplog.records if "retrying in" in r.msg]
+    assert waits == ["0.2s", "0.2s"]
+    await pipeline.stop()

@@ -262,7 +262,8 @@ class SinkDriver:
                     attempts += 1
                     if attempts >= self.settings.permanent_attempts:
                         raise _PermanentFailureError(exc) from None
-                wait = delay * (0.5 + random.random())
+                # Jittered around the doubling delay, never past the declared maximum.
+                wait = min(delay * (0.5 + random.random()), self.settings.retry_max_delay)
                 # A destination that says when to come back (HTTP Retry-After) is obeyed.
                 retry_after = exc.retry_after if isinstance(exc, HttpSinkError) else None
                 if retry_after is not None and retry_after > wait:
