@@ -267,7 +267,7 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         for driver in self.drivers:
-            driver.flushing = True  # partial batches go at once
+            driver.flush()  # partial batches go at once
         for gate in self._gates:
             # Held-back occurrences go now: the last count of every series is delivered.
             remaining = deadline - loop.time()
