@@ -30,7 +30,13 @@ from ._build import (
     ensure_kubectl,
 )
 from ._cluster import LIMITED_USER, LIMITED_VERBS, LocalCluster
-from ._esnode import ELASTICSEARCH_NODE_VERSION, ElasticsearchNode, ensure_elasticsearch_node
+from ._esnode import (
+    ELASTICSEARCH_NODE_VERSION,
+    ELASTICSEARCH_NODE_VERSIONS,
+    ElasticsearchNode,
+    ensure_elasticsearch_node,
+    shared_elasticsearch_node,
+)
 from ._faultproxy import FaultProxy
 from ._kafka import DEFAULT_KAFKA_VERSION, KafkaBroker, KafkaRuntime, ensure_kafka, shared_kafka
 from ._search import (
@@ -47,6 +53,7 @@ __all__ = [
     "DEFAULT_KAFKA_VERSION",
     "DEFAULT_SEARCH_VERSIONS",
     "ELASTICSEARCH_NODE_VERSION",
+    "ELASTICSEARCH_NODE_VERSIONS",
     "ETCD_VERSION",
     "HELM_VERSION",
     "KUBE_VERSION",
@@ -68,6 +75,7 @@ __all__ = [
     "ensure_kubectl",
     "ensure_search_engine",
     "free_ports",
+    "shared_elasticsearch_node",
     "shared_kafka",
     "shared_search_engine",
 ]

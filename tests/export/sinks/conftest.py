@@ -24,11 +24,32 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
-from kubevents_testenv import SearchEngine, shared_search_engine
+from kubevents_testenv import (
+    ELASTICSEARCH_NODE_VERSIONS,
+    ElasticsearchNode,
+    SearchEngine,
+    shared_elasticsearch_node,
+    shared_search_engine,
+)
 
-#: Both products: OpenSearch 2.19 (flat_object, data streams) and Elasticsearch 7.10.2 OSS
-#: (no x-pack: de-dotted labels, no data streams), the newest Elasticsearch Maven Central has.
-PRODUCTS = ("opensearch", "elasticsearch")
+#: OpenSearch 2.19 (flat_object, data streams) and Elasticsearch 7.10.2 OSS (no x-pack:
+#: de-dotted labels, no data streams), the runners Maven Central has; and Elasticsearch 8.15
+#: and 9.1 (flattened, data streams; no ``GET /``, no ILM), nodes of the test environment's
+#: own launcher over Elastic's server jars (docs/sinks/elasticsearch.md).
+ENGINES = (
+    "opensearch",
+    "elasticsearch",
+    *(f"elasticsearch-{version}" for version in ELASTICSEARCH_NODE_VERSIONS),
+)
+
+Engine = SearchEngine | ElasticsearchNode
+
+
+def shared_engine(name: str) -> Engine:
+    """A started engine of ``ENGINES``, shared by the whole test run."""
+    if name.startswith("elasticsearch-"):
+        return shared_elasticsearch_node(name.removeprefix("elasticsearch-"))
+    return shared_search_engine(name)
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +62,10 @@ def elasticsearch() -> SearchEngine:
     return shared_search_engine("elasticsearch")
 
 
-@pytest.fixture(scope="session", params=PRODUCTS)
-def engine(request: pytest.FixtureRequest) -> SearchEngine:
-    """Each test that takes ``engine`` runs once per product."""
-    return shared_search_engine(request.param)
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Each test that takes ``engine`` runs once per engine."""
+    return shared_engine(request.param)
 
 
 # -- a proxy that forwards to a real engine and injects faults ----------------------------------
