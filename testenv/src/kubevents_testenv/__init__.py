@@ -10,6 +10,7 @@ the code under test and the harness that checks it cannot share a bug.
     with LocalCluster() as cluster:
         print(cluster.kubeconfig)
 
+``make_pki`` makes throwaway TLS certificates (a CA, a server and a client one).
 ``SearchEngine`` / ``ensure_search_engine`` do the same for a real OpenSearch or Elasticsearch
 node resolved from Maven Central, and ``KafkaBroker`` / ``ensure_kafka`` for a real Apache Kafka
 broker (KRaft, one node). ``FaultProxy`` sits in front of a real server and makes it
@@ -39,6 +40,7 @@ from ._esnode import (
 )
 from ._faultproxy import FaultProxy
 from ._kafka import DEFAULT_KAFKA_VERSION, KafkaBroker, KafkaRuntime, ensure_kafka, shared_kafka
+from ._pki import Pki, make_pki
 from ._search import (
     DEFAULT_SEARCH_VERSIONS,
     SearchEngine,
@@ -65,6 +67,7 @@ __all__ = [
     "KafkaBroker",
     "KafkaRuntime",
     "LocalCluster",
+    "Pki",
     "SearchEngine",
     "SearchRuntime",
     "create_token",
@@ -75,6 +78,7 @@ __all__ = [
     "ensure_kubectl",
     "ensure_search_engine",
     "free_ports",
+    "make_pki",
     "shared_elasticsearch_node",
     "shared_kafka",
     "shared_search_engine",

@@ -47,7 +47,7 @@ from kubevents.model import Time
 from kubevents_testenv import ElasticsearchNode, SearchEngine
 
 from .._factory import make_event
-from ..conftest import PKI, Engine, fault_proxy
+from ..conftest import PKI, Engine, fault_proxy, server_context
 
 BASE = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -581,7 +581,7 @@ async def test_extra_headers(opensearch: SearchEngine, prefix: str) -> None:
 async def test_tls_is_verified_by_default(
     opensearch: SearchEngine, prefix: str, search_pki: PKI
 ) -> None:
-    async with fault_proxy(opensearch.url, search_pki.server_context()) as proxy:
+    async with fault_proxy(opensearch.url, server_context(search_pki)) as proxy:
         sink = make_sink(proxy.url, prefix)
         await sink.start()  # logs, does not fail: an unverifiable peer may be a transient proxy
         with pytest.raises(SearchError) as caught:
@@ -601,7 +601,7 @@ async def test_tls_is_verified_by_default(
 async def test_tls_client_certificate(
     opensearch: SearchEngine, prefix: str, search_pki: PKI
 ) -> None:
-    tls = search_pki.server_context(require_client_cert=True)
+    tls = server_context(search_pki, require_client_cert=True)
     async with fault_proxy(opensearch.url, tls) as proxy:
         auth = SearchAuth(
             ca_file=search_pki.ca,
