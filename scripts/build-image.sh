@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the kubevents OCI image without a Docker daemon, then check it:
 #   scripts/build-image.sh            (make image)
-# 1. wheels of kubevents and its dependencies, built on this machine (the build needs no network);
+# 1. wheels of kubevents, its `kafka` extra and their dependencies, built on this machine (the
+#    build needs no network);
 # 2. a base: $BASE if given (e.g. docker.io/library/python:3.11-slim-bookworm), else a Debian
 #    bookworm root file system made by mmdebstrap from Debian packages (registries that serve
 #    base images are not reachable from this project's machines);
@@ -45,7 +46,7 @@ fi
 step "wheels"
 rm -rf "$WORK/wheels"
 mkdir -p "$WORK/wheels"
-"$PYTHON" -m pip wheel --quiet --wheel-dir "$WORK/wheels" .
+"$PYTHON" -m pip wheel --quiet --wheel-dir "$WORK/wheels" ".[kafka]"
 
 if [ -z "$BASE" ]; then
   BASE="$DEBIAN_BASE"
@@ -75,6 +76,10 @@ uid=$("${PODMAN[@]}" run --rm --network none "${LIMITS[@]}" --entrypoint python3
 version=$("${PODMAN[@]}" run --rm --network none --read-only "${LIMITS[@]}" "$IMAGE" --version)
 echo "user $user (uid $uid), read-only root: $version"
 [ "$version" = "kubevents, version $VERSION" ] || { echo "build-image: unexpected: $version" >&2; exit 1; }
+# The Kafka sink's client and codecs, imported as the sink imports them.
+"${PODMAN[@]}" run --rm --network none --read-only "${LIMITS[@]}" --entrypoint python3 "$IMAGE" \
+  -c 'import aiokafka, cramjam; from kubevents.export.sinks import KafkaSink' \
+  || { echo "build-image: the Kafka sink cannot load in the image" >&2; exit 1; }
 size=$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$IMAGE")
 echo "image $IMAGE: $((size / 1024 / 1024)) MiB"
 

@@ -10,6 +10,7 @@ the code under test and the harness that checks it cannot share a bug.
     with LocalCluster() as cluster:
         print(cluster.kubeconfig)
 
+``make_pki`` makes throwaway TLS certificates (a CA, a server and a client one).
 ``SearchEngine`` / ``ensure_search_engine`` do the same for a real OpenSearch or Elasticsearch
 node resolved from Maven Central, and ``KafkaBroker`` / ``ensure_kafka`` for a real Apache Kafka
 broker (KRaft, one node). ``FaultProxy`` sits in front of a real server and makes it
@@ -30,9 +31,16 @@ from ._build import (
     ensure_kubectl,
 )
 from ._cluster import LIMITED_USER, LIMITED_VERBS, LocalCluster
-from ._esnode import ELASTICSEARCH_NODE_VERSION, ElasticsearchNode, ensure_elasticsearch_node
+from ._esnode import (
+    ELASTICSEARCH_NODE_VERSION,
+    ELASTICSEARCH_NODE_VERSIONS,
+    ElasticsearchNode,
+    ensure_elasticsearch_node,
+    shared_elasticsearch_node,
+)
 from ._faultproxy import FaultProxy
 from ._kafka import DEFAULT_KAFKA_VERSION, KafkaBroker, KafkaRuntime, ensure_kafka, shared_kafka
+from ._pki import Pki, make_pki
 from ._search import (
     DEFAULT_SEARCH_VERSIONS,
     SearchEngine,
@@ -47,6 +55,7 @@ __all__ = [
     "DEFAULT_KAFKA_VERSION",
     "DEFAULT_SEARCH_VERSIONS",
     "ELASTICSEARCH_NODE_VERSION",
+    "ELASTICSEARCH_NODE_VERSIONS",
     "ETCD_VERSION",
     "HELM_VERSION",
     "KUBE_VERSION",
@@ -58,6 +67,7 @@ __all__ = [
     "KafkaBroker",
     "KafkaRuntime",
     "LocalCluster",
+    "Pki",
     "SearchEngine",
     "SearchRuntime",
     "create_token",
@@ -68,6 +78,8 @@ __all__ = [
     "ensure_kubectl",
     "ensure_search_engine",
     "free_ports",
+    "make_pki",
+    "shared_elasticsearch_node",
     "shared_kafka",
     "shared_search_engine",
 ]

@@ -1,11 +1,13 @@
-"""Elasticsearch 8 from Maven Central with a launcher of our own (stdlib + javac).
+"""Elasticsearch 8 and 9 from Maven Central with a launcher of our own (stdlib + javac).
 
 codelibs' runners for Elasticsearch after 7.10 are not on Maven Central, but Elastic's own jars
 are: ``org.elasticsearch:elasticsearch`` (the server, Lucene, x-content with its embedded
 implementation) and ``org.elasticsearch.plugin:transport-netty4`` (HTTP). A node needs a way to
-load a plugin that has no descriptor; ``eslauncher/`` holds two small Java classes of ours that
-hand it the classes on the classpath, compiled once with ``javac`` next to the cached
-classpath (``~/.cache/kubevents/search/elasticsearch-node-<version>/``).
+load a plugin that has no descriptor; ``eslauncher/`` holds small Java classes of ours that hand
+it the classes on the classpath (``common/`` and, as the node's construction hooks changed in
+9.0, ``es8/`` or ``es9/``), compiled once with ``javac`` next to the cached classpath
+(``~/.cache/kubevents/search/elasticsearch-node-<version>/``). Elasticsearch 9 is compiled for
+Java 21, so it runs on the machine's second JDK (``KUBEVENTS_SEARCH_JAVA_HOME``, else Temurin 25).
 
 What such a node has, and what it has not (the modules that are not on Maven Central), is in
 docs/sinks/elasticsearch.md: ``_bulk``, composable index templates, ``flattened``, data stream
@@ -15,22 +17,33 @@ writes; no ``GET /`` (module ``rest-root``), no ``_data_stream`` APIs (``data-st
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
 from ._maven import log, resolve_classpath
+from ._search import _ENV_JAVA_HOME, _JAVA21_CANDIDATES
 from ._support import ServerProcess, free_ports, request
 
-__all__ = ["ELASTICSEARCH_NODE_VERSION", "ElasticsearchNode", "ensure_elasticsearch_node"]
+__all__ = [
+    "ELASTICSEARCH_NODE_VERSION",
+    "ELASTICSEARCH_NODE_VERSIONS",
+    "ElasticsearchNode",
+    "ensure_elasticsearch_node",
+    "shared_elasticsearch_node",
+]
 
 ELASTICSEARCH_NODE_VERSION = "8.15.0"
+#: The versions the test suite runs: the newest 8.x and 9.x whose server jars it has checked.
+ELASTICSEARCH_NODE_VERSIONS = ("8.15.0", "9.1.0")
 _SOURCES = Path(__file__).with_name("eslauncher")
 _MAIN = "org.elasticsearch.node.KubeventsElasticsearchNode"
 _STARTED = b"kubevents-elasticsearch-node: started"
@@ -42,6 +55,24 @@ class ElasticsearchNodeRuntime:
     version: str
     java: Path
     classpath: str  # the launcher's classes first
+
+
+def _jdk_for(version: str) -> tuple[Path, Path]:
+    """``java`` and ``javac``: the system JDK (17) for 8.x, a JDK 21+ for 9.x (class files 65)."""
+    if int(version.split(".")[0]) >= 9:
+        override = os.environ.get(_ENV_JAVA_HOME)
+        homes = [Path(override).expanduser()] if override else list(_JAVA21_CANDIDATES)
+        for home in homes:
+            if (home / "bin" / "javac").is_file():
+                return home / "bin" / "java", home / "bin" / "javac"
+        raise RuntimeError(
+            f"Elasticsearch {version} needs a JDK 21+ (java and javac); none in "
+            f"{', '.join(map(str, homes))}: set ${_ENV_JAVA_HOME} to one"
+        )
+    java, javac = shutil.which("java"), shutil.which("javac")
+    if java is None or javac is None:
+        raise RuntimeError(f"`java` and `javac` (JDK 17+) are needed for Elasticsearch {version}")
+    return Path(java), Path(javac)
 
 
 def _pom(version: str) -> str:
@@ -67,24 +98,25 @@ def ensure_elasticsearch_node(
     version: str = ELASTICSEARCH_NODE_VERSION,
 ) -> ElasticsearchNodeRuntime:
     """Resolve the jars (Maven, once) and compile the launcher (javac, when its sources change)."""
-    java, javac = shutil.which("java"), shutil.which("javac")
-    if java is None or javac is None:
-        raise RuntimeError("`java` and `javac` (JDK 17+) are needed to run Elasticsearch")
+    java, javac = _jdk_for(version)
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     directory = base / "kubevents" / "search" / f"elasticsearch-node-{version}"
     classpath, _ = resolve_classpath(
         directory, _pom(version), f"org.elasticsearch:elasticsearch:{version}"
     )
-    sources = sorted(_SOURCES.rglob("*.java"))
-    stamp = "".join(f"{p}:{p.stat().st_mtime_ns}\n" for p in sources)
+    major = int(version.split(".")[0])
+    if not (_SOURCES / f"es{major}").is_dir():
+        raise RuntimeError(f"no launcher for Elasticsearch {major}.x in {_SOURCES}")
+    sources = sorted(p for d in ("common", f"es{major}") for p in (_SOURCES / d).rglob("*.java"))
+    stamp = f"{javac}\n" + "".join(f"{p}:{p.stat().st_mtime_ns}\n" for p in sources)
     classes = directory / "classes"
     if (directory / "classes.stamp").exists() and (
         directory / "classes.stamp"
     ).read_text() == stamp:
-        return ElasticsearchNodeRuntime(version, Path(java), f"{classes}{os.pathsep}{classpath}")
+        return ElasticsearchNodeRuntime(version, java, f"{classes}{os.pathsep}{classpath}")
     build = Path(tempfile.mkdtemp(prefix="classes-", dir=directory))
     compiled = subprocess.run(
-        [javac, "-nowarn", "-cp", classpath, "-d", str(build), *map(str, sources)],
+        [str(javac), "-nowarn", "-cp", classpath, "-d", str(build), *map(str, sources)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     if compiled.returncode != 0:
@@ -92,13 +124,24 @@ def ensure_elasticsearch_node(
     shutil.rmtree(classes, ignore_errors=True)
     os.replace(build, classes)
     (directory / "classes.stamp").write_text(stamp)
-    return ElasticsearchNodeRuntime(version, Path(java), f"{classes}{os.pathsep}{classpath}")
+    return ElasticsearchNodeRuntime(version, java, f"{classes}{os.pathsep}{classpath}")
+
+
+_live_nodes: weakref.WeakSet[ElasticsearchNode] = weakref.WeakSet()
+_shared: dict[str, ElasticsearchNode] = {}
+
+
+@atexit.register
+def _stop_leftover_nodes() -> None:
+    for node in list(_live_nodes):
+        node.close()
 
 
 class ElasticsearchNode(ServerProcess):
-    """One Elasticsearch 8 node on ``127.0.0.1``, plain HTTP, no security, no x-pack.
+    """One Elasticsearch 8 or 9 node on ``127.0.0.1``, plain HTTP, no security, no x-pack.
 
-    ``GET /`` does not exist on it: give the sink ``product`` and ``version``.
+    ``GET /`` does not exist on it: give the sink ``product`` and ``version``
+    (``sink_options``).
     """
 
     product = "elasticsearch"
@@ -112,6 +155,12 @@ class ElasticsearchNode(ServerProcess):
         self.transport_port: int | None = None
         self.start_seconds: float | None = None
         self._closed = False
+        _live_nodes.add(self)
+
+    @property
+    def sink_options(self) -> dict[str, str]:
+        """What the sink is told instead of asking ``GET /`` (module rest-root is missing)."""
+        return {"product": self.product, "version": self.version}
 
     @property
     def url(self) -> str:
@@ -156,4 +205,15 @@ class ElasticsearchNode(ServerProcess):
             return
         self._closed = True
         self.stop()
+        _live_nodes.discard(self)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def shared_elasticsearch_node(version: str = ELASTICSEARCH_NODE_VERSION) -> ElasticsearchNode:
+    """One started node per version for the whole process, stopped at exit."""
+    node = _shared.get(version)
+    if node is None or node._closed:
+        node = _shared[version] = ElasticsearchNode(version)
+    if not node.running:
+        node.start()
+    return node

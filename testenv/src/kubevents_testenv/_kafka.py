@@ -6,7 +6,8 @@ and ``kafka-server`` resolved with Maven once per machine (``_maven``; the class
 ``StorageTool``, then ``java -cp ... kafka.Kafka server.properties`` in its own process group.
 Ports are free loopback ports picked at the first start; ``stop()`` then ``start()`` brings the
 same broker back on the same ports with the same data (an outage or a broker restart).
-Readiness is the broker's own "Kafka Server started" log line.
+Readiness is the broker's own "Kafka Server started" log line. Its TLS listeners present a
+certificate of a CA made for the broker at its first start (``_pki``, in the workdir).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Self
 
 from ._maven import log, resolve_classpath
+from ._pki import Pki, make_pki
 from ._support import ServerProcess, free_ports
 
 __all__ = [
@@ -126,7 +128,9 @@ def _stop_leftover_brokers() -> None:
 class KafkaBroker(ServerProcess):
     """One Kafka node (broker and controller) on ``127.0.0.1``: PLAINTEXT without auth on
     ``port``, and SASL_PLAINTEXT on ``sasl_port`` (PLAIN and SCRAM-SHA-256/512) for the users
-    in ``SASL_USERS``.
+    in ``SASL_USERS``. TLS, with a certificate of the CA ``pki.ca`` for ``127.0.0.1``: SSL on
+    ``ssl_port``, SASL_SSL (the same users) on ``sasl_ssl_port``, and SSL that requires a client
+    certificate of that CA (``pki.client_cert``) on ``mtls_port``.
 
     ``start()`` blocks until the broker says it started. ``stop()`` shuts it down cleanly
     (SIGTERM); ``start()`` brings it back on the same port with the same data. ``kill()`` is
@@ -153,6 +157,10 @@ class KafkaBroker(ServerProcess):
         self.port: int | None = None
         self.controller_port: int | None = None
         self.sasl_port: int | None = None
+        self.ssl_port: int | None = None
+        self.sasl_ssl_port: int | None = None
+        self.mtls_port: int | None = None
+        self.pki: Pki | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.start_seconds: float | None = None
         self._closed = False
@@ -169,6 +177,13 @@ class KafkaBroker(ServerProcess):
             raise RuntimeError("the broker was never started")
         return f"127.0.0.1:{self.sasl_port}"
 
+    def address(self, listener: str) -> str:
+        """``host:port`` of a listener: ``ssl``, ``sasl_ssl`` or ``mtls``."""
+        port = getattr(self, f"{listener}_port")
+        if port is None:
+            raise RuntimeError("the broker was never started")
+        return f"127.0.0.1:{port}"
+
     @property
     def log_path(self) -> Path:
         return self.workdir / "broker.log"
@@ -182,30 +197,47 @@ class KafkaBroker(ServerProcess):
         ]  # fmt: skip
 
     def _configure(self) -> Path:
-        self.port, self.controller_port, self.sasl_port = free_ports(3)
+        ports = free_ports(6)
+        self.port, self.controller_port, self.sasl_port = ports[:3]
+        self.ssl_port, self.sasl_ssl_port, self.mtls_port = ports[3:]
+        pki = self.pki = make_pki(self.workdir / "pki", ca_name="kubevents test Kafka CA")
+        # Kafka's PEM key store is one file: the private key, then the certificate chain.
+        keystore = self.workdir / "pki" / "broker-keystore.pem"
+        keystore.write_bytes(pki.server_key.read_bytes() + pki.server_cert.read_bytes())
         plain_users = " ".join(f'user_{u}="{p}"' for u, p in SASL_USERS.items())
+        sasl = "".join(
+            f"listener.name.{name}.plain.sasl.jaas.config="
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};\n"
+            f"listener.name.{name}.scram-sha-256.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
+            f"listener.name.{name}.scram-sha-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
+            for name in ("sasl_plaintext", "sasl_ssl")
+        )
+        served = (
+            f"PLAINTEXT://127.0.0.1:{self.port},SASL_PLAINTEXT://127.0.0.1:{self.sasl_port},"
+            f"SSL://127.0.0.1:{self.ssl_port},SASL_SSL://127.0.0.1:{self.sasl_ssl_port},"
+            f"MTLS://127.0.0.1:{self.mtls_port}"
+        )
         data = self.workdir / "data"
         properties = self.workdir / "server.properties"
         properties.write_text(
             "process.roles=broker,controller\n"
             "node.id=1\n"
             f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}\n"
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
-            f"CONTROLLER://127.0.0.1:{self.controller_port},"
-            f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}\n"
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port},"
-            f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}\n"
+            f"listeners={served},CONTROLLER://127.0.0.1:{self.controller_port}\n"
+            f"advertised.listeners={served}\n"
             "controller.listener.names=CONTROLLER\n"
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-            "SASL_PLAINTEXT:SASL_PLAINTEXT\n"
+            "SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL\n"
             "inter.broker.listener.name=PLAINTEXT\n"
             "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512\n"
-            "listener.name.sasl_plaintext.plain.sasl.jaas.config="
-            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};\n"
-            "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config="
-            "org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
-            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config="
-            "org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
+            f"{sasl}"
+            "ssl.keystore.type=PEM\n"
+            f"ssl.keystore.location={keystore}\n"
+            "ssl.truststore.type=PEM\n"
+            f"ssl.truststore.location={pki.ca}\n"
+            "listener.name.mtls.ssl.client.auth=required\n"
             f"log.dirs={data}\n"
             f"num.partitions={self.partitions}\n"
             "offsets.topic.replication.factor=1\n"

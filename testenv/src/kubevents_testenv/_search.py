@@ -247,6 +247,11 @@ class SearchEngine(ServerProcess):
         self._closed = False
 
     @property
+    def sink_options(self) -> dict[str, str]:
+        """Nothing: the sink detects product and version with ``GET /``."""
+        return {}
+
+    @property
     def url(self) -> str:
         if self.port is None:
             raise RuntimeError("the engine was never started")

@@ -11,11 +11,9 @@ import asyncio
 import contextlib
 import gzip
 import ssl
-import subprocess
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,11 +22,34 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
-from kubevents_testenv import SearchEngine, shared_search_engine
+from kubevents_testenv import (
+    ELASTICSEARCH_NODE_VERSIONS,
+    ElasticsearchNode,
+    Pki,
+    SearchEngine,
+    make_pki,
+    shared_elasticsearch_node,
+    shared_search_engine,
+)
 
-#: Both products: OpenSearch 2.19 (flat_object, data streams) and Elasticsearch 7.10.2 OSS
-#: (no x-pack: de-dotted labels, no data streams), the newest Elasticsearch Maven Central has.
-PRODUCTS = ("opensearch", "elasticsearch")
+#: OpenSearch 2.19 (flat_object, data streams) and Elasticsearch 7.10.2 OSS (no x-pack:
+#: de-dotted labels, no data streams), the runners Maven Central has; and Elasticsearch 8.15
+#: and 9.1 (flattened, data streams; no ``GET /``, no ILM), nodes of the test environment's
+#: own launcher over Elastic's server jars (docs/sinks/elasticsearch.md).
+ENGINES = (
+    "opensearch",
+    "elasticsearch",
+    *(f"elasticsearch-{version}" for version in ELASTICSEARCH_NODE_VERSIONS),
+)
+
+Engine = SearchEngine | ElasticsearchNode
+
+
+def shared_engine(name: str) -> Engine:
+    """A started engine of ``ENGINES``, shared by the whole test run."""
+    if name.startswith("elasticsearch-"):
+        return shared_elasticsearch_node(name.removeprefix("elasticsearch-"))
+    return shared_search_engine(name)
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +62,10 @@ def elasticsearch() -> SearchEngine:
     return shared_search_engine("elasticsearch")
 
 
-@pytest.fixture(scope="session", params=PRODUCTS)
-def engine(request: pytest.FixtureRequest) -> SearchEngine:
-    """Each test that takes ``engine`` runs once per product."""
-    return shared_search_engine(request.param)
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Each test that takes ``engine`` runs once per engine."""
+    return shared_engine(request.param)
 
 
 # -- a proxy that forwards to a real engine and injects faults ----------------------------------
@@ -191,40 +212,17 @@ async def fault_proxy(
 # -- TLS material -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PKI:
-    ca: Path
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    client_key: Path
-
-    def server_context(self, require_client_cert: bool = False) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.server_cert, self.server_key)
-        context.load_verify_locations(self.ca)
-        context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
-        return context
+PKI = Pki
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+def server_context(pki: Pki, require_client_cert: bool = False) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    context.load_verify_locations(pki.ca)
+    context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+    return context
 
 
 @pytest.fixture(scope="session")
-def search_pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
-    d = tmp_path_factory.mktemp("search-pki")
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-             "-subj", "/CN=kubevents test CA", cwd=d)  # fmt: skip
-    for name, extensions in (
-        ("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
-        ("client", "extendedKeyUsage=clientAuth"),
-    ):
-        _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", f"/CN={name}", cwd=d)  # fmt: skip
-        (d / f"{name}.ext").write_text(extensions + "\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
-                 "-extfile", f"{name}.ext", cwd=d)  # fmt: skip
-    return PKI(d / "ca.pem", d / "server.pem", d / "server.key", d / "client.pem", d / "client.key")
+def search_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("search-pki"))

@@ -8,7 +8,6 @@ import hashlib
 import json
 import socket
 import ssl
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,8 +23,10 @@ from kubevents.export._document import encode_array, encode_lines
 from kubevents.export.sinks._base import Sink, SinkError
 from kubevents.export.sinks._http import parse_retry_after
 from kubevents.export.sinks.webhook import WebhookError, WebhookSink, idempotency_key
+from kubevents_testenv import Pki, make_pki
 
 from .._factory import make_batch, make_occurrence
+from ..conftest import server_context
 
 
 @dataclass
@@ -264,55 +265,16 @@ def test_retry_after_parsing() -> None:
 # -- TLS ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PKI:
-    ca: Path
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    client_key: Path
-
-
-def _openssl(*args: str | Path, cwd: Path) -> None:
-    subprocess.run(["openssl", *map(str, args)], cwd=cwd, check=True, capture_output=True)
-
-
-def _issue(d: Path, name: str, cn: str, extensions: str) -> None:
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}",
-             cwd=d)  # fmt: skip
-    (d / f"{name}.ext").write_text(
-        "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\n"
-        f"authorityKeyIdentifier=keyid,issuer\n{extensions}\n"
-    )
-    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "2", "-out", f"{name}.pem",
-             "-extfile", f"{name}.ext", cwd=d)  # fmt: skip
+PKI = Pki
 
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
-    d = tmp_path_factory.mktemp("pki")
-    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-             "-subj", "/CN=kubevents test CA",
-             "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)  # fmt: skip
-    _issue(d, "server", "127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth")
-    _issue(d, "client", "kubevents-exporter", "extendedKeyUsage=clientAuth")
-    return PKI(d / "ca.pem", d / "server.pem", d / "server.key", d / "client.pem", d / "client.key")
-
-
-def server_tls(pki: PKI, require_client_cert: bool = False) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(pki.server_cert, pki.server_key)
-    context.load_verify_locations(pki.ca)
-    context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
-    return context
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 async def test_tls_verification_is_on_by_default(pki: PKI) -> None:
-    async with serve(server_tls(pki)) as receiver:
+    async with serve(server_context(pki)) as receiver:
         async with started(WebhookSink(receiver.url)) as sink:
             with pytest.raises(SinkError) as caught:
                 await sink.write(make_batch(1))
@@ -321,7 +283,7 @@ async def test_tls_verification_is_on_by_default(pki: PKI) -> None:
 
 
 async def test_tls_with_the_ca_file(pki: PKI) -> None:
-    async with serve(server_tls(pki)) as receiver:
+    async with serve(server_context(pki)) as receiver:
         async with started(WebhookSink(receiver.url, ca_file=pki.ca)) as sink:
             result = await sink.write(make_batch(2))
         assert list(result.rejected) == [] and receiver.stored_ids == ["u0:1", "u1:1"]
@@ -329,14 +291,14 @@ async def test_tls_with_the_ca_file(pki: PKI) -> None:
 
 
 async def test_tls_with_verification_skipped(pki: PKI) -> None:
-    async with serve(server_tls(pki)) as receiver:
+    async with serve(server_context(pki)) as receiver:
         async with started(WebhookSink(receiver.url, insecure_skip_verify=True)) as sink:
             await sink.write(make_batch(1))
         assert receiver.stored_ids == ["u0:1"]
 
 
 async def test_tls_client_certificate(pki: PKI) -> None:
-    async with serve(server_tls(pki, require_client_cert=True)) as receiver:
+    async with serve(server_context(pki, require_client_cert=True)) as receiver:
         async with started(WebhookSink(receiver.url, ca_file=pki.ca)) as anonymous:
             with pytest.raises(SinkError):
                 await anonymous.write(make_batch(1))

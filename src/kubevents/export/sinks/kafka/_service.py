@@ -236,7 +236,8 @@ class KafkaSink:
                 "sasl_plain_username": auth.username,
                 "sasl_plain_password": self._password_used,
             }
-            await self._check_credentials(ssl_context, sasl)
+        if sasl or ssl_context is not None:
+            await self._check_login(ssl_context, sasl)
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap_servers,
             client_id=self._client_id,
@@ -260,13 +261,12 @@ class KafkaSink:
             raise
         return producer
 
-    async def _check_credentials(
-        self, ssl_context: ssl.SSLContext | None, sasl: dict[str, Any]
-    ) -> None:
-        """Log in to the first broker that answers: a refusal is a configuration error.
+    async def _check_login(self, ssl_context: ssl.SSLContext | None, sasl: dict[str, Any]) -> None:
+        """Connect (TLS) and log in (SASL) to the first broker that answers: a certificate that
+        fails verification or a refused login is a configuration error.
 
-        The producer's own bootstrap reports a refused login only as "unable to bootstrap",
-        the same as a broker that is down, which would be retried for ever.
+        The producer's own bootstrap reports both only as "unable to bootstrap", the same as a
+        broker that is down, which would be retried for ever.
         """
         from aiokafka.conn import create_conn
         from aiokafka.errors import KafkaError
@@ -282,6 +282,13 @@ class KafkaSink:
                     ),
                     self._timeout,
                 )  # fmt: skip
+            except ssl.SSLCertVerificationError as exc:
+                raise SinkError(
+                    f"TLS to {server}: the broker's certificate failed verification "
+                    f"({exc.verify_message}) against "
+                    + (f"ca_file {self._auth.ca_file}" if self._auth.ca_file else "the system CAs"),
+                    reason="tls_verify", permanent=True,
+                ) from None  # fmt: skip
             except (OSError, TimeoutError, KafkaError) as exc:
                 if _reason(exc) == "authentication":
                     raise self._error(exc, f"logging in to {server}") from None

@@ -1,7 +1,8 @@
-// kubevents test environment: one Elasticsearch 8 node from the Maven Central jars.
+// kubevents test environment: one Elasticsearch 8 or 9 node from the Maven Central jars.
 //
 // Arguments: home directory, HTTP port, transport port. The node is single-node on 127.0.0.1
 // with the netty4 transport (HTTP) as its only plugin; it prints a line once it has started.
+// How the node is constructed differs per major version: ClasspathNode, in es8/ or es9/.
 // In package org.elasticsearch.node because the node's construction hooks are package-private.
 package org.elasticsearch.node;
 
@@ -12,9 +13,6 @@ import java.util.Map;
 import org.elasticsearch.common.logging.LogConfigurator;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.env.Environment;
-import org.elasticsearch.plugins.ClasspathPluginsService;
-import org.elasticsearch.plugins.PluginsService;
-import org.elasticsearch.transport.netty4.Netty4Plugin;
 
 public class KubeventsElasticsearchNode {
     public static final String STARTED = "kubevents-elasticsearch-node: started";
@@ -38,14 +36,7 @@ public class KubeventsElasticsearchNode {
             .build();
         Environment env = InternalSettingsPreparer.prepareEnvironment(
             settings, Map.of(), null, () -> "node-1");
-        NodeServiceProvider services = new NodeServiceProvider() {
-            @Override
-            PluginsService newPluginService(Environment environment, Settings nodeSettings) {
-                return new ClasspathPluginsService(
-                    nodeSettings, environment, List.of(Netty4Plugin.class));
-            }
-        };
-        Node node = new Node(NodeConstruction.prepareConstruction(env, services, true));
+        Node node = ClasspathNode.create(env);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 node.close();
