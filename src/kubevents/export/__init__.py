@@ -19,6 +19,8 @@ from kubevents.export._config import (
     parse_file_mode,
 )
 from kubevents.export._configload import load_export_config, read_config_file
+from kubevents.export._enrich import EnrichConfig, Enricher, ObjectCache
+from kubevents.export._enrichment import Enrichment, Workload
 from kubevents.export._fields import EventFields, FieldsMeta, FieldsSeries
 from kubevents.export._leader import (
     CLUSTER_ANNOTATION,
@@ -26,6 +28,7 @@ from kubevents.export._leader import (
     RESUME_ANNOTATION,
     LeaderElectedExporter,
 )
+from kubevents.export._metacache import MetadataCaches
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import (
     Occurrence,
@@ -65,6 +68,9 @@ __all__ = [
     "DeadLetterHandler",
     "Dedup",
     "ElasticsearchSinkConfig",
+    "EnrichConfig",
+    "Enricher",
+    "Enrichment",
     "EventFields",
     "EventTracker",
     "ExportConfig",
@@ -78,6 +84,8 @@ __all__ = [
     "LeaderElectionConfig",
     "ListWatchSettings",
     "ListWatchSource",
+    "MetadataCaches",
+    "ObjectCache",
     "Occurrence",
     "OpenSearchSinkConfig",
     "Permission",
@@ -96,6 +104,7 @@ __all__ = [
     "TimeWindow",
     "Transforms",
     "WebhookSinkConfig",
+    "Workload",
     "build_sink",
     "check_access",
     "compile_rules",

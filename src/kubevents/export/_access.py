@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from kubevents.errors import KubeError, StatusError
 from kubevents.export._config import ConfigError, ExportConfig
+from kubevents.export._enrich import KINDS
 from kubevents.kube import KubeClient
 
 __all__ = ["Permission", "check_access", "required_permissions"]
@@ -40,8 +41,13 @@ class Permission:
 def required_permissions(
     config: ExportConfig, lease_namespace: str | None = None
 ) -> list[Permission]:
-    """Exactly what the exporter does: list and watch Events; get/create/update its Lease."""
+    """Exactly what the exporter does: list and watch Events and every kind ``enrich``
+    caches; get/create/update its Lease."""
     needed = [Permission(verb, "events", "", config.namespace) for verb in ("list", "watch")]
+    for kind in config.enrich.kinds if config.enrich is not None else ():
+        info = KINDS[kind]
+        scope = config.namespace if info.namespaced else None
+        needed += [Permission(v, info.resource, info.group, scope) for v in ("list", "watch")]
     if lease_namespace is not None:
         lease = config.leader_election.lease_name
         needed += [

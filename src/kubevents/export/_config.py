@@ -24,6 +24,7 @@ from kubevents.export._configbase import (
     StrictConfig,
     parse_file_mode,
 )
+from kubevents.export._enrich import EnrichConfig
 from kubevents.export._occurrence import TimeWindow
 from kubevents.export._rules import RuleSet
 from kubevents.export._source import DEFAULT_PAGE_SIZE
@@ -44,6 +45,7 @@ __all__ = [
     "CaptureConfig",
     "ConfigError",
     "ElasticsearchSinkConfig",
+    "EnrichConfig",
     "ExportConfig",
     "JSONLSinkConfig",
     "KafkaSaslConfig",
@@ -137,6 +139,7 @@ class ExportConfig(StrictConfig):
     dead_letter_file_mode: str | int = DEFAULT_FILE_MODE
     rules: RuleSet = msgspec.field(default_factory=RuleSet)
     capture: CaptureConfig | None = None
+    enrich: EnrichConfig | None = None  # off unless given (docs/enrichment.md)
     listen: str | None = "127.0.0.1:9090"  # /metrics /healthz /readyz; None disables
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
     leader_election: LeaderElectionConfig = msgspec.field(default_factory=LeaderElectionConfig)

@@ -1,0 +1,292 @@
+"""Enrichment: each occurrence gets its object's selected labels and owning workload.
+
+Resolved from metadata-only caches of the allowed kinds (``_metacache`` keeps them current by
+list-watch), never by a GET per event. The owning workload is found by walking the
+``controller: true`` owner references from the involved object upwards (Pod -> ReplicaSet ->
+Deployment, Pod -> Job -> CronJob, Pod -> StatefulSet) through the caches; the walk stops at an
+object with no controller, at a kind not cached (its name is still known from the reference),
+or at an owner that is gone. A miss is recorded on the occurrence, counted, and never waits.
+
+A cache entry is compact: the uid, the selected labels and annotations as one flat tuple of
+interned strings, and the controller reference; the key is ``namespace/name``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+
+import msgspec
+from prometheus_client import Counter, Gauge
+
+from kubevents.export._configbase import ConfigError, Seconds, StrictConfig
+from kubevents.export._enrichment import Enrichment, Workload
+from kubevents.export._fields import DocumentInvolvedObject
+from kubevents.export._metrics import ExportMetrics, LabelledCounters
+from kubevents.export._occurrence import Occurrence
+from kubevents.kube import ObjectMetadata
+
+__all__ = [
+    "KINDS",
+    "CachedObject",
+    "EnrichConfig",
+    "EnrichMetrics",
+    "Enricher",
+    "KindInfo",
+    "ObjectCache",
+    "Owner",
+    "validate_enrich",
+]
+
+# Controller chains are short (Pod -> ReplicaSet -> Deployment is the longest built in): a
+# longer walk can only be a reference loop someone wrote by hand.
+MAX_OWNER_DEPTH = 8
+MAX_KEYS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    kind: str
+    group_version: str
+    resource: str
+    namespaced: bool
+
+    @property
+    def group(self) -> str:
+        return self.group_version.rpartition("/")[0]
+
+
+# The kinds Events are mostly about, and the controllers that own them.
+KINDS = {
+    k.kind: k
+    for k in (
+        KindInfo("Pod", "v1", "pods", True),
+        KindInfo("ReplicaSet", "apps/v1", "replicasets", True),
+        KindInfo("Deployment", "apps/v1", "deployments", True),
+        KindInfo("StatefulSet", "apps/v1", "statefulsets", True),
+        KindInfo("DaemonSet", "apps/v1", "daemonsets", True),
+        KindInfo("Job", "batch/v1", "jobs", True),
+        KindInfo("CronJob", "batch/v1", "cronjobs", True),
+        KindInfo("ReplicationController", "v1", "replicationcontrollers", True),
+        KindInfo("Service", "v1", "services", True),
+        KindInfo("PersistentVolumeClaim", "v1", "persistentvolumeclaims", True),
+        KindInfo("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers", True),
+        KindInfo("Node", "v1", "nodes", False),
+        KindInfo("Namespace", "v1", "namespaces", False),
+        KindInfo("PersistentVolume", "v1", "persistentvolumes", False),
+    )
+}
+
+_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+
+
+class EnrichConfig(StrictConfig):
+    """``enrich``: off unless given (docs/enrichment.md)."""
+
+    kinds: list[str]
+    labels: list[str] = msgspec.field(default_factory=list)
+    annotations: list[str] = msgspec.field(default_factory=list)
+    # How long the export waits for every cache's first LIST before it starts anyway.
+    sync_timeout: Seconds = Seconds.parse("2m")
+    page_size: int = 500
+
+
+def validate_enrich(config: EnrichConfig) -> None:
+    """Raise ``ConfigError`` naming the field of the first problem."""
+    if not config.kinds:
+        raise ConfigError(
+            "enrich.kinds: list at least one kind (e.g. [Pod, ReplicaSet, Deployment])"
+        )
+    seen: set[str] = set()
+    for i, kind in enumerate(config.kinds):
+        if kind not in KINDS:
+            raise ConfigError(
+                f"enrich.kinds[{i}]: {kind!r} is not a kind enrichment caches "
+                f"(one of {', '.join(KINDS)}; kinds are case-sensitive)"
+            )
+        if kind in seen:
+            raise ConfigError(f"enrich.kinds[{i}]: {kind} is listed twice")
+        seen.add(kind)
+    for field in ("labels", "annotations"):
+        keys: list[str] = getattr(config, field)
+        if len(keys) > MAX_KEYS:
+            raise ConfigError(f"enrich.{field}: at most {MAX_KEYS} keys, got {len(keys)}")
+        for i, key in enumerate(keys):
+            if not isinstance(key, str) or not _KEY.match(key):
+                raise ConfigError(
+                    f"enrich.{field}[{i}]: {key!r} is not a label or annotation key "
+                    "([prefix/]name, e.g. app.kubernetes.io/name)"
+                )
+        if len(set(keys)) != len(keys):
+            raise ConfigError(f"enrich.{field}: a key is listed twice")
+    if config.sync_timeout <= 0:
+        raise ConfigError("enrich.sync_timeout: must be more than 0")
+    if not 1 <= config.page_size <= 10_000:
+        raise ConfigError(f"enrich.page_size: must be 1-10000, got {config.page_size}")
+
+
+class Owner(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    kind: str
+    name: str
+    uid: str
+    group: str
+
+
+class CachedObject(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    uid: str
+    labels: tuple[str, ...] | None  # key, value, key, value, ...
+    annotations: tuple[str, ...] | None
+    owner: Owner | None
+
+
+def _selected(values: dict[str, str] | None, keys: tuple[str, ...]) -> tuple[str, ...] | None:
+    if not values or not keys:
+        return None
+    flat: list[str] = []
+    for key in keys:
+        value = values.get(key)
+        if value is not None:
+            flat += (key, sys.intern(value))
+    return tuple(flat) if flat else None
+
+
+def _as_dict(flat: tuple[str, ...] | None) -> dict[str, str] | None:
+    if not flat:
+        return None
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+class ObjectCache:
+    """The objects of one kind by ``namespace/name`` (cluster-scoped: ``/name``)."""
+
+    def __init__(self, info: KindInfo, labels: tuple[str, ...], annotations: tuple[str, ...]):
+        self.info = info
+        self._labels = tuple(sys.intern(k) for k in labels)
+        self._annotations = tuple(sys.intern(k) for k in annotations)
+        self.objects: dict[str, CachedObject] = {}
+        self.synced = False
+
+    def key(self, namespace: str, name: str) -> str:
+        return f"{namespace}/{name}" if self.info.namespaced else f"/{name}"
+
+    def entry(self, meta: ObjectMetadata) -> CachedObject:
+        """What the cache keeps of an object's metadata."""
+        ref = meta.controller()
+        owner = None
+        if ref is not None:
+            owner = Owner(
+                sys.intern(ref.kind), sys.intern(ref.name), ref.uid,
+                sys.intern(ref.api_version.rpartition("/")[0]),
+            )  # fmt: skip
+        return CachedObject(
+            meta.uid,
+            _selected(meta.labels, self._labels),
+            _selected(meta.annotations, self._annotations),
+            owner,
+        )
+
+    def put(self, meta: ObjectMetadata) -> None:
+        self.objects[self.key(meta.namespace, meta.name)] = self.entry(meta)
+
+    def remove(self, meta: ObjectMetadata) -> None:
+        key = self.key(meta.namespace, meta.name)
+        found = self.objects.get(key)
+        # A delete of an older object of the same name must not evict its successor.
+        if found is not None and (not meta.uid or found.uid == meta.uid):
+            del self.objects[key]
+
+    def get(self, namespace: str, name: str) -> CachedObject | None:
+        return self.objects.get(self.key(namespace, name))
+
+
+class EnrichMetrics:
+    """The enrichment's metrics, in the exporter's registry."""
+
+    def __init__(self, metrics: ExportMetrics) -> None:
+        r, p = metrics.registry, "kubevents_enrichment_"
+        self.hits = Counter(p + "hits_total", "Occurrences enriched from the caches", registry=r)
+        self.misses = Counter(
+            p + "misses_total",
+            "Occurrences whose object was not in the caches, by reason: gone, not_synced, "
+            "kind_not_cached",
+            ["reason"],
+            registry=r,
+        )
+        self.objects = Gauge(
+            p + "cached_objects", "Objects held by a metadata cache", ["kind"], registry=r
+        )
+        self.synced = Gauge(
+            p + "synced", "1 once a metadata cache has finished its first LIST", ["kind"],
+            registry=r,
+        )  # fmt: skip
+        self.relists = Counter(
+            p + "relists_total",
+            "Full LISTs of a metadata cache, by reason: start, gone, expired",
+            ["kind", "reason"],
+            registry=r,
+        )
+        self.watch_errors = Counter(
+            p + "watch_errors_total", "Failed LISTs and watches of a metadata cache (retried)",
+            ["kind"], registry=r,
+        )  # fmt: skip
+        self.malformed = Counter(
+            p + "malformed_total", "Metadata objects that did not decode (skipped)", ["kind"],
+            registry=r,
+        )  # fmt: skip
+
+
+class Enricher:
+    """The transform: an occurrence in, the same occurrence with its ``enrichment`` out."""
+
+    def __init__(self, caches: dict[str, ObjectCache], metrics: EnrichMetrics) -> None:
+        self._caches = caches
+        self._hits = metrics.hits
+        self._misses = LabelledCounters(metrics.misses)
+
+    def __call__(self, occurrence: Occurrence) -> Occurrence:
+        found = self.resolve(occurrence.event.involved_object)
+        if found.status == "hit":
+            self._hits.inc()
+        else:
+            self._misses[found.reason].inc()
+        return msgspec.structs.replace(occurrence, enrichment=found)
+
+    def _cached(self, kind: str, api_version: str) -> ObjectCache | None:
+        cache = self._caches.get(kind)
+        if cache is None or cache.info.group != api_version.rpartition("/")[0]:
+            return None
+        return cache
+
+    def resolve(self, ref: DocumentInvolvedObject) -> Enrichment:
+        """The enrichment of an object reference, from the caches alone."""
+        cache = self._cached(ref.kind, ref.api_version)
+        if cache is None:
+            return _MISS_KIND
+        found = cache.get(ref.namespace, ref.name)
+        # kubelet names a Node's Events with the node name as its uid.
+        if found is None or (ref.uid and ref.uid != found.uid and ref.uid != ref.name):
+            return _MISS_GONE if cache.synced else _MISS_UNSYNCED
+        kind, name, node = ref.kind, ref.name, found
+        for _ in range(MAX_OWNER_DEPTH):
+            owner = node.owner
+            if owner is None:
+                break
+            kind, name = owner.kind, owner.name
+            parent = self._caches.get(owner.kind)
+            if parent is None or parent.info.group != owner.group:
+                break
+            up = parent.get(ref.namespace, owner.name)
+            if up is None or up.uid != owner.uid:
+                break
+            node = up
+        return Enrichment(
+            "hit", "", Workload(kind, name), _as_dict(found.labels), _as_dict(found.annotations)
+        )
+
+
+_MISS_KIND = Enrichment("miss", "kind_not_cached")
+_MISS_GONE = Enrichment("miss", "gone")
+_MISS_UNSYNCED = Enrichment("miss", "not_synced")
