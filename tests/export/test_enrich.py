@@ -10,12 +10,19 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from kubevents.export import ConfigError, ExportMetrics, load_export_config
 from kubevents.export._access import required_permissions
 from kubevents.export._document import encode_document
-from kubevents.export._enrich import KINDS, EnrichConfig, Enricher, EnrichMetrics, ObjectCache
+from kubevents.export._enrich import (
+    KINDS,
+    Changes,
+    EnrichConfig,
+    Enricher,
+    EnrichMetrics,
+    ObjectCache,
+)
 from kubevents.export._enrichment import Enrichment, Workload
 from kubevents.export._fields import DocumentInvolvedObject
 from kubevents.export._spool import decode_occurrence, encode_occurrence
@@ -56,8 +63,11 @@ def meta(
 def enricher(
     kinds: list[str], objects: list[tuple[str, ObjectMetadata]], **keys: list[str]
 ) -> tuple[Enricher, EnrichMetrics]:
+    changes = Changes()
     caches = {
-        k: ObjectCache(KINDS[k], tuple(keys.get("labels", ())), tuple(keys.get("annotations", ())))
+        k: ObjectCache(
+            KINDS[k], tuple(keys.get("labels", ())), tuple(keys.get("annotations", ())), changes
+        )
         for k in kinds
     }
     for kind, m in objects:
@@ -186,8 +196,11 @@ def test_misses_say_why_and_are_counted(
     occurrence = enrich(msgspec.structs.replace(event, event=msgspec.structs.replace(
         event.event, involved_object=involved)))  # fmt: skip
     assert occurrence.enrichment == Enrichment("miss", reason)
-    assert metrics.misses.labels(reason)._value.get() == 1
-    assert metrics.hits._value.get() == 0
+    assert metrics.outcomes.misses[reason] == 1
+    assert metrics.outcomes.hits == 0
+    exposition = generate_latest(metrics.registry).decode()
+    assert f'kubevents_enrichment_misses_total{{reason="{reason}"}} 1.0' in exposition
+    assert "kubevents_enrichment_hits_total 0.0" in exposition
 
 
 def test_a_node_named_by_its_name_as_uid_is_found() -> None:
@@ -298,3 +311,28 @@ def test_the_access_check_asks_for_list_and_watch_of_each_enabled_kind(tmp_path:
             ("nodes", "", None),
         )
     }
+
+
+def test_remembered_answers_go_when_the_caches_change() -> None:
+    enrich, _ = enricher(["Pod", "ReplicaSet", "Deployment"], DEPLOYMENT_CHAIN, labels=["app"])
+    pod = ref("Pod", "web-5d8f-x1")
+    assert enrich.resolve(pod).workload == Workload("Deployment", "web")
+    pods, changes = enrich._caches["Pod"], enrich._caches["Pod"].changes
+    before = changes.count
+    pods.put(DEPLOYMENT_CHAIN[2][1])  # a status update: nothing the cache keeps changed
+    assert changes.count == before
+    enrich._caches["Deployment"].remove(DEPLOYMENT_CHAIN[0][1])
+    assert enrich.resolve(pod).workload == Workload("Deployment", "web")  # from the RS's ref
+    enrich._caches["ReplicaSet"].remove(DEPLOYMENT_CHAIN[1][1])
+    assert enrich.resolve(pod).workload == Workload("ReplicaSet", "web-5d8f")
+    pods.remove(DEPLOYMENT_CHAIN[2][1])
+    assert enrich.resolve(pod) == Enrichment("miss", "gone")
+    relabelled = msgspec.structs.replace(DEPLOYMENT_CHAIN[2][1], labels={"app": "shop"})
+    pods.put(relabelled)
+    assert enrich.resolve(pod).labels == {"app": "shop"}
+
+
+def test_an_enricher_needs_caches_that_share_their_changes() -> None:
+    caches = {k: ObjectCache(KINDS[k], (), ()) for k in ("Pod", "ReplicaSet")}
+    with pytest.raises(ValueError, match="share one Changes"):
+        Enricher(caches, EnrichMetrics(ExportMetrics(CollectorRegistry())))

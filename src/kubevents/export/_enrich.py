@@ -15,21 +15,25 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import msgspec
 from prometheus_client import Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from kubevents.export._configbase import ConfigError, Seconds, StrictConfig
-from kubevents.export._enrichment import Enrichment, Workload
+from kubevents.export._enrichment import MISS_REASONS, Enrichment, Workload
 from kubevents.export._fields import DocumentInvolvedObject
-from kubevents.export._metrics import ExportMetrics, LabelledCounters
+from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
 from kubevents.kube import ObjectMetadata
 
 __all__ = [
     "KINDS",
     "CachedObject",
+    "Changes",
     "EnrichConfig",
     "EnrichMetrics",
     "Enricher",
@@ -159,18 +163,44 @@ def _as_dict(flat: tuple[str, ...] | None) -> dict[str, str] | None:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
+class Changes:
+    """Counts changes of what the caches hold, so that memoised answers know when to go."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 class ObjectCache:
     """The objects of one kind by ``namespace/name`` (cluster-scoped: ``/name``)."""
 
-    def __init__(self, info: KindInfo, labels: tuple[str, ...], annotations: tuple[str, ...]):
+    def __init__(
+        self,
+        info: KindInfo,
+        labels: tuple[str, ...],
+        annotations: tuple[str, ...],
+        changes: Changes | None = None,
+    ) -> None:
         self.info = info
+        self.group = info.group
+        self.namespaced = info.namespaced
+        self.changes = changes if changes is not None else Changes()
         self._labels = tuple(sys.intern(k) for k in labels)
         self._annotations = tuple(sys.intern(k) for k in annotations)
         self.objects: dict[str, CachedObject] = {}
-        self.synced = False
+        self._synced = False
+
+    @property
+    def synced(self) -> bool:
+        """Whether the first LIST is in (before it, an object not found may yet come)."""
+        return self._synced
+
+    @synced.setter
+    def synced(self, value: bool) -> None:
+        self._synced = value
+        self.changes.count += 1
 
     def key(self, namespace: str, name: str) -> str:
-        return f"{namespace}/{name}" if self.info.namespaced else f"/{name}"
+        return f"{namespace}/{name}" if self.namespaced else f"/{name}"
 
     def entry(self, meta: ObjectMetadata) -> CachedObject:
         """What the cache keeps of an object's metadata."""
@@ -188,8 +218,19 @@ class ObjectCache:
             owner,
         )
 
+    def replace(self, objects: dict[str, CachedObject]) -> None:
+        """Everything at once (a relist)."""
+        self.objects = objects
+        self.changes.count += 1
+
     def put(self, meta: ObjectMetadata) -> None:
-        self.objects[self.key(meta.namespace, meta.name)] = self.entry(meta)
+        key = self.key(meta.namespace, meta.name)
+        entry = self.entry(meta)
+        # Most updates (a Pod's status) change nothing the cache keeps: they keep the entry
+        # and what was worked out from it.
+        if self.objects.get(key) != entry:
+            self.objects[key] = entry
+            self.changes.count += 1
 
     def remove(self, meta: ObjectMetadata) -> None:
         key = self.key(meta.namespace, meta.name)
@@ -197,9 +238,34 @@ class ObjectCache:
         # A delete of an older object of the same name must not evict its successor.
         if found is not None and (not meta.uid or found.uid == meta.uid):
             del self.objects[key]
+            self.changes.count += 1
 
     def get(self, namespace: str, name: str) -> CachedObject | None:
-        return self.objects.get(self.key(namespace, name))
+        return self.objects.get(f"{namespace}/{name}" if self.namespaced else f"/{name}")
+
+
+class _Outcomes(Collector):
+    """Hits and misses as counters, kept as plain integers: a Counter's ``inc`` takes a lock
+    and costs twice the enrichment itself, once per occurrence."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.misses = dict.fromkeys(MISS_REASONS, 0)
+
+    def collect(self) -> Iterator[Metric]:
+        p = "kubevents_enrichment_"
+        hits = CounterMetricFamily(p + "hits", "Occurrences enriched from the caches")
+        hits.add_metric([], self.hits)
+        misses = CounterMetricFamily(
+            p + "misses",
+            "Occurrences whose object was not in the caches, by reason: gone, not_synced, "
+            "kind_not_cached",
+            labels=["reason"],
+        )
+        for reason, count in self.misses.items():
+            misses.add_metric([reason], count)
+        yield hits
+        yield misses
 
 
 class EnrichMetrics:
@@ -207,14 +273,9 @@ class EnrichMetrics:
 
     def __init__(self, metrics: ExportMetrics) -> None:
         r, p = metrics.registry, "kubevents_enrichment_"
-        self.hits = Counter(p + "hits_total", "Occurrences enriched from the caches", registry=r)
-        self.misses = Counter(
-            p + "misses_total",
-            "Occurrences whose object was not in the caches, by reason: gone, not_synced, "
-            "kind_not_cached",
-            ["reason"],
-            registry=r,
-        )
+        self.registry = r
+        self.outcomes = _Outcomes()
+        r.register(self.outcomes)
         self.objects = Gauge(
             p + "cached_objects", "Objects held by a metadata cache", ["kind"], registry=r
         )
@@ -238,34 +299,52 @@ class EnrichMetrics:
         )  # fmt: skip
 
 
+# Answers remembered between changes of the caches: Events come in bursts about the same
+# objects (a crash loop, a rollout), and most cache updates change nothing kept.
+MEMO_SIZE = 65_536
+
+
 class Enricher:
     """The transform: an occurrence in, the same occurrence with its ``enrichment`` out."""
 
     def __init__(self, caches: dict[str, ObjectCache], metrics: EnrichMetrics) -> None:
         self._caches = caches
-        self._hits = metrics.hits
-        self._misses = LabelledCounters(metrics.misses)
+        changes = {id(cache.changes) for cache in caches.values()}
+        if len(changes) > 1:
+            raise ValueError("the caches of one enricher must share one Changes")
+        self._changes = next(iter(caches.values())).changes if caches else Changes()
+        # key -> (the caches' change count it was worked out at, the answer)
+        self._memo: dict[tuple[str, str, str, str, str], tuple[int, Enrichment]] = {}
+        self._outcomes = metrics.outcomes
 
     def __call__(self, occurrence: Occurrence) -> Occurrence:
         found = self.resolve(occurrence.event.involved_object)
         if found.status == "hit":
-            self._hits.inc()
+            self._outcomes.hits += 1
         else:
-            self._misses[found.reason].inc()
+            self._outcomes.misses[found.reason] += 1
         return msgspec.structs.replace(occurrence, enrichment=found)
-
-    def _cached(self, kind: str, api_version: str) -> ObjectCache | None:
-        cache = self._caches.get(kind)
-        if cache is None or cache.info.group != api_version.rpartition("/")[0]:
-            return None
-        return cache
 
     def resolve(self, ref: DocumentInvolvedObject) -> Enrichment:
         """The enrichment of an object reference, from the caches alone."""
-        cache = self._cached(ref.kind, ref.api_version)
-        if cache is None:
+        memo, count = self._memo, self._changes.count
+        key = (ref.kind, ref.api_version, ref.namespace, ref.name, ref.uid)
+        known = memo.get(key)
+        if known is not None and known[0] == count:
+            return known[1]
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        found = self._resolve(ref)
+        memo[key] = (count, found)
+        return found
+
+    def _resolve(self, ref: DocumentInvolvedObject) -> Enrichment:
+        caches = self._caches
+        cache = caches.get(ref.kind)
+        if cache is None or cache.group != ref.api_version.rpartition("/")[0]:
             return _MISS_KIND
-        found = cache.get(ref.namespace, ref.name)
+        namespace = ref.namespace
+        found = cache.get(namespace, ref.name)
         # kubelet names a Node's Events with the node name as its uid.
         if found is None or (ref.uid and ref.uid != found.uid and ref.uid != ref.name):
             return _MISS_GONE if cache.synced else _MISS_UNSYNCED
@@ -275,10 +354,10 @@ class Enricher:
             if owner is None:
                 break
             kind, name = owner.kind, owner.name
-            parent = self._caches.get(owner.kind)
-            if parent is None or parent.info.group != owner.group:
+            parent = caches.get(kind)
+            if parent is None or parent.group != owner.group:
                 break
-            up = parent.get(ref.namespace, owner.name)
+            up = parent.get(namespace, name)
             if up is None or up.uid != owner.uid:
                 break
             node = up

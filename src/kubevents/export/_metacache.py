@@ -19,6 +19,7 @@ from kubevents.errors import GoneError, KubeError
 from kubevents.export._enrich import (
     KINDS,
     CachedObject,
+    Changes,
     EnrichConfig,
     Enricher,
     EnrichMetrics,
@@ -54,7 +55,10 @@ class MetadataCaches:
         self._watch_timeout = watch_timeout
         self.metrics = EnrichMetrics(metrics)
         labels, annotations = tuple(config.labels), tuple(config.annotations)
-        self.caches = {kind: ObjectCache(KINDS[kind], labels, annotations) for kind in config.kinds}
+        changes = Changes()
+        self.caches = {
+            kind: ObjectCache(KINDS[kind], labels, annotations, changes) for kind in config.kinds
+        }
         self.enricher = Enricher(self.caches, self.metrics)
         self._synced = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -130,7 +134,7 @@ class MetadataCaches:
                 fresh[cache.key(meta.namespace, meta.name)] = cache.entry(meta)
             list_rv = page.resource_version
             await asyncio.sleep(0)  # a 50 000-object list must not hold up the export
-        cache.objects = fresh
+        cache.replace(fresh)
         self.metrics.objects.labels(cache.info.kind).set(len(fresh))
         if not cache.synced:
             cache.synced = True
