@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -55,20 +56,33 @@ def _template(labels: dict[str, str]) -> dict[str, Any]:
 
 
 class Api:
-    """Admin requests to the local cluster; ``async with Api(cluster) as api``."""
+    """Admin requests to the local cluster; ``async with Api.of(cluster) as api``."""
 
-    def __init__(self, cluster: LocalCluster, *, concurrency: int = 32) -> None:
-        self._cluster = cluster
+    def __init__(
+        self, url: str, token: str, context: ssl.SSLContext, *, concurrency: int = 32
+    ) -> None:
+        self._url, self._token, self._context = url, token, context
         self._limit = asyncio.Semaphore(concurrency)
         self._session: aiohttp.ClientSession | None = None
 
+    @classmethod
+    def of(cls, cluster: LocalCluster, *, concurrency: int = 32) -> Api:
+        return cls(cluster.url, cluster.admin_token, cluster.ssl_context(), concurrency=concurrency)
+
     async def __aenter__(self) -> Api:
         self._session = aiohttp.ClientSession(
-            base_url=self._cluster.url,
-            headers={"Authorization": f"Bearer {self._cluster.admin_token}"},
-            connector=aiohttp.TCPConnector(ssl=self._cluster.ssl_context(), limit=64),
+            base_url=self._url,
+            headers={"Authorization": f"Bearer {self._token}"},
+            connector=aiohttp.TCPConnector(ssl=self._context, limit=64),
         )
         return self
+
+    async def body(self, path: str, *, accept: str = "application/json") -> bytes:
+        """A GET's whole body, as it crossed the wire."""
+        assert self._session is not None
+        async with self._session.get(path, headers={"Accept": accept}) as response:
+            response.raise_for_status()
+            return await response.read()
 
     async def __aexit__(self, *exc: object) -> None:
         if self._session is not None:

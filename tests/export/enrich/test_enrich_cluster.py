@@ -49,7 +49,7 @@ async def test_every_occurrence_about_a_pod_carries_its_deployment(
 ) -> None:
     db = tmp_path / "events.db"
     sinks = [{"type": "sqlite", "path": str(db), "buffer": {"flush_delay": "50ms"}}]
-    async with Api(local_cluster) as api:
+    async with Api.of(local_cluster) as api:
         _, web = await deployment_chain(api, namespace, "web", 4, extra_labels={"tier": "front"})
         rs_name, db_pods = await deployment_chain(api, namespace, "db", 2)
         bare = await api.create(
@@ -98,8 +98,8 @@ async def test_every_occurrence_about_a_pod_carries_its_deployment(
             # The count is live: one GET of a pod shows in it.
             await api.request("GET", f"/api/v1/namespaces/{namespace}/pods/debug")
             assert await api.request_count("GET", "pods") > gets_after
-            hits = caches.metrics.hits._value.get()
-            misses = caches.metrics.misses.labels("gone")._value.get()
+            hits = caches.metrics.outcomes.hits
+            misses = caches.metrics.outcomes.misses["gone"]
 
     # No GET of a pod per event: the caches answered every one of 17 occurrences.
     assert gets_after == gets_before
@@ -128,7 +128,7 @@ async def test_every_occurrence_about_a_pod_carries_its_deployment(
 async def test_the_caches_read_metadata_only(
     local_cluster: LocalCluster, kube: KubeClient, namespace: str
 ) -> None:
-    async with Api(local_cluster) as api:
+    async with Api.of(local_cluster) as api:
         _, pods = await deployment_chain(api, namespace, "meta", 3)
         reader = kube.metadata("v1", "pods")
         page = await reader.list(namespace)
