@@ -336,3 +336,14 @@ def test_an_enricher_needs_caches_that_share_their_changes() -> None:
     caches = {k: ObjectCache(KINDS[k], (), ()) for k in ("Pod", "ReplicaSet")}
     with pytest.raises(ValueError, match="share one Changes"):
         Enricher(caches, EnrichMetrics(ExportMetrics(CollectorRegistry())))
+
+
+def test_caches_of_successive_exporters_share_one_set_of_metrics() -> None:
+    """A leader-elected replica builds an exporter per term, all on one registry."""
+    from kubevents.export import MetadataCaches
+
+    metrics = ExportMetrics(CollectorRegistry())
+    config = EnrichConfig(kinds=["Pod"])
+    first = MetadataCaches(None, config, metrics)  # type: ignore[arg-type]  # never connects
+    second = MetadataCaches(None, config, metrics)  # type: ignore[arg-type]
+    assert first.metrics is second.metrics

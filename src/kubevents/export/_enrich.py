@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sys
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -269,7 +270,16 @@ class _Outcomes(Collector):
 
 
 class EnrichMetrics:
-    """The enrichment's metrics, in the exporter's registry."""
+    """The enrichment's metrics, in the exporter's registry (``of``: one set per registry)."""
+
+    @classmethod
+    def of(cls, metrics: ExportMetrics) -> EnrichMetrics:
+        """The set registered with ``metrics``, made on first use: a leader-elected replica
+        builds an exporter (and its caches) per term, on one registry."""
+        found = _BY_METRICS.get(metrics)
+        if found is None:
+            found = _BY_METRICS[metrics] = cls(metrics)
+        return found
 
     def __init__(self, metrics: ExportMetrics) -> None:
         r, p = metrics.registry, "kubevents_enrichment_"
@@ -297,6 +307,9 @@ class EnrichMetrics:
             p + "malformed_total", "Metadata objects that did not decode (skipped)", ["kind"],
             registry=r,
         )  # fmt: skip
+
+
+_BY_METRICS: weakref.WeakKeyDictionary[ExportMetrics, EnrichMetrics] = weakref.WeakKeyDictionary()
 
 
 # Answers remembered between changes of the caches: Events come in bursts about the same

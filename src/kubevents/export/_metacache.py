@@ -53,7 +53,7 @@ class MetadataCaches:
         self._config = config
         self._namespace = namespace
         self._watch_timeout = watch_timeout
-        self.metrics = EnrichMetrics(metrics)
+        self.metrics = EnrichMetrics.of(metrics)
         labels, annotations = tuple(config.labels), tuple(config.annotations)
         changes = Changes()
         self.caches = {
