@@ -232,7 +232,8 @@ def query(
     -o json prints JSON Lines: one stored occurrence per line, as the export document
     (keys in this order: id uid count time cluster namespace name involvedObject type reason
     message source reportingController reportingInstance action firstTimestamp lastTimestamp
-    eventTime [series] resourceVersion event); see docs/sinks/sqlite.md.
+    eventTime [series] [enrichment] resourceVersion event); see docs/sinks/sqlite.md.
+    --workload and -l need the exporter's enrich (docs/enrichment.md).
     """
     namespace = _namespace_scope(namespace, all_namespaces)
     if for_object is not None:
