@@ -203,6 +203,12 @@ def test_misses_say_why_and_are_counted(
     assert "kubevents_enrichment_hits_total 0.0" in exposition
 
 
+def test_a_reference_without_api_version_is_taken_at_its_kind() -> None:
+    enrich, _ = enricher(["Pod", "ReplicaSet", "Deployment"], DEPLOYMENT_CHAIN)
+    bare = msgspec.structs.replace(ref("Deployment", "web"), api_version="")
+    assert enrich.resolve(bare).workload == Workload("Deployment", "web")
+
+
 def test_a_node_named_by_its_name_as_uid_is_found() -> None:
     node = meta("Node", "node-1", namespace="", labels={"topology.kubernetes.io/zone": "a"})
     enrich, _ = enricher(["Node"], [("Node", node)], labels=["topology.kubernetes.io/zone"])

@@ -354,7 +354,9 @@ class Enricher:
     def _resolve(self, ref: DocumentInvolvedObject) -> Enrichment:
         caches = self._caches
         cache = caches.get(ref.kind)
-        if cache is None or cache.group != ref.api_version.rpartition("/")[0]:
+        # A reference without apiVersion (some reporters leave it out) is taken at its kind.
+        api_version = ref.api_version
+        if cache is None or (api_version and cache.group != api_version.rpartition("/")[0]):
             return _MISS_KIND
         namespace = ref.namespace
         found = cache.get(namespace, ref.name)

@@ -183,3 +183,17 @@ def test_workload_queries_use_their_index(tmp_path: Path) -> None:
         plan = " / ".join(store.explain(flt))
     assert "USING INDEX occurrences_workload_time" in plan, plan
     assert "TEMP B-TREE FOR ORDER BY" not in plan.split("SCAN (subquery")[0], plan
+
+
+def test_wide_output_shows_the_workload(tmp_path: Path) -> None:
+    path = tmp_path / "kubevents.db"
+    write_store(path, enriched()[:4])
+    code, output = cli(path, "-o", "wide", "-n", "shop")
+    assert code == 0
+    header, *rows = output.splitlines()
+    assert header.split()[5] == "WORKLOAD"  # after LAST SEEN, TYPE, REASON, OBJECT
+    by_object = {row.split()[3]: row.split()[4] for row in rows}
+    assert by_object == {
+        "pod/pod-0": "deployment/web", "pod/pod-1": "statefulset/db",
+        "pod/pod-2": "<none>", "pod/pod-3": "<none>",
+    }  # fmt: skip
