@@ -30,11 +30,8 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def api() -> AsyncIterator[tuple[FakeAPIServer, KubeClient]]:
     server = FakeAPIServer()
-    gen = serve(server)
-    client = await anext(gen)
-    yield server, client
-    with contextlib.suppress(StopAsyncIteration):
-        await anext(gen)
+    async with contextlib.asynccontextmanager(serve)(server) as client:
+        yield server, client
 
 
 def pod(name: str, rv: int, *, app: str = "web") -> dict[str, Any]:
