@@ -80,10 +80,13 @@ async def check_access(
         who = await client.whoami()
     except KubeError:
         who = "this identity"
+    where = "deploy/10-rbac.yaml has the ClusterRole and Role the exporter needs"
+    if any(p.resource not in ("events", "leases") for p in missing):
+        where += "; deploy/enrichment/rbac.yaml those enrichment needs"
     raise ConfigError(
         f"missing RBAC permission for {who}: "
         + "; ".join(p.describe() for p in missing)
-        + " (deploy/10-rbac.yaml has the ClusterRole and Role the exporter needs)"
+        + f" ({where})"
     )
 
 
