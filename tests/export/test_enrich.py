@@ -15,14 +15,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from kubevents.export import ConfigError, ExportMetrics, load_export_config
 from kubevents.export._access import required_permissions
 from kubevents.export._document import encode_document
-from kubevents.export._enrich import (
-    KINDS,
-    Changes,
-    EnrichConfig,
-    Enricher,
-    EnrichMetrics,
-    ObjectCache,
-)
+from kubevents.export._enrich import Changes, Enricher, EnrichMetrics, ObjectCache
+from kubevents.export._enrichconfig import KINDS, EnrichConfig
 from kubevents.export._enrichment import Enrichment, Workload
 from kubevents.export._fields import DocumentInvolvedObject
 from kubevents.export._spool import decode_occurrence, encode_occurrence

@@ -81,7 +81,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- toYaml (mustMergeOverwrite $config (deepCopy .Values.config)) -}}
 {{- end -}}
 
-{{- /* The API group, resource and scope of each kind enrichment caches (export/_enrich.py). */ -}}
+{{- /* The API group, resource and scope of each kind enrichment caches (export/_enrichconfig.py). */ -}}
 {{- define "kubevents.enrichResources" -}}
 Pod: ["", pods, true]
 ReplicaSet: [apps, replicasets, true]

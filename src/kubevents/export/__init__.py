@@ -19,7 +19,8 @@ from kubevents.export._config import (
     parse_file_mode,
 )
 from kubevents.export._configload import load_export_config, read_config_file
-from kubevents.export._enrich import EnrichConfig, Enricher, ObjectCache
+from kubevents.export._enrich import Enricher, ObjectCache
+from kubevents.export._enrichconfig import EnrichConfig
 from kubevents.export._enrichment import Enrichment, Workload
 from kubevents.export._fields import EventFields, FieldsMeta, FieldsSeries
 from kubevents.export._leader import (

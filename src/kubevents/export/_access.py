@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from kubevents.errors import KubeError, StatusError
 from kubevents.export._config import ConfigError, ExportConfig
-from kubevents.export._enrich import KINDS
+from kubevents.export._enrichconfig import KINDS
 from kubevents.kube import KubeClient
 
 __all__ = ["Permission", "check_access", "required_permissions"]

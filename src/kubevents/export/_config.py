@@ -24,7 +24,7 @@ from kubevents.export._configbase import (
     StrictConfig,
     parse_file_mode,
 )
-from kubevents.export._enrich import EnrichConfig
+from kubevents.export._enrichconfig import EnrichConfig
 from kubevents.export._occurrence import TimeWindow
 from kubevents.export._rules import RuleSet
 from kubevents.export._source import DEFAULT_PAGE_SIZE

@@ -16,15 +16,8 @@ import random
 import time
 
 from kubevents.errors import GoneError, KubeError
-from kubevents.export._enrich import (
-    KINDS,
-    CachedObject,
-    Changes,
-    EnrichConfig,
-    Enricher,
-    EnrichMetrics,
-    ObjectCache,
-)
+from kubevents.export._enrich import CachedObject, Changes, Enricher, EnrichMetrics, ObjectCache
+from kubevents.export._enrichconfig import KINDS, EnrichConfig
 from kubevents.export._metrics import ExportMetrics
 from kubevents.kube import ADDED, DELETED, MODIFIED, KubeClient, MetadataReader, excerpt
 

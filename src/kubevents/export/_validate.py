@@ -36,7 +36,7 @@ from kubevents.export._configbase import (
     parse_file_mode,
     parse_size,
 )
-from kubevents.export._enrich import validate_enrich
+from kubevents.export._enrichconfig import validate_enrich
 from kubevents.export._rules import RuleSet, compile_rules
 from kubevents.kube import validate_timing
 
