@@ -50,6 +50,28 @@ CASES: dict[str, tuple[bytes, dict[str, str], str]] = {
         {},
         "sinks[0].sasl.password: environment variable KAFKA_PW is not set",
     ),
+    "heartbeat faster than 100ms": (
+        b"heartbeat: {enabled: true, interval: 10ms}\n",
+        {},
+        "heartbeat.interval: must be at least 100ms",
+    ),
+    "heartbeat max_age under two beats": (
+        b"heartbeat: {enabled: true, interval: 30s, max_age: 45s}\n",
+        {},
+        "heartbeat.max_age: must be at least twice heartbeat.interval (60s)",
+    ),
+    "heartbeat about a lease without one": (
+        b"heartbeat: {enabled: true, object: lease}\n",
+        {},
+        "heartbeat.object: lease needs leader_election.enabled",
+    ),
+    "heartbeat unknown key": (b"heartbeat: {enable: true}\n", {}, "heartbeat: Object contains"),
+    # Outside a pod, with no name given: known before any connection is tried.
+    "heartbeat about no pod": (
+        b"heartbeat: {enabled: true}\n",
+        {},
+        "heartbeat.name: not set, and $POD_NAME is empty",
+    ),
 }
 
 

@@ -33,6 +33,7 @@ CHART = REPO / "charts" / "kubevents"
 ALERTS = {
     "KubeventsExporterDown", "KubeventsNoLeader", "KubeventsExportLag", "KubeventsSinkFailing",
     "KubeventsCheckpointStale", "KubeventsSpoolFilling", "KubeventsBufferDropping",
+    "KubeventsHeartbeatLate",
 }  # fmt: skip
 
 
@@ -121,7 +122,8 @@ def check_container(deployment: dict[str, Any], config: dict[str, Any]) -> None:
     assert pod["terminationGracePeriodSeconds"] > drain + release
     port = container["ports"][0]["containerPort"]
     assert config["listen"] == f"0.0.0.0:{port}"  # reachable by the kubelet and Prometheus
-    assert any(env["name"] == "POD_NAME" for env in container["env"])
+    names = {env["name"] for env in container["env"]}
+    assert {"POD_NAME", "POD_NAMESPACE", "POD_UID"} <= names  # the heartbeat's pod, if asked
 
 
 async def test_kubectl_apply_deploy_creates_a_valid_installation(
@@ -193,11 +195,20 @@ async def test_helm_template_passes_a_server_side_dry_run(
 
 
 def test_the_chart_grants_exactly_the_rbac_of_deploy() -> None:
-    def rules(docs: list[dict[str, Any]]) -> dict[str, Any]:
-        return {d["kind"]: d["rules"] for d in docs if d["kind"] in ("ClusterRole", "Role")}
+    def rules(docs: list[dict[str, Any]], fullname: str) -> dict[tuple[str, str], Any]:
+        return {
+            (d["kind"], d["metadata"]["name"].removeprefix(fullname)): d["rules"]
+            for d in docs
+            if d["kind"] in ("ClusterRole", "Role")
+        }
 
-    chart = rules(documents(template("kubevents", "leaderElection.leaseName=kubevents")))
-    assert chart == rules(deploy_documents())
+    chart = rules(
+        documents(template("kubevents", "leaderElection.leaseName=kubevents")), "kv-kubevents"
+    )
+    assert chart == rules(deploy_documents(), "kubevents")
+    assert ("Role", "-heartbeat") in chart
+    without = rules(documents(template("kubevents", "heartbeat.enabled=false")), "kv-kubevents")
+    assert ("Role", "-heartbeat") not in without
 
 
 @pytest.mark.parametrize(
@@ -213,6 +224,7 @@ def test_the_chart_grants_exactly_the_rbac_of_deploy() -> None:
             "credentials do not belong in values",
         ),
         (["leaderElection.enabled=false"], "replicaCount > 1 needs leaderElection.enabled"),
+        (["watchNamespace=shop"], "the heartbeat Event lives in the release's namespace"),
     ],
 )
 def test_the_chart_refuses_what_cannot_work(values: list[str], message: str) -> None:
@@ -308,7 +320,7 @@ def test_a_namespaced_chart_uses_a_role_and_a_cluster_role_only_for_cluster_kind
     docs = documents(
         template(
             "kubevents", "enrichment.enabled=true", "watchNamespace=shop",
-            "enrichment.kinds={Pod,Deployment,Node}",
+            "enrichment.kinds={Pod,Deployment,Node}", "heartbeat.enabled=false",
         )
     )  # fmt: skip
     enrichment = {d["kind"]: d for d in docs if "enrichment" in d["metadata"]["name"]}

@@ -76,11 +76,14 @@ def shipped_rbac(namespace: str, *, drop: tuple[str, str] | None = None) -> list
     return docs
 
 
-def shipped_verbs() -> list[tuple[str, str]]:
-    """Every (resource, verb) the shipped roles grant."""
+def shipped_verbs(*, optional: bool = False) -> list[tuple[str, str]]:
+    """Every (resource, verb) the shipped roles grant that the exporter requires, or with
+    ``optional`` those it can run without (the heartbeat's)."""
     found = []
     for doc in yaml.safe_load_all(SHIPPED_RBAC.read_text()):
-        if doc and doc["kind"] in ("ClusterRole", "Role"):
+        if not doc or doc["kind"] not in ("ClusterRole", "Role"):
+            continue
+        if doc["metadata"]["name"].endswith("-heartbeat") == optional:
             for rule in doc["rules"]:
                 found += [(res, verb) for res in rule["resources"] for verb in rule["verbs"]]
     return found
@@ -146,6 +149,25 @@ async def create_events(kube: KubeClient, namespace: str, prefix: str, n: int) -
         created = await kube.events.create(msgspec.structs.replace(event, metadata=meta))
         ids.add(f"{created.uid}:1")
     return ids
+
+
+FAST_ELECTION = {"enabled": True, "lease_duration": "4s", "renew_deadline": "3s",
+                 "retry_period": "0.5s"}  # fmt: skip
+
+
+def exporter_config(path: Path, namespace: str, **extra: object) -> Path:
+    """A replica's configuration file: SQLite next to it, leader election with short times."""
+    config = {
+        "cluster_name": "incluster",
+        "namespace": namespace,  # the ClusterRole allows all; the test reads its own only
+        "sinks": [{"type": "sqlite", "path": str(path.parent / "events.db")}],
+        "checkpoint": str(path.parent / "events.checkpoint"),
+        "leader_election": FAST_ELECTION,
+        **extra,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def free_port() -> int:

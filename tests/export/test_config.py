@@ -405,3 +405,18 @@ def test_a_bad_duration_names_the_field_and_the_variable() -> None:
             },
             environ={},
         )
+
+
+def test_a_sinks_zero_flush_delay_replaces_the_default(tmp_path: Path) -> None:
+    from kubevents.export._topology import driver_settings
+
+    path = write(
+        tmp_path,
+        "buffer: {flush_delay: 2s}\n"
+        "sinks:\n"
+        "  - {type: jsonl, name: a, path: a.jsonl, buffer: {flush_delay: 0s}}\n"
+        "  - {type: jsonl, name: b, path: b.jsonl}\n",
+    )
+    config = load_export_config(path, environ={})
+    zero, default = (driver_settings(config, sink) for sink in config.sinks)
+    assert (zero.flush_delay, default.flush_delay) == (0.0, 2.0)

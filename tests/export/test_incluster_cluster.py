@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kubevents.kube import KubeClient
 from kubevents_testenv import LocalCluster
@@ -23,6 +22,7 @@ from .incluster_support import (
     Pod,
     Replica,
     create_events,
+    exporter_config,
     install_shipped_rbac,
     kubectl,
     new_token,
@@ -31,23 +31,6 @@ from .incluster_support import (
 )
 
 pytestmark = pytest.mark.cluster
-
-FAST_ELECTION = {"enabled": True, "lease_duration": "4s", "renew_deadline": "3s",
-                 "retry_period": "0.5s"}  # fmt: skip
-
-
-def exporter_config(path: Path, namespace: str, **extra: object) -> Path:
-    config = {
-        "cluster_name": "incluster",
-        "namespace": namespace,  # the ClusterRole allows all; the test reads its own only
-        "sinks": [{"type": "sqlite", "path": str(path.parent / "events.db")}],
-        "checkpoint": str(path.parent / "events.checkpoint"),
-        "leader_election": FAST_ELECTION,
-        **extra,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def token_works(cluster: LocalCluster, token: str, namespace: str) -> bool:

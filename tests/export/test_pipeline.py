@@ -78,6 +78,24 @@ async def test_a_partial_batch_is_flushed_after_the_delay() -> None:
     await pipeline.stop()
 
 
+async def test_the_remainder_of_a_backlog_goes_at_once_and_a_trickle_still_waits() -> None:
+    sink = MemorySink()
+    pipeline, acklog, _ = await make(sink, flush_delay=3600, max_concurrency=1)
+    await submit_all(pipeline, 15)
+    # A full batch, then the queue ran dry: the 5 left are not held for the flush delay.
+    await eventually(lambda: acklog.resource_version == "15", "the backlog's remainder")
+    assert [len(w) for w in sink.writes] == [10, 5]
+    # After a partial batch the lane waits again, so a trickle is gathered into one write.
+    for i in range(15, 18):
+        pipeline.tracker.decide(f"u{i}", 1)
+        await pipeline.submit(occurrence(f"u{i}"), str(i + 1))
+        for _ in range(20):
+            await asyncio.sleep(0)
+    assert await pipeline.drain(10)
+    assert [len(w) for w in sink.writes] == [10, 5, 3]
+    await pipeline.stop()
+
+
 async def test_concurrency_is_capped_and_one_events_occurrences_stay_in_order() -> None:
     sink = MemorySink()
     sink.gate = asyncio.Event()
@@ -278,4 +296,18 @@ async def test_a_refusal_answered_after_a_newer_success_does_not_mark_the_sink_f
     assert await pipeline.drain(10)
     assert lettered == [f"{older}:1"]
     assert pipeline.failing_sinks() == []
+    await pipeline.stop()
+
+
+async def test_a_jittered_retry_never_waits_longer_than_the_maximum(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("kubevents.export._sinkdriver.random.random", lambda: 0.999)
+    sink = MemorySink()
+    sink.fail_next = 2
+    pipeline, _, _ = await make(sink, retry_initial_delay=0.2, retry_max_delay=0.2)
+    await submit_all(pipeline, 1)
+    assert await pipeline.drain(10)
+    waits = [r.getMessage().rsplit(" ", 1)[1] for r in caplog.records if "retrying in" in r.msg]
+    assert waits == ["0.2s", "0.2s"]
     await pipeline.stop()

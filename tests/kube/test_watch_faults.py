@@ -10,7 +10,8 @@ import pytest
 from aiohttp import web
 
 from kubevents.errors import GoneError, StatusError, TransportError, UnexpectedObjectError
-from kubevents.kube import ADDED, BOOKMARK, ConfigError, KubeClient
+from kubevents.kube import ADDED, BOOKMARK, ConfigError, KubeClient, WatchStream
+from kubevents.model import Event
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -86,6 +87,27 @@ async def test_malformed_lines_are_logged_counted_and_skipped(
     assert stream.received == 2
     assert stream.resource_version == "12"
     assert sum("malformed watch line" in r.message for r in caplog.records) == 3
+
+
+async def test_a_line_in_many_chunks_is_joined_and_one_without_end_is_bounded(
+    fake_server: Callable[[Handler], Awaitable[KubeClient]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kubevents.kube._watch.MAX_LINE_BYTES", 4000)
+    long = line(ADDED, {**event("long", "10"), "message": "m" * 3000})
+    pieces = [long[i : i + 100] for i in range(0, len(long), 100)]
+    endless = [b'{"type":"ADDED","object":{"message":"', *([b"x" * 500] * 20)]
+    client = await fake_server(streaming(*pieces, line(ADDED, event("b", "11")), *endless))
+    names: list[str] = []
+
+    async def read(stream: WatchStream[Event]) -> None:
+        async for ev in stream:
+            assert ev.object is not None
+            names.append(ev.object.name)
+
+    async with await client.events.watch(resource_version="9", timeout_seconds=5) as stream:
+        with pytest.raises(TransportError, match="longer than 4000 bytes"):
+            await read(stream)
+    assert names == ["long", "b"] and stream.malformed == 1
 
 
 async def test_a_skipped_object_still_advances_the_resource_version(

@@ -44,6 +44,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) -}}
 {{- fail "replicaCount > 1 needs leaderElection.enabled: otherwise every replica exports" -}}
 {{- end -}}
+{{- if and .Values.heartbeat.enabled .Values.watchNamespace (ne .Values.watchNamespace .Release.Namespace) -}}
+{{- fail "heartbeat.enabled with watchNamespace other than the release's namespace: the heartbeat Event lives in the release's namespace, which the exporter would not watch; set heartbeat.enabled=false" -}}
+{{- end -}}
 {{- if include "kubevents.hasSqlite" . -}}
 {{- if gt (int .Values.replicaCount) 1 -}}
 {{- fail "a sqlite sink with replicaCount > 1: several replicas cannot share one SQLite file. High availability is for remote sinks (opensearch, elasticsearch, webhook, jsonl to stdout); use replicaCount 1 for the SQLite store" -}}
@@ -78,6 +81,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- $e := .Values.enrichment -}}
 {{- $_ := set $config "enrich" (dict "kinds" $e.kinds "labels" $e.labels "annotations" $e.annotations) -}}
 {{- end -}}
+{{- $hb := .Values.heartbeat -}}
+{{- $_ := set $config "heartbeat" (dict
+    "enabled" $hb.enabled
+    "interval" $hb.interval
+    "max_age" $hb.maxAge
+    "required" $hb.required) -}}
 {{- toYaml (mustMergeOverwrite $config (deepCopy .Values.config)) -}}
 {{- end -}}
 

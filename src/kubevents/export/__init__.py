@@ -1,6 +1,11 @@
 """The exporter: list-watch every Event, ship each occurrence to sinks, lose and repeat nothing."""
 
-from kubevents.export._access import Permission, check_access, required_permissions
+from kubevents.export._access import (
+    Permission,
+    check_access,
+    heartbeat_permissions,
+    required_permissions,
+)
 from kubevents.export._acklog import AckLog
 from kubevents.export._capture import CaptureError, CaptureRecord, CaptureWriter, read_capture
 from kubevents.export._config import (
@@ -8,6 +13,7 @@ from kubevents.export._config import (
     ConfigError,
     ElasticsearchSinkConfig,
     ExportConfig,
+    HeartbeatConfig,
     JSONLSinkConfig,
     KafkaSinkConfig,
     LeaderElectionConfig,
@@ -79,6 +85,7 @@ __all__ = [
     "Exporter",
     "FieldsMeta",
     "FieldsSeries",
+    "HeartbeatConfig",
     "JSONLSinkConfig",
     "KafkaSinkConfig",
     "LeaderElectedExporter",
@@ -109,6 +116,7 @@ __all__ = [
     "build_sink",
     "check_access",
     "compile_rules",
+    "heartbeat_permissions",
     "load_checkpoint",
     "load_export_config",
     "occurrence_count",

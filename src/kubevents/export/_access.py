@@ -15,7 +15,13 @@ from kubevents.export._config import ConfigError, ExportConfig
 from kubevents.export._enrichconfig import KINDS
 from kubevents.kube import KubeClient
 
-__all__ = ["Permission", "check_access", "required_permissions"]
+__all__ = [
+    "Permission",
+    "check_access",
+    "heartbeat_permissions",
+    "missing_permissions",
+    "required_permissions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +64,35 @@ def required_permissions(
     return needed
 
 
+def heartbeat_permissions(namespace: str) -> list[Permission]:
+    """What the heartbeat needs (optional: without them it is off, the exporter runs): the
+    recorder creates its Event, then patches its count, in the exporter's own namespace."""
+    return [Permission(verb, "events", "", namespace) for verb in ("create", "patch")]
+
+
+async def missing_permissions(
+    client: KubeClient, permissions: list[Permission]
+) -> list[Permission]:
+    """Those of ``permissions`` this identity lacks, one self access review each.
+
+    Raises ``StatusError`` when the server refuses self-reviews, ``KubeError`` when it cannot
+    be reached.
+    """
+    return [p for p in permissions if not await _can_i(client, p)]
+
+
 async def check_access(
     client: KubeClient, config: ExportConfig, lease_namespace: str | None = None
 ) -> None:
     """Raise ``ConfigError`` naming every permission this identity lacks."""
-    missing: list[Permission] = []
-    for permission in required_permissions(config, lease_namespace):
-        try:
-            allowed = await _can_i(client, permission)
-        except StatusError as exc:
-            # A server or policy that refuses self-reviews: the requests themselves will tell.
-            log.warning("cannot check RBAC permissions (%s): not checking them", exc)
-            return
-        except KubeError as exc:
-            raise ConfigError(f"cluster {client.cluster.host} is not reachable: {exc}") from None
-        if not allowed:
-            missing.append(permission)
+    try:
+        missing = await missing_permissions(client, required_permissions(config, lease_namespace))
+    except StatusError as exc:
+        # A server or policy that refuses self-reviews: the requests themselves will tell.
+        log.warning("cannot check RBAC permissions (%s): not checking them", exc)
+        return
+    except KubeError as exc:
+        raise ConfigError(f"cluster {client.cluster.host} is not reachable: {exc}") from None
     if not missing:
         return
     try:

@@ -25,6 +25,7 @@ from kubevents.export._configbase import (
     parse_file_mode,
 )
 from kubevents.export._enrichconfig import EnrichConfig
+from kubevents.export._heartbeatconfig import HeartbeatConfig
 from kubevents.export._occurrence import TimeWindow
 from kubevents.export._rules import RuleSet
 from kubevents.export._source import DEFAULT_PAGE_SIZE
@@ -47,6 +48,7 @@ __all__ = [
     "ElasticsearchSinkConfig",
     "EnrichConfig",
     "ExportConfig",
+    "HeartbeatConfig",
     "JSONLSinkConfig",
     "KafkaSaslConfig",
     "KafkaSinkConfig",
@@ -143,6 +145,7 @@ class ExportConfig(StrictConfig):
     listen: str | None = "127.0.0.1:9090"  # /metrics /healthz /readyz; None disables
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
     leader_election: LeaderElectionConfig = msgspec.field(default_factory=LeaderElectionConfig)
+    heartbeat: HeartbeatConfig = msgspec.field(default_factory=HeartbeatConfig)
     time_window: TimeWindowConfig = msgspec.field(default_factory=TimeWindowConfig)
     shutdown_timeout: Seconds = Seconds.parse("25s")
     log_format: Literal["console", "json"] = "console"

@@ -84,7 +84,16 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, tuple[str, Any]]:
         f.name
         for f in msgspec.structs.fields(ExportConfig)
         if f.name
-        not in ("buffer", "sinks", "rules", "health", "time_window", "leader_election", "capture")
+        not in (
+            "buffer",
+            "sinks",
+            "rules",
+            "health",
+            "time_window",
+            "leader_election",
+            "capture",
+            "heartbeat",
+        )
     }
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX):

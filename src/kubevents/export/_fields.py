@@ -80,6 +80,10 @@ class FieldsMeta(msgspec.Struct, rename="camel", gc=False):
     creation_timestamp: _Time | None = None
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
+    # Kept as the exact bytes (a view of the Event's JSON, no copy), never decoded: the store
+    # cuts it out of the JSON, and knowing it here spares a second pass over the Event.
+    # Empty when absent, and when the fields did not come from JSON (``EventFields.of``).
+    managed_fields: msgspec.Raw = msgspec.Raw()
 
 
 class FieldsSeries(msgspec.Struct, rename="camel", gc=False):

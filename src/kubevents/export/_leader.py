@@ -41,6 +41,7 @@ from kubevents.export._config import (
     ExportConfig,
     SQLiteSinkConfig,
 )
+from kubevents.export._heartbeat import heartbeat_object
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._server import HealthReport, MetricsServer
 from kubevents.export._service import Exporter
@@ -143,6 +144,7 @@ class LeaderElectedExporter:
                 "leader_election.namespace: not set, and there is no service-account namespace "
                 "file (not running in a pod)"
             )
+        heartbeat_object(config)  # known wrong now rather than once elected (exit 2 either way)
         self.elector: LeaderElector | None = None
         self.exporter: Exporter | None = None
         self.server: MetricsServer | None = None
@@ -284,8 +286,10 @@ class LeaderElectedExporter:
         )
         self._leader_metrics.leader.set(1)
         exporter_stop = asyncio.Event()
+        # The Lease's namespace as resolved here: the heartbeat may be about the Lease.
+        election = msgspec.structs.replace(self.config.leader_election, namespace=self.namespace)
         self.exporter = Exporter(
-            msgspec.structs.replace(self.config, listen=None),
+            msgspec.structs.replace(self.config, listen=None, leader_election=election),
             metrics=self.metrics,
             progress=self._progress,
             resume_resource_version=resume,

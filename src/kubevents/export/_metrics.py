@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from kubevents import __version__
 
-__all__ = ["ExportMetrics", "LabelledCounters"]
+__all__ = ["ExportMetrics", "HeartbeatAges", "LabelledCounters"]
 
 _PREFIX = "kubevents_"
 _BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -27,6 +31,34 @@ class LabelledCounters(dict[str, Counter]):
         child: Counter = self._counter.labels(value)
         self[value] = child
         return child
+
+
+class HeartbeatAges(Collector):
+    """``kubevents_heartbeat_age_seconds{sink}``, worked out when scraped (it grows by itself
+    between acknowledgements). No samples until a heartbeat runs (``source`` set)."""
+
+    NAME = _PREFIX + "heartbeat_age_seconds"
+    HELP = (
+        "Seconds since the newest heartbeat Event a sink has stored was recorded (since the "
+        "heartbeat started, before the first): API server -> watch -> pipeline -> sink freshness"
+    )
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Mapping[str, float]] | None = None
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(self.NAME, self.HELP, labels=["sink"])
+
+    def describe(self) -> Iterator[Metric]:
+        yield self._family()
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        source = self.source
+        if source is not None:
+            for sink, age in source().items():
+                family.add_metric([sink], age)
+        yield family
 
 
 class ExportMetrics:
@@ -209,4 +241,25 @@ class ExportMetrics:
         )
         self.tracked_events = Gauge(
             _PREFIX + "tracked_events", "Events whose exported count is remembered", registry=r
+        )
+        self.heartbeat_ages = HeartbeatAges()
+        r.register(self.heartbeat_ages)
+        self.heartbeats_sent = Counter(
+            _PREFIX + "heartbeats_sent_total",
+            "Heartbeat Events the API server accepted (the first created, then count bumps)",
+            registry=r,
+        )
+        self.heartbeat_failures = Counter(
+            _PREFIX + "heartbeat_failures_total",
+            "Heartbeats not recorded, by reason: forbidden (no events create/patch in the "
+            "exporter's namespace: the heartbeat turns off), failed (the API server refused it "
+            "or could not be reached after the recorder's retries)",
+            ["reason"],
+            registry=r,
+        )
+        self.heartbeat_enabled = Gauge(
+            _PREFIX + "heartbeat_enabled",
+            "1 while this exporter records heartbeats; 0 when it does not (not configured, "
+            "forbidden, a standby)",
+            registry=r,
         )

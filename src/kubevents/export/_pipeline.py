@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -21,10 +21,16 @@ from typing import Literal
 from kubevents.export._acklog import AckLog
 from kubevents.export._buffer import Buffer, Entry, MemoryBuffer, WhenFull
 from kubevents.export._delivered import DeliveredMark
+from kubevents.export._fields import EventFields
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
 from kubevents.export._rules import Filter
-from kubevents.export._sinkdriver import DeadLetterHandler, DriverSettings, SinkDriver
+from kubevents.export._sinkdriver import (
+    DeadLetterHandler,
+    DriverSettings,
+    SinkDriver,
+    StoredHook,
+)
 from kubevents.export._sinkgate import SinkGate
 from kubevents.export._spool import SpoolBuffer
 from kubevents.export._state import EventTracker
@@ -118,6 +124,7 @@ class Pipeline:
         self.drivers: list[SinkDriver] = []
         self._gates: list[SinkGate] = []
         self._throttles: list[asyncio.Task[None]] = []
+        self._is_heartbeat: Callable[[EventFields], bool] | None = None
         for item in sinks:
             route = item if isinstance(item, Route) else Route(
                 item, BufferSettings("block", batch.queue_size), batch.driver(), dead_letter
@@ -132,6 +139,16 @@ class Pipeline:
                 route.sink.name, buffer, self._settle, metrics, route.rules, route.min_interval
             )
             self._gates.append(gate)
+
+    def watch_heartbeats(
+        self, is_heartbeat: Callable[[EventFields], bool], stored: StoredHook
+    ) -> None:
+        """Pass the exporter's heartbeat occurrences by the sinks' throttles (they come once
+        per heartbeat interval anyway, and a throttle would make them late), and tell
+        ``stored`` of every successful write."""
+        self._is_heartbeat = is_heartbeat
+        for driver in self.drivers:
+            driver.on_stored = stored
 
     def _buffer(self, route: Route) -> Buffer:
         spec, name = route.buffer, route.sink.name
@@ -185,6 +202,11 @@ class Pipeline:
             return
         ticket = self.acklog.append(resource_version, len(self.drivers))
         self.metrics.occurrences.inc()
+        is_heartbeat = self._is_heartbeat
+        if is_heartbeat is not None and is_heartbeat(occurrence.event):
+            for gate in self._gates:
+                await gate.offer_unthrottled(Entry(occurrence, ticket))
+            return
         for gate in self._gates:
             await gate.offer(Entry(occurrence, ticket))
 
@@ -245,7 +267,7 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         for driver in self.drivers:
-            driver.flushing = True  # partial batches go at once
+            driver.flush()  # partial batches go at once
         for gate in self._gates:
             # Held-back occurrences go now: the last count of every series is delivered.
             remaining = deadline - loop.time()

@@ -25,6 +25,7 @@ from kubevents.export._config import (
     ExportConfig,
     SinkConfig,
 )
+from kubevents.export._heartbeat import Heartbeat, heartbeat_object, plan_heartbeat
 from kubevents.export._metacache import MetadataCaches
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._pipeline import Pipeline
@@ -73,6 +74,8 @@ class Exporter:
         self.checkpointer: Checkpointer | None = None
         self.server: MetricsServer | None = None
         self.caches: MetadataCaches | None = None
+        self.heartbeat: Heartbeat | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self.supervisor = TaskSupervisor(self.metrics)
         self._started = asyncio.Event()
 
@@ -132,6 +135,9 @@ class Exporter:
         stale = checkpointer.stale_for()
         if stale > c.health.checkpoint_stale_after:
             problems.append(f"checkpoint not saved for {stale:.0f}s: {checkpointer.last_error}")
+        if self.heartbeat is not None:
+            problems += self.heartbeat.problems()
+            details["heartbeat_age_seconds"] = self.heartbeat.ages()
         details.update(
             watching=source.watching,
             synced=source.synced,
@@ -162,6 +168,7 @@ class Exporter:
         Raises ``ConfigError`` for an unusable configuration (before anything is exported).
         """
         c = self.config
+        heartbeat_target = heartbeat_object(c)  # before connecting: a config error is exit 2
         client = self._client or await self._connect()
         sinks: list[Sink] = []
         dead_letter: DeadLetterFile | None = None
@@ -182,8 +189,9 @@ class Exporter:
                 checkpoint = None
             tracker = EventTracker(checkpoint, ttl_seconds=c.state_ttl)
             start_rv = self._resume_rv or (checkpoint.resource_version if checkpoint else None)
+            sink_routes = routes(c, sinks, sink_configs, dead_letter)
             self.pipeline = Pipeline(
-                routes(c, sinks, sink_configs, dead_letter),
+                sink_routes,
                 tracker,
                 AckLog(start_rv),
                 self.metrics,
@@ -226,6 +234,10 @@ class Exporter:
                     watch_timeout=watch_timeout,
                 ),
             )
+            if heartbeat_target is not None:
+                self.heartbeat = plan_heartbeat(c, heartbeat_target, sink_routes, self.metrics)
+            if self.heartbeat is not None:
+                self.pipeline.watch_heartbeats(self.heartbeat.matches, self.heartbeat.stored)
             if c.listen is not None:
                 await self._serve(c.listen)
             await self.pipeline.start()
@@ -233,6 +245,10 @@ class Exporter:
                 await self._sync_caches(self.caches, stop)
             watch_task = supervisor.spawn(self.source.run(start_rv), "watcher")
             supervisor.spawn(self.checkpointer.run(), "checkpoint")
+            if self.heartbeat is not None:
+                self._heartbeat_task = supervisor.spawn(
+                    self.heartbeat.run(client), "heartbeat", forever=False
+                )
             if self._progress:
                 supervisor.spawn(self._progress_loop(), "progress", forever=False)
             self._started.set()
@@ -305,8 +321,12 @@ class Exporter:
             log.error("stopping after a failure: %s", failure)
         deadline = self.config.shutdown_timeout
         started = time.monotonic()
-        watch_task.cancel()  # stop reading, keep what is queued
-        await asyncio.gather(watch_task, return_exceptions=True)
+        stopping = [watch_task]  # stop reading, keep what is queued
+        if self._heartbeat_task is not None:
+            stopping.append(self._heartbeat_task)  # no beat could arrive any more
+        for task in stopping:
+            task.cancel()
+        await asyncio.gather(*stopping, return_exceptions=True)
         flushed = await self.pipeline.drain(max(0.0, deadline - 1.0))
         await self.pipeline.stop()
         saved = await self.checkpointer.save()

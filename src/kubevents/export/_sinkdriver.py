@@ -3,13 +3,14 @@
 Occurrences leave the buffer oldest first and are dealt to ``max_concurrency`` lanes by Event
 uid, so that the occurrences of one Event are written in order while different Events are
 written in parallel. Each lane gathers a batch (``max_batch_size`` occurrences, or what came
-within ``flush_delay`` of the first), writes it, and retries a failure with jittered exponential
-backoff (``Retry-After`` obeyed): a transient failure (timeouts, 5xx, 429, a refused connection)
-until it succeeds; a permanent one (``SinkError.permanent``: a 401, a missing index, a 4xx that
-will never pass) ``permanent_attempts`` times, after which the batch goes to the sink's dead
-letters, counted, and the sink's health turns red while the other sinks carry on. What a sink
-rejects item by item goes to the dead letters too; that write is retried the same way, and the
-batch leaves the buffer only once its rejections are on disk.
+within ``flush_delay`` of the first; right after a full batch, whatever is waiting), writes it,
+and retries a failure with jittered exponential backoff (``Retry-After`` obeyed): a transient
+failure (timeouts, 5xx, 429, a refused connection) until it succeeds; a permanent one
+(``SinkError.permanent``: a 401, a missing index, a 4xx that will never pass)
+``permanent_attempts`` times, after which the batch goes to the sink's dead letters, counted,
+and the sink's health turns red while the other sinks carry on. What a sink rejects item by item
+goes to the dead letters too; that write is retried the same way, and the batch leaves the
+buffer only once its rejections are on disk.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ import logging
 import random
 import time
 import zlib
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from kubevents.export._buffer import Buffer, Entry
 from kubevents.export._metrics import ExportMetrics
+from kubevents.export._occurrence import Occurrence
 from kubevents.export._supervisor import TaskSupervisor
 from kubevents.export.sinks import HttpSinkError, Rejected, Sink, SinkError, WriteResult
 
-__all__ = ["DeadLetterHandler", "DriverSettings", "SinkDriver", "lane_of"]
+__all__ = ["DeadLetterHandler", "DriverSettings", "SinkDriver", "StoredHook", "lane_of"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ DEFAULT_PERMANENT_ATTEMPTS = 3
 REJECTED_LOG_CHARS = 300
 
 DeadLetterHandler = Callable[[str, Sequence[Rejected]], Awaitable[None]]
+#: Told of every successful write: (sink name, the batch, what the sink rejected of it).
+StoredHook = Callable[[str, Sequence[Occurrence], Sequence[Rejected]], None]
 
 _T = TypeVar("_T")
 
@@ -91,12 +96,14 @@ class SinkDriver:
         self._busy = 0  # lanes holding a batch
         self._tasks: list[asyncio.Task[None]] = []
         self.flushing = False  # drain: write partial batches at once
+        self._flush_now = asyncio.Event()  # wakes lanes waiting for a batch to fill
         self.failing_since: float | None = None
         self.last_error = ""
         # Health follows the newest attempt to answer, by when it was sent: with several lanes,
         # a refusal of an older request can arrive after a newer one succeeded.
         self._newest_answered = float("-inf")
         self._oldest = metrics.buffer_oldest.labels(sink.name)
+        self.on_stored: StoredHook | None = None  # the heartbeat's arrival detection
 
     @property
     def name(self) -> str:
@@ -113,6 +120,11 @@ class SinkDriver:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def flush(self) -> None:
+        """Drain: partial batches go at once, those already waiting to fill included."""
+        self.flushing = True
+        self._flush_now.set()
+
     def idle(self) -> bool:
         return self._busy == 0 and all(q.empty() for q in self._lanes)
 
@@ -126,6 +138,10 @@ class SinkDriver:
     async def _lane(self, queue: asyncio.Queue[Entry]) -> None:
         loop = asyncio.get_running_loop()
         max_size = self.settings.max_batch_size
+        # Waiting for a batch to fill pays off while occurrences trickle in; after a full
+        # batch they are arriving faster than they are written, and the queue running dry
+        # means the backlog is done: its remainder goes at once instead of a flush_delay late.
+        linger = True
         while True:
             batch = [await queue.get()]
             self._busy += 1
@@ -136,17 +152,30 @@ class SinkDriver:
                         batch.append(queue.get_nowait())
                         continue
                     remaining = deadline - loop.time()
-                    if remaining <= 0 or self.flushing:
+                    if remaining <= 0 or self.flushing or not linger:
                         break
-                    try:
-                        batch.append(await asyncio.wait_for(queue.get(), remaining))
-                    except TimeoutError:
+                    entry = await self._next_within(queue, remaining)
+                    if entry is None:
                         break
+                    batch.append(entry)
+                linger = len(batch) < max_size
                 await self._write(batch)
                 self.buffer.complete(batch)
                 self._oldest.set(self.buffer.oldest_age())
             finally:
                 self._busy -= 1
+
+    async def _next_within(self, queue: asyncio.Queue[Entry], seconds: float) -> Entry | None:
+        """The lane's next entry, or None after ``seconds`` or once a drain began."""
+        getter = asyncio.ensure_future(queue.get())
+        flushed = asyncio.ensure_future(self._flush_now.wait())
+        try:
+            await asyncio.wait((getter, flushed), timeout=seconds, return_when=FIRST_COMPLETED)
+        finally:
+            flushed.cancel()
+            # An entry already handed to the getter is kept; a pending get leaves the queue be.
+            got = not getter.cancel() and not getter.cancelled()
+        return getter.result() if got else None
 
     async def _write(self, batch: list[Entry]) -> None:
         name = self.name
@@ -173,6 +202,8 @@ class SinkDriver:
             self._metrics.exported.labels(name).inc(len(batch) - len(result.rejected))
             self._metrics.last_success.labels(name).set(now)
             self._metrics.export_lag.labels(name).set(now - occurrences[-1].filing_time.timestamp())
+            if self.on_stored is not None:
+                self.on_stored(name, occurrences, result.rejected)
         if result.rejected:
             self._metrics.rejected.labels(name).inc(len(result.rejected))
             await self._reject(result.rejected, recovers=not refused)
@@ -237,7 +268,8 @@ class SinkDriver:
                     attempts += 1
                     if attempts >= self.settings.permanent_attempts:
                         raise _PermanentFailureError(exc) from None
-                wait = delay * (0.5 + random.random())
+                # Jittered around the doubling delay, never past the declared maximum.
+                wait = min(delay * (0.5 + random.random()), self.settings.retry_max_delay)
                 # A destination that says when to come back (HTTP Retry-After) is obeyed.
                 retry_after = exc.retry_after if isinstance(exc, HttpSinkError) else None
                 if retry_after is not None and retry_after > wait:

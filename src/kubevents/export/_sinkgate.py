@@ -43,6 +43,7 @@ class SinkGate:
             if min_interval
             else None
         )
+        self._put = buffer.put
         self._pass: Offer = buffer.put if self.throttle is None else self.throttle.offer
         # Called for every occurrence and every sink: without rules, the next stage's own.
         self.offer: Offer = self._pass if rules is None else self._filter
@@ -53,11 +54,22 @@ class SinkGate:
         if rule is None:
             await self._pass(entry)
             return
+        self._exclude(entry, rule)
+
+    def _exclude(self, entry: Entry, rule: str) -> None:
         count = self._filtered.get(rule)
         if count is None:
             count = self._filtered[rule] = self._filtered_total.labels(self._sink, rule).inc
         count()
         self._settle(entry)
+
+    async def offer_unthrottled(self, entry: Entry) -> None:
+        """``offer`` past the throttle: the sink's rules still decide (the heartbeat's way)."""
+        rule = None if self._rules is None else self._rules(entry.occurrence.event)
+        if rule is None:
+            await self._put(entry)
+        else:
+            self._exclude(entry, rule)
 
     def holding(self) -> int:
         """Occurrences the throttle holds back (not in the buffer, not acknowledged)."""

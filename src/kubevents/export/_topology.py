@@ -75,7 +75,7 @@ def driver_settings(config: ExportConfig, sink: SinkConfig | None) -> DriverSett
     retry = (sink.retry if sink is not None else None) or config.retry
     return DriverSettings(
         max_batch_size=own.max_batch_size or top.max_batch_size,
-        flush_delay=own.flush_delay or top.flush_delay,
+        flush_delay=top.flush_delay if own.flush_delay is None else own.flush_delay,
         max_concurrency=own.max_concurrency or top.max_concurrency,
         retry_initial_delay=retry.initial_delay,
         retry_max_delay=retry.max_delay,

@@ -40,6 +40,11 @@ INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
 
 _T = TypeVar("_T")
 
+# A notification is one object on one line, and the API server stores no object larger than
+# etcd's request limit (1.5 MiB by default). A line still open past this is not a watch: the
+# stream is dropped (and resumed) rather than held in memory without end.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
 
 class _Envelope(msgspec.Struct):
     type: str
@@ -110,7 +115,9 @@ class WatchStream(Generic[_T]):
         # stream is idle, at one call per chunk instead of one per object.
         self.on_received: Callable[[int], None] | None = None
         self._reported = 0
-        self._buffer = b""
+        # The line not yet ended, in the chunks it came in: joined once, when it ends.
+        self._open_line: list[bytes] = []
+        self._open_bytes = 0
 
     async def __aenter__(self) -> WatchStream[_T]:
         return self
@@ -140,12 +147,21 @@ class WatchStream(Generic[_T]):
                         f"watch stream broken: {type(exc).__name__}: {exc}"
                     ) from exc
                 if not chunk:
-                    if self._buffer.strip():
+                    torn = b"".join(self._open_line)
+                    self._open_line, self._open_bytes = [], 0
+                    if torn.strip():
                         # A torn last line: the connection ended mid-object.
-                        self._count_malformed(self._buffer, "truncated line at end of stream")
-                    self._buffer = b""
+                        self._count_malformed(torn, "truncated line at end of stream")
                     return
-                data = self._buffer + chunk if self._buffer else chunk
+                if self._open_line:
+                    if b"\n" not in chunk:
+                        self._extend_open_line(chunk)
+                        continue
+                    self._open_line.append(chunk)
+                    data = b"".join(self._open_line)
+                    self._open_line, self._open_bytes = [], 0
+                else:
+                    data = chunk
                 start = 0
                 while (end := data.find(b"\n", start)) >= 0:
                     if end > start:
@@ -153,10 +169,18 @@ class WatchStream(Generic[_T]):
                         if event is not None:
                             yield event
                     start = end + 1
-                self._buffer = data[start:]
+                if start < len(data):
+                    self._extend_open_line(data[start:] if start else data)
         finally:
             self._report_received()
             self.close()
+
+    def _extend_open_line(self, part: bytes) -> None:
+        self._open_line.append(part)
+        self._open_bytes += len(part)
+        if self._open_bytes > MAX_LINE_BYTES:
+            self._count_malformed(self._open_line[0], f"a line longer than {MAX_LINE_BYTES} bytes")
+            raise TransportError(f"watch stream broken: a line longer than {MAX_LINE_BYTES} bytes")
 
     def _report_received(self) -> None:
         count, self._reported = self.received - self._reported, self.received

@@ -22,7 +22,7 @@ from bench._store_support import occurrences, write_v1_store
 from click.testing import CliRunner
 
 from kubevents.cli._query import query
-from kubevents.export import Occurrence
+from kubevents.export import EventFields, Occurrence
 from kubevents.export._document import encode_lines
 from kubevents.export.sinks.sqlite import (
     SCHEMA_VERSION,
@@ -83,6 +83,22 @@ def test_managed_fields_are_cut_and_every_other_byte_kept() -> None:
 )
 def test_what_is_not_cut_exactly_is_kept_whole(raw: bytes) -> None:
     assert strip_managed_fields(raw) == raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        *(occ.raw for occ in REALISTIC[:50]),
+        b'{"metadata":{"annotations":{"managedFields":"x"},"managedFields":[{"a":1}]}}',
+        b'{"metadata":{"name":"a","managedFields": [{"a":1}]}}',
+        b'{"metadata":{"managedFields":[{"a":"}"}],"name":"a"},"reason":"R"}',
+        b'{"metadata":{"managedFields":null,"name":"a"}}',
+    ],
+)
+def test_the_value_the_exporter_decoded_cuts_exactly_what_a_decode_here_would(raw: bytes) -> None:
+    kept = EventFields.from_json(raw).metadata.managed_fields
+    assert bytes(kept)  # the exporter's decode kept it: the cut needs no second decode
+    assert strip_managed_fields(raw, kept) == strip_managed_fields(raw)
 
 
 def test_managed_fields_first_in_metadata_are_cut_too() -> None:
@@ -242,6 +258,9 @@ def test_grep_finds_in_the_stored_message_what_python_finds(tmp_path: Path, need
     ("uid", "stored_as_bytes"),
     [
         ("9b1c0f5e-8a53-4c3e-9d0a-6f1f3b7f2e11", True),
+        ("12345678-1234-1234-1234-123456789012", True),  # no letters at all
+        ("9b1c0f5e-8a53-4c3e-9d0a-6f1f3b7f2e-1", False),
+        ("9b1c0f5e-8a53-4c3e-9d0a-6f1f3b7f2e\u00e9", False),
         ("9B1C0F5E-8A53-4C3E-9D0A-6F1F3B7F2E11", False),  # not canonical: kept as text
         ("9b1c0f5e 8a53 4c3e 9d0a 6f1f3b7f2e11", False),
         ("9b1c0f5e-8a53-4c3e-9d0a-6f1f3b7f2e1 ", False),

@@ -54,22 +54,25 @@ _managed_decoder = msgspec.json.Decoder(_Managed)
 _KEY = b'"managedFields":'
 
 
-def strip_managed_fields(raw: bytes) -> bytes:
+def strip_managed_fields(raw: bytes, value: msgspec.Raw | None = None) -> bytes:
     """``raw`` without ``metadata.managedFields``; every other byte as it was.
 
-    The value's exact bytes come from a decode, and they are cut where the key appears once,
-    right after ``{`` or ``,``: there a quote begins a key, never text (a quote inside a JSON
-    string is escaped), and a second ``"managedFields":`` (an annotation key, say) makes the
-    place ambiguous. Anything unexpected keeps ``raw`` whole: storing a few hundred bytes more
-    is better than storing a damaged Event.
+    ``value`` is the field's exact bytes when the caller decoded ``raw`` already (the
+    exporter's ``EventFields`` keep them); empty or None, they come from a decode here. They
+    are cut where the key appears once, right after ``{`` or ``,``: there a quote begins a
+    key, never text (a quote inside a JSON string is escaped), and a second
+    ``"managedFields":`` (an annotation key, say) makes the place ambiguous. Anything
+    unexpected keeps ``raw`` whole: storing a few hundred bytes more is better than storing a
+    damaged Event.
     """
     start = raw.find(_KEY)
     if start < 1 or raw.find(_KEY, start + len(_KEY)) >= 0:
         return raw  # none (nothing to decode), or ambiguous
-    try:
-        value = _managed_decoder.decode(raw).metadata.managedFields
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return raw
+    if not value:
+        try:
+            value = _managed_decoder.decode(raw).metadata.managedFields
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return raw
     end = start + len(_KEY) + len(value)
     # Compared in place (``Raw`` is a buffer): no copy of either side.
     if not value or not raw.startswith(value, start + len(_KEY)):

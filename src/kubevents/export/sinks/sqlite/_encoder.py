@@ -47,7 +47,8 @@ def encode_rows(
             ref.kind, ref.name, None if ref.namespace == namespace else ref.namespace,
             ev.type, ev.reason, component,
             None if ev.reporting_controller == component else ev.reporting_controller,
-            occ.cluster, inserted_at, codec.compress(strip_managed_fields(occ.raw)),
+            occ.cluster, inserted_at,
+            codec.compress(strip_managed_fields(occ.raw, ev.metadata.managed_fields)),
             *enrichment_columns(occ.enrichment),
         ))  # fmt: skip
     return rows, rejected

@@ -191,12 +191,13 @@ def stored_uid(uid: str) -> bytes | str:
     # By hand rather than through uuid.UUID: a fifth of the time, once per stored row.
     if len(uid) != 36 or not uid[8] == uid[13] == uid[18] == uid[23] == "-":
         return uid
-    digits = uid[:8] + uid[9:13] + uid[14:18] + uid[19:23] + uid[24:]
     try:
-        value = bytes.fromhex(digits)
+        value = bytes.fromhex(uid.replace("-", ""))
     except ValueError:
         return uid
-    return value if value.hex() == digits else uid  # lower case only: the text comes back
+    # 16 bytes: 32 digits and nothing else (``fromhex`` skips spaces); lower case only, so
+    # that the text comes back as it was.
+    return value if len(value) == 16 and uid == uid.lower() else uid
 
 
 def uid_text(stored: object) -> str:
