@@ -41,6 +41,7 @@ SUITES = {
     "listing": "bench.listing",
     "kafka": "bench.kafka",
     "store": "bench.store",
+    "enrich": "bench.enrich",
 }
 
 

@@ -24,6 +24,16 @@ CASES: dict[str, tuple[bytes, dict[str, str], str]] = {
     "not UTF-8, with a flag sink": (b"sinks: []\n# caf\xe9\n", {"+": "--jsonl=-"}, "not UTF-8"),
     "namespace env not YAML": (b"", {"KUBEVENTS_NAMESPACE": "a: b: c"}, "KUBEVENTS_NAMESPACE"),
     "listen env not YAML": (b"", {"KUBEVENTS_LISTEN": "["}, "KUBEVENTS_LISTEN: not valid YAML"),
+    "enrich unknown kind": (
+        b"enrich: {kinds: [Pod, Widget]}\n",
+        {},
+        "enrich.kinds[1]: 'Widget' is not a kind",
+    ),
+    "enrich bad label key": (
+        b"enrich: {kinds: [Pod], labels: ['a b']}\n",
+        {},
+        "enrich.labels[0]: 'a b' is not a",
+    ),
     "missing credential variable": (
         b'sinks: [{type: webhook, url: "https://h/", headers: {Authorization: "Bearer ${TK}"}}]\n',
         {},

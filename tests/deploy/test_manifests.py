@@ -21,6 +21,7 @@ from kubevents.export import (
     LeaderElectedExporter,
     load_export_config,
 )
+from kubevents.export._access import required_permissions
 from kubevents.kube import KubeClient
 from kubevents_testenv import LocalCluster, ensure_helm, ensure_kubectl
 
@@ -264,3 +265,92 @@ def test_servicemonitor_and_alerts_match_the_service_and_the_metrics() -> None:
     rule = next(r for g in one(custom, "PrometheusRule")["spec"]["groups"] for r in g["rules"]
                 if r["alert"] == "KubeventsSpoolFilling")  # fmt: skip
     assert rule["expr"].endswith("> 0.9")
+
+
+# The enrichment's RBAC: deploy/enrichment/ and the chart's enrichment.enabled grant list +
+# watch of exactly the enabled kinds, which is exactly what the exporter checks at start.
+
+SHIPPED_KINDS = ["Pod", "ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"]
+
+
+def granted(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    return {
+        (verb, resource, group)
+        for rule in rules
+        for verb in rule["verbs"]
+        for resource in rule["resources"]
+        for group in rule["apiGroups"]
+    }
+
+
+def needed(config: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """What the exporter's start-up check asks for beyond Events, from the rendered config."""
+    loaded = load_export_config(overrides=config, environ={})
+    return {
+        (p.verb, p.resource, p.group) for p in required_permissions(loaded)
+        if p.resource not in ("events", "leases")
+    }  # fmt: skip
+
+
+def test_deploy_enrichment_grants_what_the_shipped_example_needs() -> None:
+    docs = documents((DEPLOY / "enrichment" / "rbac.yaml").read_text())
+    rules = one(docs, "ClusterRole")["rules"]
+    assert {tuple(rule["verbs"]) for rule in rules} == {("list", "watch")}
+    assert granted(rules) == needed({"enrich": {"kinds": SHIPPED_KINDS}})
+    # The example in deploy/20-config.yaml is the one these rules are for.
+    example = (DEPLOY / "20-config.yaml").read_text()
+    assert f"kinds: [{', '.join(SHIPPED_KINDS)}]" in example
+
+
+def test_the_chart_grants_exactly_what_the_enabled_kinds_need() -> None:
+    assert not [
+        d for d in documents(template("kubevents")) if "enrichment" in d["metadata"]["name"]
+    ]  # off by default
+    docs = documents(template("kubevents", "enrichment.enabled=true"))
+    config = yaml.safe_load(one(docs, "ConfigMap")["data"]["config.yaml"])
+    assert config["enrich"]["kinds"] == SHIPPED_KINDS
+    (role,) = [d for d in docs if d["metadata"]["name"] == "kv-kubevents-enrichment"
+               and d["kind"] == "ClusterRole"]  # fmt: skip
+    assert granted(role["rules"]) == needed(config)
+    deploy = one(documents((DEPLOY / "enrichment" / "rbac.yaml").read_text()), "ClusterRole")
+    assert role["rules"] == deploy["rules"]
+
+
+def test_a_namespaced_chart_uses_a_role_and_a_cluster_role_only_for_cluster_kinds() -> None:
+    docs = documents(
+        template(
+            "kubevents", "enrichment.enabled=true", "watchNamespace=shop",
+            "enrichment.kinds={Pod,Deployment,Node}", "heartbeat.enabled=false",
+        )
+    )  # fmt: skip
+    enrichment = {d["kind"]: d for d in docs if "enrichment" in d["metadata"]["name"]}
+    assert enrichment["Role"]["metadata"]["namespace"] == "shop"
+    assert granted(enrichment["Role"]["rules"]) == {
+        (v, r, g) for v in ("list", "watch") for r, g in (("pods", ""), ("deployments", "apps"))
+    }
+    assert granted(enrichment["ClusterRole"]["rules"]) == {("list", "nodes", ""),
+                                                            ("watch", "nodes", "")}  # fmt: skip
+    config = yaml.safe_load(one(docs, "ConfigMap")["data"]["config.yaml"])
+    assert needed(config) == granted(enrichment["Role"]["rules"]) | granted(
+        enrichment["ClusterRole"]["rules"]
+    )
+
+
+def test_the_chart_refuses_a_kind_it_cannot_grant() -> None:
+    result = helm(
+        "template", "kv", str(DEPLOY.parent / "charts" / "kubevents"),
+        "--set", "enrichment.enabled=true", "--set", "enrichment.kinds={Pod,Widget}",
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "enrichment.kinds[1]: Widget is not a kind enrichment caches" in result.stderr
+
+
+async def test_both_apply_on_the_real_apiserver(
+    local_cluster: LocalCluster, namespace: str, tmp_path: Path
+) -> None:
+    output = kubectl(local_cluster, "apply", "--dry-run=server", "-f", str(DEPLOY / "enrichment"))
+    assert output.count("(server dry run)") == 2, output
+    rendered = template(namespace, "enrichment.enabled=true")
+    output = kubectl(local_cluster, "apply", "--dry-run=server", "-f", "-", stdin=rendered)
+    assert output.count("(server dry run)") == len(documents(rendered)), output
+    assert "Warning" not in output, output

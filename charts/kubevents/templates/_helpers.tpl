@@ -77,6 +77,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if .Values.watchNamespace -}}
 {{- $_ := set $config "namespace" .Values.watchNamespace -}}
 {{- end -}}
+{{- if .Values.enrichment.enabled -}}
+{{- $e := .Values.enrichment -}}
+{{- $_ := set $config "enrich" (dict "kinds" $e.kinds "labels" $e.labels "annotations" $e.annotations) -}}
+{{- end -}}
 {{- $hb := .Values.heartbeat -}}
 {{- $_ := set $config "heartbeat" (dict
     "enabled" $hb.enabled
@@ -84,4 +88,38 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
     "max_age" $hb.maxAge
     "required" $hb.required) -}}
 {{- toYaml (mustMergeOverwrite $config (deepCopy .Values.config)) -}}
+{{- end -}}
+
+{{- /* The API group, resource and scope of each kind enrichment caches (export/_enrichconfig.py). */ -}}
+{{- define "kubevents.enrichResources" -}}
+Pod: ["", pods, true]
+ReplicaSet: [apps, replicasets, true]
+Deployment: [apps, deployments, true]
+StatefulSet: [apps, statefulsets, true]
+DaemonSet: [apps, daemonsets, true]
+Job: [batch, jobs, true]
+CronJob: [batch, cronjobs, true]
+ReplicationController: ["", replicationcontrollers, true]
+Service: ["", services, true]
+PersistentVolumeClaim: ["", persistentvolumeclaims, true]
+HorizontalPodAutoscaler: [autoscaling, horizontalpodautoscalers, true]
+Node: ["", nodes, false]
+Namespace: ["", namespaces, false]
+PersistentVolume: ["", persistentvolumes, false]
+{{- end -}}
+
+{{- /* list + watch rules for the enabled kinds of one scope ("namespaced" or "cluster"). */ -}}
+{{- define "kubevents.enrichRules" -}}
+{{- $resources := include "kubevents.enrichResources" .root | fromYaml -}}
+{{- range $i, $kind := .root.Values.enrichment.kinds }}
+{{- $r := get $resources $kind -}}
+{{- if not $r -}}
+{{- fail (printf "enrichment.kinds[%d]: %v is not a kind enrichment caches" $i $kind) -}}
+{{- end -}}
+{{- if or (eq $.scope "all") (and (eq $.scope "namespaced") (index $r 2)) (and (eq $.scope "cluster") (not (index $r 2))) }}
+- apiGroups: [{{ index $r 0 | quote }}]
+  resources: [{{ index $r 1 | quote }}]
+  verbs: ["list", "watch"]
+{{- end -}}
+{{- end -}}
 {{- end -}}

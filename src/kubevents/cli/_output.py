@@ -35,7 +35,9 @@ def table_row(occ: StoredOccurrence, now: datetime, *, wide: bool, namespaced: b
     if wide:
         ev = occ.fields
         first = occ.first_timestamp or ev.event_time or occ.time
+        workload = occ.enrichment.workload if occ.enrichment is not None else None
         row += [
+            f"{workload.kind.lower()}/{workload.name}" if workload is not None else "<none>",
             occ.involved_object["fieldPath"],
             _source(occ),
             format_age((now - first).total_seconds()),
@@ -50,7 +52,11 @@ def table_row(occ: StoredOccurrence, now: datetime, *, wide: bool, namespaced: b
 
 
 def _header(*, wide: bool, namespaced: bool) -> list[str]:
-    middle = ["SUBOBJECT", "SOURCE", "FIRST SEEN", "COUNT", "CLUSTER", "ID"] if wide else ["COUNT"]
+    middle = (
+        ["WORKLOAD", "SUBOBJECT", "SOURCE", "FIRST SEEN", "COUNT", "CLUSTER", "ID"]
+        if wide
+        else ["COUNT"]
+    )
     header = ["LAST SEEN", "TYPE", "REASON", "OBJECT", *middle, "MESSAGE"]
     return ["NAMESPACE", *header] if namespaced else header
 

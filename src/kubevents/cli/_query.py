@@ -105,6 +105,35 @@ def open_store(db: str) -> EventStore:
         raise StoreProblem(str(exc)) from None
 
 
+def _kind_name(value: str, option: str) -> tuple[str, str]:
+    kind, sep, name = value.partition("/")
+    if not sep or not kind or not name or "/" in name:
+        raise click.BadParameter(f"expected KIND/NAME, got {value!r}", param_hint=option)
+    return kind, name
+
+
+_SELECTOR_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+
+
+def parse_selector(selector: str) -> tuple[tuple[str, str], ...]:
+    """``-l a=b,c==d`` as (key, value) pairs; ``click.BadParameter`` for anything else."""
+    pairs: list[tuple[str, str]] = []
+    for part in selector.split(","):
+        key, sep, value = part.partition("=")
+        value = value.removeprefix("=")  # a==b, as kubectl takes it
+        key, value = key.strip(), value.strip()
+        if not sep or key.endswith("!") or not _SELECTOR_KEY.match(key):
+            raise click.BadParameter(
+                f"{printable(part.strip())!r} is not KEY=VALUE (only equality selectors: "
+                "-l app=web,tier=db)",
+                param_hint="-l/--selector",
+            )
+        pairs.append((key, value))
+    return tuple(pairs)
+
+
 def _namespace_scope(namespace: str | None, all_namespaces: bool) -> str | None:
     if namespace is not None and all_namespaces:
         raise click.UsageError("use either -n/--namespace or -A/--all-namespaces, not both")
@@ -122,6 +151,19 @@ def _namespace_scope(namespace: str | None, all_namespaces: bool) -> str | None:
     "for_object",
     metavar="KIND/NAME",
     help="Events about one object, e.g. pod/web-0 or deploy/web (like kubectl events --for).",
+)
+@click.option(
+    "--workload",
+    metavar="KIND/NAME",
+    help="Events about anything a workload owns, e.g. deploy/web, sts/db, cj/backup "
+    "(needs the exporter's enrich; the Deployment, its ReplicaSets and their Pods).",
+)
+@click.option(
+    "-l",
+    "--selector",
+    metavar="KEY=VALUE[,...]",
+    help="The involved object's labels (those the exporter's enrich.labels keeps), e.g. "
+    "-l app=web,tier=db; equality only.",
 )
 @click.option("--kind", help="Involved object kind: Pod, pods, po, Deployment, deploy, ...")
 @click.option("--name", help="Involved object name.")
@@ -166,6 +208,8 @@ def query(
     output: str,
     follow: bool,
     poll_interval: float,
+    workload: str | None,
+    selector: str | None,
     **fields: Any,
 ) -> None:
     """Show stored events, like `kubectl events`, from the exporter's history.
@@ -182,21 +226,28 @@ def query(
       kubevents query --reason BackOff --since 2024-05-01T00:00:00Z --until 2024-05-02
       kubevents query -o json --since 30m | jq .message
       kubevents query -n shop --follow
+      kubevents query --workload deploy/web -l app=web --since 1h
 
     \b
     -o json prints JSON Lines: one stored occurrence per line, as the export document
     (keys in this order: id uid count time cluster namespace name involvedObject type reason
     message source reportingController reportingInstance action firstTimestamp lastTimestamp
-    eventTime [series] resourceVersion event); see docs/sinks/sqlite.md.
+    eventTime [series] [enrichment] resourceVersion event); see docs/sinks/sqlite.md.
+    --workload and -l need the exporter's enrich (docs/enrichment.md).
     """
     namespace = _namespace_scope(namespace, all_namespaces)
     if for_object is not None:
         if kind is not None or name is not None:
             raise click.UsageError("--for already names the object; drop --kind/--name")
-        kind, sep, name = for_object.partition("/")
-        if not sep or not kind or not name or "/" in name:
-            raise click.BadParameter(f"expected KIND/NAME, got {for_object!r}", param_hint="--for")
+        kind, name = _kind_name(for_object, "--for")
+    workload_kind = workload_name = None
+    if workload is not None:
+        workload_kind, workload_name = _kind_name(workload, "--workload")
+        workload_kind = canonical_kind(workload_kind)
     flt = QueryFilter(
+        workload_kind=workload_kind,
+        workload_name=workload_name,
+        labels=parse_selector(selector) if selector is not None else (),
         namespace=namespace,
         involved_kind=canonical_kind(kind) if kind else None,
         involved_name=name,

@@ -25,6 +25,9 @@ from kubevents.export._config import (
     parse_file_mode,
 )
 from kubevents.export._configload import load_export_config, read_config_file
+from kubevents.export._enrich import Enricher, ObjectCache
+from kubevents.export._enrichconfig import EnrichConfig
+from kubevents.export._enrichment import Enrichment, Workload
 from kubevents.export._fields import EventFields, FieldsMeta, FieldsSeries
 from kubevents.export._leader import (
     CLUSTER_ANNOTATION,
@@ -32,6 +35,7 @@ from kubevents.export._leader import (
     RESUME_ANNOTATION,
     LeaderElectedExporter,
 )
+from kubevents.export._metacache import MetadataCaches
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import (
     Occurrence,
@@ -71,6 +75,9 @@ __all__ = [
     "DeadLetterHandler",
     "Dedup",
     "ElasticsearchSinkConfig",
+    "EnrichConfig",
+    "Enricher",
+    "Enrichment",
     "EventFields",
     "EventTracker",
     "ExportConfig",
@@ -85,6 +92,8 @@ __all__ = [
     "LeaderElectionConfig",
     "ListWatchSettings",
     "ListWatchSource",
+    "MetadataCaches",
+    "ObjectCache",
     "Occurrence",
     "OpenSearchSinkConfig",
     "Permission",
@@ -103,6 +112,7 @@ __all__ = [
     "TimeWindow",
     "Transforms",
     "WebhookSinkConfig",
+    "Workload",
     "build_sink",
     "check_access",
     "compile_rules",

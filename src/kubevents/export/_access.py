@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from kubevents.errors import KubeError, StatusError
 from kubevents.export._config import ConfigError, ExportConfig
+from kubevents.export._enrichconfig import KINDS
 from kubevents.kube import KubeClient
 
 __all__ = [
@@ -46,8 +47,13 @@ class Permission:
 def required_permissions(
     config: ExportConfig, lease_namespace: str | None = None
 ) -> list[Permission]:
-    """Exactly what the exporter does: list and watch Events; get/create/update its Lease."""
+    """Exactly what the exporter does: list and watch Events and every kind ``enrich``
+    caches; get/create/update its Lease."""
     needed = [Permission(verb, "events", "", config.namespace) for verb in ("list", "watch")]
+    for kind in config.enrich.kinds if config.enrich is not None else ():
+        info = KINDS[kind]
+        scope = config.namespace if info.namespaced else None
+        needed += [Permission(v, info.resource, info.group, scope) for v in ("list", "watch")]
     if lease_namespace is not None:
         lease = config.leader_election.lease_name
         needed += [
@@ -93,10 +99,13 @@ async def check_access(
         who = await client.whoami()
     except KubeError:
         who = "this identity"
+    where = "deploy/10-rbac.yaml has the ClusterRole and Role the exporter needs"
+    if any(p.resource not in ("events", "leases") for p in missing):
+        where += "; deploy/enrichment/rbac.yaml those enrichment needs"
     raise ConfigError(
         f"missing RBAC permission for {who}: "
         + "; ".join(p.describe() for p in missing)
-        + " (deploy/10-rbac.yaml has the ClusterRole and Role the exporter needs)"
+        + f" ({where})"
     )
 
 

@@ -24,6 +24,7 @@ from kubevents.export._configbase import (
     StrictConfig,
     parse_file_mode,
 )
+from kubevents.export._enrichconfig import EnrichConfig
 from kubevents.export._heartbeatconfig import HeartbeatConfig
 from kubevents.export._occurrence import TimeWindow
 from kubevents.export._rules import RuleSet
@@ -45,6 +46,7 @@ __all__ = [
     "CaptureConfig",
     "ConfigError",
     "ElasticsearchSinkConfig",
+    "EnrichConfig",
     "ExportConfig",
     "HeartbeatConfig",
     "JSONLSinkConfig",
@@ -139,6 +141,7 @@ class ExportConfig(StrictConfig):
     dead_letter_file_mode: str | int = DEFAULT_FILE_MODE
     rules: RuleSet = msgspec.field(default_factory=RuleSet)
     capture: CaptureConfig | None = None
+    enrich: EnrichConfig | None = None  # off unless given (docs/enrichment.md)
     listen: str | None = "127.0.0.1:9090"  # /metrics /healthz /readyz; None disables
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
     leader_election: LeaderElectionConfig = msgspec.field(default_factory=LeaderElectionConfig)

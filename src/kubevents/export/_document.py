@@ -5,10 +5,12 @@ Key order is fixed (a msgspec Struct encodes fields in declaration order) and do
 
     id uid count time cluster namespace name involvedObject type reason message source
     reportingController reportingInstance action firstTimestamp lastTimestamp eventTime
-    [series] resourceVersion event
+    [series] [enrichment] resourceVersion event
 
-Every key is always present except ``series`` (only for events that have one) and the empty
-fields of ``involvedObject``. All top-level times share one format, RFC 3339 in UTC with exactly
+Every key is always present except ``series`` (only for events that have one), ``enrichment``
+(only when the exporter enriches: ``status``, a miss's ``reason``, ``workload`` ``{kind,
+name}``, the selected ``labels`` and ``annotations``) and the empty fields of
+``involvedObject``. All top-level times share one format, RFC 3339 in UTC with exactly
 six fractional digits and ``Z`` (``2024-05-01T12:00:00.000000Z``), so a consumer needs a single
 date format; unset times are ``null``. ``event`` is the server's Event JSON embedded byte for
 byte, so nothing the document flattens is ever lost or reinterpreted.
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from kubevents.export._enrichment import Enrichment
 from kubevents.export._fields import DocumentInvolvedObject, DocumentSource, FieldsSeries
 from kubevents.export._occurrence import Occurrence
 
@@ -68,8 +71,9 @@ class ExportDocument(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False)
     firstTimestamp: str | None  # noqa: N815
     lastTimestamp: str | None  # noqa: N815
     eventTime: str | None  # noqa: N815
-    # Only ``series`` has a default, so it is the only key omit_defaults can ever leave out.
+    # Only these two have defaults, so they are the only keys omit_defaults can leave out.
     series: DocumentSeries | None = None
+    enrichment: Enrichment | None = None
     resourceVersion: str  # noqa: N815
     event: msgspec.Raw
 
@@ -171,6 +175,7 @@ def occurrence_document(occ: Occurrence) -> ExportDocument:
         lastTimestamp=last_text,
         eventTime=at_text,
         series=document_series(series, occ.time, time_text),
+        enrichment=occ.enrichment,
         resourceVersion=occ.resource_version,
         event=embedded(occ.raw),
     )

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
+from kubevents.export._enrichment import Enrichment
 from kubevents.export._fields import EventFields
 
 __all__ = [
@@ -113,7 +114,8 @@ class Occurrence(msgspec.Struct, frozen=True, gc=False):
 
     ``time`` is the occurrence's own time (what documents show); ``filing_time`` is the time
     sinks file it under (see the module docstring): the same unless a ``TimeWindow`` moved it.
-    Copy one with a change with ``msgspec.structs.replace``.
+    Copy one with a change with ``msgspec.structs.replace``. ``enrichment`` is set by the
+    enricher when ``enrich`` is configured (``_enrich``), else None.
     """
 
     id: str
@@ -125,6 +127,7 @@ class Occurrence(msgspec.Struct, frozen=True, gc=False):
     raw: bytes
     cluster: str
     resource_version: str
+    enrichment: Enrichment | None = None
 
     @classmethod
     def of(

@@ -26,6 +26,7 @@ from kubevents.export._config import (
     SinkConfig,
 )
 from kubevents.export._heartbeat import Heartbeat, heartbeat_object, plan_heartbeat
+from kubevents.export._metacache import MetadataCaches
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._pipeline import Pipeline
 from kubevents.export._rules import compile_rules
@@ -72,6 +73,7 @@ class Exporter:
         self.source: ListWatchSource | None = None
         self.checkpointer: Checkpointer | None = None
         self.server: MetricsServer | None = None
+        self.caches: MetadataCaches | None = None
         self.heartbeat: Heartbeat | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self.supervisor = TaskSupervisor(self.metrics)
@@ -205,6 +207,11 @@ class Exporter:
                 saved_resource_version=start_rv,
             )
             watch_timeout = None if c.watch_timeout is None else int(c.watch_timeout)
+            if c.enrich is not None:
+                self.caches = MetadataCaches(
+                    client, c.enrich, self.metrics, namespace=c.namespace,
+                    watch_timeout=watch_timeout,
+                )  # fmt: skip
             transforms = Transforms(
                 self.pipeline.submit,
                 tracker,
@@ -213,6 +220,7 @@ class Exporter:
                 rules=compile_rules(c.rules),
                 time_window=c.time_window.window(),
                 capture=capture,
+                enrich=None if self.caches is None else self.caches.enricher,
             )
             self.source = ListWatchSource(
                 client,
@@ -233,6 +241,8 @@ class Exporter:
             if c.listen is not None:
                 await self._serve(c.listen)
             await self.pipeline.start()
+            if self.caches is not None:
+                await self._sync_caches(self.caches, stop)
             watch_task = supervisor.spawn(self.source.run(start_rv), "watcher")
             supervisor.spawn(self.checkpointer.run(), "checkpoint")
             if self.heartbeat is not None:
@@ -270,6 +280,30 @@ class Exporter:
                 await self.server.stop()
             if self._own_client:
                 await client.close()
+
+    async def _sync_caches(self, caches: MetadataCaches, stop: asyncio.Event) -> None:
+        """Start the metadata caches; export once their first LISTs are in (or the timeout):
+        occurrences exported before would all be misses."""
+        assert self.config.enrich is not None
+        self.supervisor.spawn(caches.run(), "enrich")
+        timeout = self.config.enrich.sync_timeout
+        began = time.monotonic()
+        synced = asyncio.create_task(caches.wait_synced(timeout))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([synced, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        synced.cancel()
+        if stop.is_set():
+            return
+        if synced.result():
+            log.info("metadata caches synced in %.1fs", time.monotonic() - began)
+        else:
+            pending = [k for k, cache in caches.caches.items() if not cache.synced]
+            log.warning(
+                "metadata caches of %s not synced after %.0fs (enrich.sync_timeout): exporting "
+                "anyway; their occurrences are misses (not_synced) until they are",
+                ", ".join(pending), timeout,
+            )  # fmt: skip
 
     async def _serve(self, listen: str) -> None:
         host, _, port = listen.rpartition(":")

@@ -35,6 +35,7 @@ from typing import TypeVar
 import msgspec
 
 from kubevents.export._buffer import Acknowledge, Entry, WhenFull
+from kubevents.export._enrichment import Enrichment
 from kubevents.export._fields import event_fields_decoder
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import Occurrence
@@ -65,6 +66,8 @@ class _Spooled(msgspec.Struct, array_like=True, gc=False):
     # The filing time the transforms chose (time_window), in µs since the epoch, when it is
     # not the occurrence's own time: a replay must file it where the live path would have.
     filed_us: int | None = None
+    # What the enricher attached (``_enrich``): a replay of the spool cannot look it up again.
+    enrichment: Enrichment | None = None
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -77,7 +80,9 @@ _event_decoder = event_fields_decoder()
 def encode_occurrence(occurrence: Occurrence) -> bytes:
     filed = occurrence.filing_time
     filed_us = None if filed == occurrence.time else (filed - _EPOCH) // _MICROSECOND
-    return _encoder.encode(_Spooled(occurrence.cluster, occurrence.raw, filed_us))
+    return _encoder.encode(
+        _Spooled(occurrence.cluster, occurrence.raw, filed_us, occurrence.enrichment)
+    )
 
 
 def decode_occurrence(payload: bytes) -> Occurrence:
@@ -90,6 +95,8 @@ def decode_occurrence(payload: bytes) -> Occurrence:
     if not event.metadata.uid:
         raise ValueError("not a spooled occurrence: the Event has no uid")
     occurrence = Occurrence.of(event, spooled.raw, spooled.cluster)
+    if spooled.enrichment is not None:
+        occurrence = msgspec.structs.replace(occurrence, enrichment=spooled.enrichment)
     if spooled.filed_us is None:
         return occurrence
     try:

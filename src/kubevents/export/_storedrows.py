@@ -14,12 +14,14 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from kubevents.export._enrichment import Enrichment
 from kubevents.export._fields import EventFields
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks.sqlite import (
     EventCodec,
     StoredEventError,
     from_micros,
+    stored_enrichment,
     strip_managed_fields,
     uid_text,
 )
@@ -77,6 +79,16 @@ class StoredOccurrence:
     inserted_at: datetime
     stored_event: bytes | str  # a version 1 store's JSON text, else compressed
     codec: EventCodec | None
+    # The involved object's workload and labels, if the exporter enriched (docs/enrichment.md).
+    enrichment: Enrichment | None = None
+
+    @property
+    def workload(self) -> str:
+        """``Kind/name`` of the owning workload, ``""`` when none is known."""
+        found = self.enrichment
+        if found is None or found.workload is None:
+            return ""
+        return f"{found.workload.kind}/{found.workload.name}"
 
     @property
     def id(self) -> str:
@@ -157,7 +169,7 @@ class StoredOccurrence:
             id=self.id, uid=self.uid, count=self.count, time=self.time,
             filing_time=self.filing_time, event=self.fields,
             raw=self.event_json.encode(), cluster=self.cluster,
-            resource_version=self.resource_version,
+            resource_version=self.resource_version, enrichment=self.enrichment,
         )  # fmt: skip
 
 
@@ -215,7 +227,8 @@ def stored_occurrence(row: tuple[Any, ...], codec: EventCodec | None) -> StoredO
     """
     try:
         (seq, uid, count, filed, own, namespace, kind, name, _, type_, reason, component, _,
-         cluster, inserted_at, event) = row  # fmt: skip
+         cluster, inserted_at, event) = row[:16]  # fmt: skip
+        enrichment = stored_enrichment(*row[16:20]) if len(row) > 16 else None
         for column, value in (("seq", seq), ("count", count), ("time", filed),
                               ("inserted_at", inserted_at)):  # fmt: skip
             if type(value) is not int:
@@ -243,7 +256,7 @@ def stored_occurrence(row: tuple[Any, ...], codec: EventCodec | None) -> StoredO
             involved_namespace=texts["involved_namespace"], type=type_, reason=reason,
             source_component=component, reporting_controller=texts["reporting_controller"],
             cluster=cluster, inserted_at=from_micros(inserted_at), stored_event=event,
-            codec=codec,
+            codec=codec, enrichment=enrichment,
         )  # fmt: skip
     except (TypeError, ValueError, OverflowError) as exc:
         raise StoreError(f"stored row with seq {row[0]!r} is malformed: {exc}") from None

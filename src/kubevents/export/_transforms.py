@@ -3,7 +3,8 @@
 The source (``_source``) hands over every Event object it receives and every resume mark;
 here each object becomes an ``Occurrence`` (its identity, its filing time), the tracker drops
 what was already exported (``Dedup``), the rules drop what the configuration excludes
-(``RuleFilter``), and what is left goes to the fan-out. Whatever the outcome, the object's
+(``RuleFilter``), the enricher (``_enrich``, when configured) attaches the object's workload
+and labels from its caches, and what is left goes to the fan-out. Whatever the outcome, the object's
 resourceVersion goes along, so the resume point moves past skipped objects too.
 """
 
@@ -82,8 +83,10 @@ class Transforms:
         rules: Filter | None = None,
         time_window: TimeWindow | None = None,
         capture: CaptureWriter | None = None,
+        enrich: Callable[[Occurrence], Occurrence] | None = None,
     ) -> None:
         self._submit = submit
+        self._enrich = enrich
         self._capture = capture
         self._cluster = cluster
         self._window = time_window if time_window is not None else TimeWindow()
@@ -142,6 +145,8 @@ class Transforms:
             return None
         if self._filter is not None and not self._filter(occurrence):
             return None
+        if self._enrich is not None:
+            occurrence = self._enrich(occurrence)
         clamped = occurrence.clamped
         if clamped is not None:
             self._clamped[clamped].inc()

@@ -36,6 +36,7 @@ from kubevents.export._configbase import (
     parse_file_mode,
     parse_size,
 )
+from kubevents.export._enrichconfig import validate_enrich
 from kubevents.export._heartbeatconfig import validate_heartbeat
 from kubevents.export._rules import RuleSet, compile_rules
 from kubevents.kube import validate_timing
@@ -225,6 +226,8 @@ def validate_config(config: ExportConfig) -> None:
     _rules(config.rules, "rules")
     if config.capture is not None:
         _capture(config.capture)
+    if config.enrich is not None:
+        validate_enrich(config.enrich)
     _distinct_files(config)
     _leader_election(config.leader_election)
     validate_heartbeat(config.heartbeat, config.leader_election.enabled)

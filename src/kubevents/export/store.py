@@ -86,10 +86,12 @@ _T = TypeVar("_T")
 class QueryFilter:
     """What to read. ``None`` fields do not filter; all given fields must match.
 
-    ``involved_kind``, ``reason`` and ``type`` compare case-insensitively; ``source`` matches
-    ``source.component`` or ``reportingController``; ``text`` is a case-insensitive substring of
-    the message. The window is ``since <= time < until`` on the occurrence's filing time. ``limit``
-    keeps the newest rows; results always run oldest to newest, as ``kubectl events`` prints.
+    ``involved_kind``, ``reason``, ``type`` and ``workload_kind`` compare case-insensitively;
+    ``source`` matches ``source.component`` or ``reportingController``; ``labels`` are
+    equalities on the involved object's labels the exporter kept (``enrich.labels``); ``text``
+    is a case-insensitive substring of the message. The window is ``since <= time < until`` on
+    the occurrence's filing time. ``limit`` keeps the newest rows; results always run oldest
+    to newest, as ``kubectl events`` prints.
     """
 
     namespace: str | None = None
@@ -103,6 +105,15 @@ class QueryFilter:
     until: datetime | None = None
     text: str | None = None
     limit: int | None = None
+    # The enrichment's (docs/enrichment.md): the owning workload, and label equalities.
+    workload_kind: str | None = None
+    workload_name: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def enriched(self) -> bool:
+        """Whether this filter reads the enrichment's columns (stores of schema 3 on)."""
+        return bool(self.workload_kind or self.workload_name or self.labels)
 
     def __post_init__(self) -> None:
         for field in ("since", "until"):
@@ -139,6 +150,16 @@ class QueryFilter:
         if self.text:
             clauses.append(text)
             params.append(self.text.casefold())
+        if self.workload_kind is not None:
+            clauses.append("workload_kind = ?")
+            params.append(self.workload_kind)
+        if self.workload_name is not None:
+            clauses.append("workload_name = ?")
+            params.append(self.workload_name)
+        for key, value in self.labels:
+            # Label keys cannot hold a double quote (``-l`` checks them), so the path is exact.
+            clauses.append("json_extract(labels, ?) = ?")
+            params += [f'$."{key}"', value]
         return " AND ".join(clauses) or "1", params
 
 
@@ -247,6 +268,14 @@ class EventStore:
     ) -> None:
         self.close()
 
+    def _where(self, flt: QueryFilter) -> tuple[str, list[Any]]:
+        if flt.enriched and self._version < 3:
+            raise StoreError(
+                f"{self.path} predates enrichment (schema {self._version}): --workload and -l "
+                "need schema 3, which an exporter of this version migrates to when it starts"
+            )
+        return flt.where(self._text)
+
     def _read(self, statements: list[tuple[str, list[Any]]]) -> list[list[tuple[Any, ...]]]:
         """Run SELECTs in one read transaction: one consistent snapshot, released at once."""
         conn = self._conn
@@ -260,7 +289,7 @@ class EventStore:
             raise StoreError(f"cannot read {self.path}: {exc}") from None
 
     def _query_sql(self, flt: QueryFilter) -> tuple[str, list[Any]]:
-        where, params = flt.where(self._text)
+        where, params = self._where(flt)
         if flt.limit is None:
             return f"{self._select} WHERE {where} ORDER BY time, seq", params
         newest = f"{self._select} WHERE {where} ORDER BY time DESC, seq DESC LIMIT ?"
@@ -283,7 +312,7 @@ class EventStore:
 
     def count(self, flt: QueryFilter | None = None) -> int:
         """How many occurrences match (all of them without a filter); ``limit`` is ignored."""
-        where, params = (flt or QueryFilter()).where(self._text)
+        where, params = self._where(flt or QueryFilter())
         [rows] = self._read([(f"SELECT count(*) FROM occurrences WHERE {where}", params)])
         return int(rows[0][0])
 
@@ -335,7 +364,7 @@ class EventStore:
             yield self._rows(rows)
         else:
             cursor = self.last_seq()
-        where, params = flt.where(self._text)
+        where, params = self._where(flt)
         new_sql = f"{self._select} WHERE seq > ? AND seq <= ? AND {where} ORDER BY seq LIMIT ?"
         while stop is None or not stop.is_set():
             [head] = self._read([head_sql])
@@ -411,7 +440,7 @@ class EventStore:
         """
         if size < 1:
             raise ValueError("size must be at least 1")
-        [rows] = self._read([page_sql(self._select, *flt.where(self._text), before, size)])
+        [rows] = self._read([page_sql(self._select, *self._where(flt), before, size)])
         return self._rows(rows)
 
     def object_history(
@@ -425,7 +454,7 @@ class EventStore:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         flt = QueryFilter(involved_kind=kind, involved_name=name)
-        where, params = flt.where(self._text)
+        where, params = self._where(flt)
         [rows] = self._read([object_sql(self._select, where, params, namespace, limit)])
         return self._rows(rows)
 
@@ -437,7 +466,7 @@ class EventStore:
         """
         if buckets < 1:
             raise ValueError("buckets must be at least 1")
-        where, params = flt.where(self._text)
+        where, params = self._where(flt)
         start, end = flt.since, flt.until
         if start is None or end is None:
             # The first match from each end of an index on time, where min() and max() of a
@@ -458,5 +487,5 @@ class EventStore:
             start = from_micros(to_micros(start) // (step // _MICRO) * (step // _MICRO))
         # Only the given bounds: a derived one holds every matching row, and a bound on time
         # would keep SQLite from counting off a covering index.
-        [rows] = self._read([timeline_sql(*flt.where(self._text), start, step)])
+        [rows] = self._read([timeline_sql(*self._where(flt), start, step)])
         return timeline_of(rows, start, end, step)

@@ -23,6 +23,12 @@ from kubevents.kube._election import (
 )
 from kubevents.kube._events import EventList, EventReader, EventsAPI
 from kubevents.kube._lease import LEASE_API_VERSION, Lease, LeasesAPI, LeaseSpec
+from kubevents.kube._metadata import (
+    MetadataReader,
+    ObjectMetadata,
+    OwnerReference,
+    PartialObjectMetadata,
+)
 from kubevents.kube._objects import APIResource, ObjectsAPI, UnknownResourceError
 from kubevents.kube._transport import (
     CONTENT_TYPE_JSON,
@@ -72,7 +78,11 @@ __all__ = [
     "LeaseLock",
     "LeaseSpec",
     "LeasesAPI",
+    "MetadataReader",
+    "ObjectMetadata",
     "ObjectsAPI",
+    "OwnerReference",
+    "PartialObjectMetadata",
     "ResourceLock",
     "TokenFile",
     "UnknownResourceError",

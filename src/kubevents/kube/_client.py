@@ -15,6 +15,7 @@ from kubevents.errors import StatusError, UnexpectedObjectError
 from kubevents.kube._config import ClusterConfig, load_config
 from kubevents.kube._events import EventsAPI
 from kubevents.kube._lease import LeasesAPI
+from kubevents.kube._metadata import MetadataReader
 from kubevents.kube._objects import ObjectsAPI
 from kubevents.kube._transport import Transport
 from kubevents.model import Event, EventsV1Event
@@ -93,6 +94,10 @@ class KubeClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def metadata(self, group_version: str, resource: str) -> MetadataReader:
+        """Metadata-only LIST and WATCH of ``resource`` (``pods`` of ``v1``)."""
+        return MetadataReader(self._transport, group_version, resource)
 
     async def has_api(self, group_version: str) -> bool:
         """Whether the server serves ``group_version`` (e.g. ``events.k8s.io/v1``)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
@@ -21,13 +21,21 @@ from kubevents.kube._transport import CONTENT_TYPE_STRATEGIC_MERGE_PATCH, Transp
 from kubevents.kube._watch import WatchStream, excerpt
 from kubevents.model import DECODE_ERRORS, Wire, decoder
 
-__all__ = ["DEFAULT_PAGE_SIZE", "EventList", "EventReader", "EventsAPI", "decode_list"]
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "EventList",
+    "EventReader",
+    "EventsAPI",
+    "decode_list",
+    "paged",
+]
 
 log = logging.getLogger(__name__)
 
 _E = TypeVar("_E", bound=Wire)
 _R = TypeVar("_R", bound=msgspec.Struct)
 _V = TypeVar("_V", bound=msgspec.Struct)
+_P = TypeVar("_P", bound=msgspec.Struct)
 
 DEFAULT_PAGE_SIZE = 500
 # How long past the server-side watch timeout the client waits for bytes before giving up.
@@ -152,16 +160,15 @@ class EventReader(Generic[_R]):
         limit: int = DEFAULT_PAGE_SIZE,
     ) -> AsyncIterator[EventList[_R]]:
         """Every page of a consistent paginated list (``limit`` + ``continue``)."""
-        token: str | None = None
-        while True:
-            page = await self.list(
+
+        def fetch(token: str | None) -> Awaitable[EventList[_R]]:
+            return self.list(
                 namespace, field_selector=field_selector, label_selector=label_selector,
                 limit=limit, continue_token=token,
             )  # fmt: skip
+
+        async for page in paged(fetch):
             yield page
-            if not page.continue_token:
-                return
-            token = page.continue_token
 
     async def watch(
         self,
@@ -240,6 +247,19 @@ class EventsAPI(EventReader[_E]):
 
     async def delete(self, namespace: str, name: str) -> None:
         await self._transport.request("DELETE", self._path(namespace, name))
+
+
+async def paged(
+    fetch: Callable[[str | None], Awaitable[EventList[_P]]],
+) -> AsyncIterator[EventList[_P]]:
+    """The pages ``fetch(continue_token)`` returns, from the first until one has no token."""
+    token: str | None = None
+    while True:
+        page = await fetch(token)
+        yield page
+        if not page.continue_token:
+            return
+        token = page.continue_token
 
 
 def _namespace_of(event: Wire) -> str:

@@ -88,9 +88,13 @@ class Transport:
         body: Any = None,
         content_type: str = CONTENT_TYPE_JSON,
         request_timeout: aiohttp.ClientTimeout | float | None = DEFAULT_REQUEST_TIMEOUT,
+        accept: str = CONTENT_TYPE_JSON,
     ) -> aiohttp.ClientResponse:
-        """Send a request and return the open response (2xx only); the caller must release it."""
-        headers = {"Accept": CONTENT_TYPE_JSON, "Content-Type": content_type}
+        """Send a request and return the open response (2xx only); the caller must release it.
+
+        ``accept`` is the media type asked for (content negotiation, e.g. metadata only).
+        """
+        headers = {"Accept": accept, "Content-Type": content_type}
         try:
             method, url, headers, body, _ = await self._api.param_serialize(
                 method,
@@ -138,6 +142,7 @@ class Transport:
         body: Any = None,
         content_type: str = CONTENT_TYPE_JSON,
         request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
+        accept: str = CONTENT_TYPE_JSON,
     ) -> bytes:
         """Send a request and return the whole 2xx body."""
         response = await self.open(
@@ -147,6 +152,7 @@ class Transport:
             body=body,
             content_type=content_type,
             request_timeout=request_timeout,
+            accept=accept,
         )
         try:
             return await response.read()

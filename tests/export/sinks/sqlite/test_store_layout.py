@@ -128,7 +128,7 @@ def test_a_version_1_store_reads_the_same_before_and_after_its_migration(tmp_pat
     json_page_before = json_output(path, "-n", "shop", "--limit", "7")
 
     write_store(path, [])  # an exporter of this version starts on it
-    assert version(path) == SCHEMA_VERSION == 2
+    assert version(path) == SCHEMA_VERSION == 3
     assert json_output(path) == json_before
     assert json_output(path, "-n", "shop", "--limit", "7") == json_page_before
     assert json_before == encode_lines(stripped(o) for o in in_query_order(REALISTIC))
@@ -232,7 +232,7 @@ def test_a_kill_during_the_migration_leaves_the_version_1_store_whole(tmp_path: 
     with EventStore(path) as store:
         assert store.count() == 20_000
     write_store(path, [])  # the next start migrates it all
-    assert version(path) == 2
+    assert version(path) == SCHEMA_VERSION
     with EventStore(path) as store:
         assert sorted(o.id for o in store.query()) == sorted(o.id for o in many)
 

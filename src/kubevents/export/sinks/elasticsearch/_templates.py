@@ -5,9 +5,10 @@ Pure functions only (no I/O), so every shape is testable and documented in one p
 
 The document is the shared export document (``kubevents.export._document``) with ``time``
 renamed to ``@timestamp`` and three additions: the Event's ``labels`` and ``annotations`` and
-its ``related`` object. The server's Event JSON rides along as ``event``, stored but not
-indexed (``enabled: false``): its managedFields and label keys would otherwise explode or
-conflict in the mapping.
+its ``related`` object. The involved object's ``enrichment`` (when the exporter enriches) is
+mapped too: its workload as keywords, its labels and annotations like the Event's. The
+server's Event JSON rides along as ``event``, stored but not indexed (``enabled: false``):
+its managedFields and label keys would otherwise explode or conflict in the mapping.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from kubevents.export._document import (
     document_times,
     embedded,
 )
+from kubevents.export._enrichment import Enrichment, Workload
 from kubevents.export._occurrence import Occurrence
 
 __all__ = [
@@ -99,6 +101,16 @@ def flat_type_for(
     return "flattened" if version >= (8, 0, 0) or xpack_flattened else None
 
 
+class SearchEnrichment(msgspec.Struct, omit_defaults=True, gc=False):
+    """``enrichment`` as indexed: the export document's, its maps cut and (maybe) de-dotted."""
+
+    status: str
+    reason: str = ""
+    workload: Workload | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
 # Built positionally, in field order: a Struct takes keyword arguments at about ten times the
 # cost, and one is built per occurrence. Positional needs every field required, so the keys
 # that may be absent hold UNSET, which the encoder leaves out, instead of a None default.
@@ -128,6 +140,7 @@ class SearchDocument(msgspec.Struct, gc=False):
     resourceVersion: str  # noqa: N815
     labels: dict[str, str] | UnsetType
     annotations: dict[str, str] | UnsetType
+    enrichment: SearchEnrichment | UnsetType
     event: msgspec.Raw
 
 
@@ -144,6 +157,16 @@ def _indexed_map(mapping: dict[str, str] | None, flat: bool) -> dict[str, str] |
         for k, v in mapping.items()
     }
     return cut if flat else dedot(cut)
+
+
+def _enrichment(found: Enrichment | None, flat: bool) -> SearchEnrichment | UnsetType:
+    if found is None:
+        return UNSET
+    labels, annotations = _indexed_map(found.labels, flat), _indexed_map(found.annotations, flat)
+    return SearchEnrichment(
+        found.status, found.reason, found.workload,
+        None if labels is UNSET else labels, None if annotations is UNSET else annotations,
+    )  # fmt: skip
 
 
 def search_document(occ: Occurrence, *, flat_maps: bool) -> SearchDocument:
@@ -178,6 +201,7 @@ def search_document(occ: Occurrence, *, flat_maps: bool) -> SearchDocument:
         occ.resource_version,
         _indexed_map(meta.labels, flat_maps),
         _indexed_map(meta.annotations, flat_maps),
+        _enrichment(occ.enrichment, flat_maps),
         embedded(occ.raw),
     )
 
@@ -206,6 +230,10 @@ def mappings(flat_type: FlatType | None) -> dict[str, Any]:
         "lastTimestamp": _DATE, "eventTime": _DATE,
         "series": {"properties": {"count": _LONG, "lastObservedTime": _DATE}},
         "resourceVersion": _KEYWORD, "labels": label_map, "annotations": label_map,
+        "enrichment": {"properties": {
+            "status": _KEYWORD, "reason": _KEYWORD, "workload": _object("kind", "name"),
+            "labels": label_map, "annotations": label_map,
+        }},
         "event": {"type": "object", "enabled": False},
     }  # fmt: skip
     result: dict[str, Any] = {
@@ -217,13 +245,13 @@ def mappings(flat_type: FlatType | None) -> dict[str, Any]:
         # De-dotted keys are new fields under labels/annotations: strings become keywords.
         result["dynamic_templates"] = [
             {
-                f"kubevents_{name}": {
+                f"kubevents_{name.replace('.', '_')}": {
                     "path_match": f"{name}.*",
                     "match_mapping_type": "string",
                     "mapping": _KEYWORD,
                 }
             }
-            for name in ("labels", "annotations")
+            for name in ("labels", "annotations", "enrichment.labels", "enrichment.annotations")
         ]
     return result
 

@@ -8,6 +8,7 @@ from kubevents.export.sinks.sqlite._codec import (
     strip_managed_fields,
 )
 from kubevents.export.sinks.sqlite._config import SQLiteSinkConfig
+from kubevents.export.sinks.sqlite._enriched import enrichment_columns, stored_enrichment
 from kubevents.export.sinks.sqlite._schema import (
     APPLICATION_ID,
     COLUMNS,
@@ -38,10 +39,12 @@ __all__ = [
     "SQLiteSinkConfig",
     "StoredEventError",
     "default_db_path",
+    "enrichment_columns",
     "from_micros",
     "schema_problem",
     "select",
     "shipped_codec",
+    "stored_enrichment",
     "stored_uid",
     "strip_managed_fields",
     "to_micros",

@@ -8,6 +8,7 @@ from functools import cache
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks._base import Rejected
 from kubevents.export.sinks.sqlite._codec import EventCodec, shipped_codec, strip_managed_fields
+from kubevents.export.sinks.sqlite._enriched import enrichment_columns
 from kubevents.export.sinks.sqlite._schema import stored_uid, to_micros
 
 __all__ = ["Row", "encode_rows"]
@@ -48,5 +49,6 @@ def encode_rows(
             None if ev.reporting_controller == component else ev.reporting_controller,
             occ.cluster, inserted_at,
             codec.compress(strip_managed_fields(occ.raw, ev.metadata.managed_fields)),
+            *enrichment_columns(occ.enrichment),
         ))  # fmt: skip
     return rows, rejected

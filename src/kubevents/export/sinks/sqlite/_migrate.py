@@ -1,7 +1,8 @@
 """Bring a store to the current schema, in place, inside the caller's write transaction.
 
 Version 1 kept every Event as JSON text next to a copy of its fields (~2 300 bytes an
-occurrence); version 2 keeps the Event compressed and only the columns the queries use. The
+occurrence); version 2 keeps the Event compressed and only the columns the queries use;
+version 3 adds the enrichment's columns (``V3``: new columns and an index, no row rewritten). The
 step rewrites every row into a new table and swaps it in, all in the one transaction the sink
 opens: a crash or a ``SIGKILL`` half-way leaves the version 1 store as it was (SQLite rolls the
 transaction back when the file is next opened), and the next start simply begins again. The
@@ -20,10 +21,12 @@ from typing import Any
 from kubevents.export.sinks.sqlite._codec import EventCodec, strip_managed_fields
 from kubevents.export.sinks.sqlite._schema import (
     COLUMNS,
+    ENRICHED_COLUMNS,
     MIGRATIONS,
     SCHEMA_VERSION,
     V2,
     V2_INDEXES,
+    V3,
     stored_uid,
     to_micros,
 )
@@ -36,9 +39,10 @@ log = logging.getLogger(__name__)
 _CHUNK = 2_000
 _PROGRESS_EVERY = 10.0  # seconds between progress lines of a long migration
 
+_V2_COLUMNS = tuple(c for c in COLUMNS if c not in ENRICHED_COLUMNS)
 _INSERT = (
-    f"INSERT INTO occurrences_v2 (seq, {', '.join(COLUMNS)}) "
-    f"VALUES ({', '.join('?' * (1 + len(COLUMNS)))}) ON CONFLICT(uid, count) DO NOTHING"
+    f"INSERT INTO occurrences_v2 (seq, {', '.join(_V2_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (1 + len(_V2_COLUMNS)))}) ON CONFLICT(uid, count) DO NOTHING"
 )
 _V1_COLUMNS = (
     "uid, count, time, time_rfc3339, namespace, involved_kind, involved_name, "
@@ -53,8 +57,11 @@ def migrate(conn: sqlite3.Connection, version: int, where: str) -> None:
         if target <= len(MIGRATIONS):
             for statement in MIGRATIONS[target - 1]:
                 conn.execute(statement)
-        else:
+        elif target == 2:
             _to_v2(conn, where)
+        else:
+            for statement in V3:
+                conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {target}")
         log.info("%s: schema now at version %d", where, target)
 

@@ -16,6 +16,7 @@ __all__ = [
     "COLUMNS",
     "DB_PATH_ENV",
     "DEFAULT_DB_PATH",
+    "ENRICHED_COLUMNS",
     "INSERT",
     "MIGRATIONS",
     "PRUNE",
@@ -24,6 +25,7 @@ __all__ = [
     "V2",
     "V2_INDEXES",
     "V2_PAGE_SIZE",
+    "V3",
     "default_db_path",
     "from_micros",
     "schema_problem",
@@ -82,8 +84,9 @@ _V1 = (
 
 # Migration i brings the schema from version i to i + 1; append, never edit. Version 2 (the
 # compact layout) is made by ``_migrate``: it compresses every stored Event, which SQL cannot.
+# Version 3 is ``V3``.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Version 2 keeps as columns what the queries filter, sort and group on, and the Event
 # (compressed, ``_codec``); everything else a reader shows is read from the Event.
@@ -123,6 +126,19 @@ V2_INDEXES = (
     "CREATE INDEX occurrences_involved ON occurrences (involved_name)",
     "CREATE INDEX occurrences_reason_time ON occurrences (reason, time)",
 )
+# Version 3: the enrichment (docs/enrichment.md), NULL in rows stored without it. Adding
+# columns rewrites no row. ``labels`` is the involved object's selected labels as a JSON object
+# (``-l``); ``enrichment`` the rest of what the occurrence carried (status, a miss's reason,
+# annotations) as JSON. The index serves ``--workload``, newest first along ``time``; partial,
+# so stores without enrichment pay nothing for it.
+V3 = (
+    "ALTER TABLE occurrences ADD COLUMN workload_kind TEXT COLLATE NOCASE",
+    "ALTER TABLE occurrences ADD COLUMN workload_name TEXT",
+    "ALTER TABLE occurrences ADD COLUMN labels TEXT",
+    "ALTER TABLE occurrences ADD COLUMN enrichment TEXT",
+    "CREATE INDEX occurrences_workload_time ON occurrences (workload_name, time) "
+    "WHERE workload_name IS NOT NULL",
+)
 # 16 KiB pages: a row is ~300 bytes, and a 4 KiB page wastes half a row on average.
 V2_PAGE_SIZE = 16_384
 
@@ -143,7 +159,12 @@ COLUMNS = (
     "cluster",
     "inserted_at",
     "event",
+    "workload_kind",
+    "workload_name",
+    "labels",
+    "enrichment",
 )
+ENRICHED_COLUMNS = COLUMNS[-4:]
 INSERT = (
     f"INSERT INTO occurrences ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
     "ON CONFLICT(uid, count) DO NOTHING"
@@ -154,11 +175,14 @@ def select(version: int) -> str:
     """What a reader selects from a store of ``version``: ``seq``, then ``COLUMNS``.
 
     A version 1 store (not yet migrated by an exporter) has the same columns but for the own
-    time, which it keeps as RFC 3339 text, and the Event, which it keeps as JSON text.
+    time, which it keeps as RFC 3339 text, and the Event, which it keeps as JSON text; stores
+    before version 3 have no enrichment (NULL).
     """
     columns: tuple[str, ...] = ("seq", *COLUMNS)
     if version == 1:
         columns = tuple("time_rfc3339" if c == "own_time" else c for c in columns)
+    if version < 3:
+        columns = tuple(f"NULL AS {c}" if c in ENRICHED_COLUMNS else c for c in columns)
     return f"SELECT {', '.join(columns)} FROM occurrences"
 
 
