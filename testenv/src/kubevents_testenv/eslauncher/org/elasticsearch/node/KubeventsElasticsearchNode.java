@@ -1,7 +1,8 @@
 // kubevents test environment: one Elasticsearch 8 node from the Maven Central jars.
 //
-// Arguments: home directory, HTTP port, transport port. The node is single-node on 127.0.0.1
-// with the netty4 transport (HTTP) as its only plugin; it prints a line once it has started.
+// Arguments: home directory, HTTP port, transport port, and optionally "main-info". The node is
+// single-node on 127.0.0.1 with the netty4 transport (HTTP) as its plugin, and with
+// "main-info" also GET / (MainInfoPlugin); it prints a line once it has started.
 // In package org.elasticsearch.node because the node's construction hooks are package-private.
 package org.elasticsearch.node;
 
@@ -13,6 +14,7 @@ import org.elasticsearch.common.logging.LogConfigurator;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.env.Environment;
 import org.elasticsearch.plugins.ClasspathPluginsService;
+import org.elasticsearch.plugins.Plugin;
 import org.elasticsearch.plugins.PluginsService;
 import org.elasticsearch.transport.netty4.Netty4Plugin;
 
@@ -38,11 +40,14 @@ public class KubeventsElasticsearchNode {
             .build();
         Environment env = InternalSettingsPreparer.prepareEnvironment(
             settings, Map.of(), null, () -> "node-1");
+        List<Class<? extends Plugin>> plugins = args.length > 3 && args[3].equals("main-info")
+            ? List.of(Netty4Plugin.class, MainInfoPlugin.class)
+            : List.of(Netty4Plugin.class);
         NodeServiceProvider services = new NodeServiceProvider() {
             @Override
             PluginsService newPluginService(Environment environment, Settings nodeSettings) {
                 return new ClasspathPluginsService(
-                    nodeSettings, environment, List.of(Netty4Plugin.class));
+                    nodeSettings, environment, plugins);
             }
         };
         Node node = new Node(NodeConstruction.prepareConstruction(env, services, true));
