@@ -191,6 +191,11 @@ class AppendedRecords:
         self._offset += end
         return self._records
 
+    poll_interval = 0.1
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)  # up to a few hundred MB
+
     def lines(self) -> Iterator[bytes]:
         """Every whole line of the file, from the start."""
         with self.path.open("rb") as handle:
