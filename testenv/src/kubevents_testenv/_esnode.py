@@ -5,12 +5,13 @@ are: ``org.elasticsearch:elasticsearch`` (the server, Lucene, x-content with its
 implementation) and ``org.elasticsearch.plugin:transport-netty4`` (HTTP). A node needs a way to
 load a plugin that has no descriptor; ``eslauncher/`` holds small Java classes of ours that
 hand it the classes on the classpath (and, on request, answer ``GET /``), compiled once with
-``javac`` next to the cached classpath (``~/.cache/kubevents/search/elasticsearch-node-<version>/``).
+``javac`` next to the cached classpath
+(``~/.cache/kubevents/search/elasticsearch-node-<version>/``).
 
 What such a node has, and what it has not (the modules that are not on Maven Central), is in
 docs/sinks/elasticsearch.md: ``_bulk``, composable index templates, ``flattened``, data stream
-writes; no ``GET /`` (module ``rest-root``; ours with ``main_info``), no ``_data_stream`` APIs (``data-streams``), no ILM
-(``x-pack-ilm``).
+writes; no ``GET /`` (module ``rest-root``; ours with ``main_info``), no ``_data_stream`` APIs
+(``data-streams``), no ILM (``x-pack-ilm``).
 """
 
 from __future__ import annotations
@@ -110,7 +111,11 @@ class ElasticsearchNode(ServerProcess):
     product = "elasticsearch"
 
     def __init__(
-        self, version: str = ELASTICSEARCH_NODE_VERSION, *, heap: str = "1g", main_info: bool = False
+        self,
+        version: str = ELASTICSEARCH_NODE_VERSION,
+        *,
+        heap: str = "1g",
+        main_info: bool = False,
     ) -> None:
         self.runtime = ensure_elasticsearch_node(version)
         self.version = version
