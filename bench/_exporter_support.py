@@ -34,6 +34,7 @@ __all__ = [
     "ProcessSample",
     "Progress",
     "call",
+    "delete_events",
     "indexed",
     "kubevents_export",
     "seed_events",
@@ -138,6 +139,19 @@ async def seed_events(
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(SEED_CONCURRENCY)))
         return total / (time.perf_counter() - began)
+
+
+async def delete_events(cluster: LocalCluster, namespace: str) -> None:
+    """Delete every Event of ``namespace`` (one deletecollection): a later backfill of the whole
+    cluster lists only the Events it is meant to."""
+    headers = {"Authorization": f"Bearer {cluster.admin_token}"}
+    connector = aiohttp.TCPConnector(ssl=cluster.ssl_context())
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        url = f"{cluster.url}/api/v1/namespaces/{namespace}/events"
+        async with session.delete(url) as response:
+            if response.status != 200:
+                raise RuntimeError(f"deletecollection: HTTP {response.status}")
+            await response.read()
 
 
 def call(url: str, method: str = "GET", body: Any = None) -> Any:

@@ -48,6 +48,7 @@ from bench._exporter_support import (
     MeasuredProcess,
     Progress,
     call,
+    delete_events,
     indexed,
     kubevents_export,
     seed_events,
@@ -358,6 +359,9 @@ def run(ctx: BenchContext) -> Suite:
             "flood-kee", live, burst, 20_000_000,
         )  # fmt: skip
         details["kee_flood"] = kee_flood
+        # Only the seeded Events stay for the backfills into Elasticsearch below.
+        for namespace in ("bench-flood-kv", "bench-flood-kee"):
+            asyncio.run(delete_events(cluster, namespace))
     finally:
         engine.close()
     # Into Elasticsearch 8.15, the one engine here the collector's exporter accepts, alone on
