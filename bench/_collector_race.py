@@ -1,20 +1,24 @@
-"""kubevents vs the OpenTelemetry collector, into a file and into a search engine.
+"""kubevents vs the OpenTelemetry collector: the race's phases, and the race into a file.
 
-Into a file, the pipeline's own cost with no engine in the way: ``kubevents export`` → JSON Lines
-vs the collector's ``k8sobjects`` receiver → ``batch`` → ``file`` exporter (``bench/_otelcol.py``),
-on the same apiserver and the same Events as the rest of ``bench/exporter.py``:
+The phases, for any destination (``Records``: a file, an engine's indices, a Kafka topic):
 
-- **backfill**: the suite's seeded Events exist before the process starts; from process start
-  until every one is written. The collector in three configurations: ``watch`` as its README
-  shows it (its initial LIST only yields a resourceVersion), ``watch`` from
-  ``resource_version: "1"``, and ``pull`` (one LIST at start-up), the one that can backfill.
+- **backfill**: the Events exist before the process starts; from process start until every one
+  is written. The collector in ``pull`` mode (one LIST at start-up), the one that can backfill.
 - **burst**: a running process, its watch proven open by one sentinel Event it has written, is
   frozen (SIGSTOP) while ``burst`` Events are created, then thawed: SIGCONT until all written.
 
-Every contender's output is then read whole and its Event uids compared with the apiserver's:
-records written, distinct Events, duplicates and missing ones. Into a search engine: the
-collector's ``elasticsearch`` exporter, pull mode, into the suite's OpenSearch: what it stores,
-or what it says when it refuses.
+``race`` runs both ``repeats`` times, the contenders taking turns. Every contender's output is
+then read whole and its Event uids compared with the apiserver's: records written, distinct
+Events, duplicates and missing ones.
+
+Into a file, the pipeline's own cost with no engine in the way: ``kubevents export`` → JSON Lines
+vs the collector's ``k8sobjects`` receiver → ``batch`` → ``file`` exporter (``bench/_otelcol.py``),
+on the same apiserver and the same Events as the rest of ``bench/exporter.py``; once each, also
+the collector's ``watch`` mode as its README shows it (its initial LIST only yields a
+resourceVersion) and ``watch`` from ``resource_version: "1"``. And a probe: the collector's
+``elasticsearch`` exporter, pull mode, into the suite's OpenSearch: what it stores, or what it
+says when it refuses. Into Elasticsearch 8.15: ``bench/_collector_search.py``; into Kafka:
+``bench/kafka.py``.
 """
 
 from __future__ import annotations
@@ -27,13 +31,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from bench._exporter_support import (
     AppendedRecords,
     MeasuredProcess,
     Progress,
+    delete_events,
     indexed,
     kubevents_export,
     seed_events,
@@ -49,12 +54,20 @@ from kubevents.export import EventFields
 from kubevents.kube import KubeClient
 from kubevents_testenv import LocalCluster, SearchEngine
 
-__all__ = ["collector_race", "search_engine_probe"]
+__all__ = [
+    "Records",
+    "backfill_phase",
+    "burst_phase",
+    "collector_race",
+    "event_uids",
+    "search_engine_probe",
+]
 
 # A contender that writes nothing new for STALL_SECONDS after its first record is done. Before
 # its first record it gets FIRST_RECORD_WITHIN: the collector's one unpaged LIST of 100 000
 # Events took over 30 s on a loaded VM (1.5 GB of RSS), and its watch-mode backfill writes
-# nothing at all.
+# nothing at all. In pull mode, the one that does backfill, it gets until the DEADLINE: at load
+# average 15-20 its LIST took over 150 s.
 STALL_SECONDS = 30.0
 FIRST_RECORD_WITHIN = 150.0
 DEADLINE = 300.0
@@ -91,9 +104,11 @@ def _wait_written(
     deadline: float = DEADLINE,
     stall: float = STALL_SECONDS,
     base: int = 0,
+    interval: float = 0.1,
+    first_within: float = FIRST_RECORD_WITHIN,
 ) -> Progress:
     """Until ``target`` records are written, nothing new came for ``stall`` s (before the first
-    record: ``FIRST_RECORD_WITHIN``), or ``deadline``.
+    record: ``first_within``), or ``deadline``.
 
     ``seconds`` is when the final count was first seen, not when the wait gave up.
     """
@@ -110,10 +125,10 @@ def _wait_written(
         done = now
         if done > base and first is None:
             first = elapsed
-        quiet = elapsed - moved >= (stall if first is not None else max(stall, FIRST_RECORD_WITHIN))
+        quiet = elapsed - moved >= (stall if first is not None else max(stall, first_within))
         if done >= target or elapsed >= deadline or quiet:
             break
-        time.sleep(0.1)
+        time.sleep(interval)
     return Progress(target, moved, done, first, sample.cpu_seconds, sample.peak_rss, 0.0, timeline)
 
 
@@ -130,7 +145,7 @@ def _audit(uids: Iterable[str], expected: set[str]) -> dict[str, int]:
     }
 
 
-async def _event_uids(cluster: LocalCluster, namespace: str | None) -> set[str]:
+async def event_uids(cluster: LocalCluster, namespace: str | None) -> set[str]:
     uids: set[str] = set()
     async with await KubeClient.connect(cluster.kubeconfig) as client:
         async for page in client.events.decoding(EventFields).list_pages(namespace, limit=500):
@@ -150,45 +165,62 @@ def _summary(progress: Progress, audit: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def _backfill(
-    process: MeasuredProcess, counter: JsonlCounter | OtlpFileCounter, expected: set[str]
+class Records(Protocol):
+    """Where a contender writes: a file, an engine's indices, a Kafka topic."""
+
+    poll_interval: float
+
+    def count(self) -> int: ...
+    def uids(self) -> Iterator[str]: ...
+    def discard(self) -> None: ...
+
+
+def backfill_phase(
+    process: MeasuredProcess,
+    records: Records,
+    expected: set[str],
+    first_within: float = FIRST_RECORD_WITHIN,
 ) -> dict[str, Any]:
+    """From process start until every Event of ``expected`` is written; then the audit."""
     process.start()
     try:
         progress = _wait_written(
-            counter.count, len(expected), began=process.started, process=process
-        )
+            records.count, len(expected), began=process.started, process=process,
+            interval=records.poll_interval, first_within=first_within,
+        )  # fmt: skip
     finally:
         process.stop()
-    audit = _audit(counter.uids(), expected)
-    counter.path.unlink()  # up to a few hundred MB; the log stays
+    audit = _audit(records.uids(), expected)
+    records.discard()  # the process's log stays
     return _summary(progress, audit)
 
 
-def _burst(
+def burst_phase(
     cluster: LocalCluster,
     process: MeasuredProcess,
-    counter: JsonlCounter | OtlpFileCounter,
+    records: Records,
     namespace: str,
     burst: int,
     first: int,
 ) -> dict[str, Any]:
+    """A watching process, frozen while ``burst`` Events are created: from the thaw until all
+    are written; then the audit (the sentinels left out)."""
     process.start()
     try:
         # The collector never writes Events created before its watch opens (its LIST only yields
         # a resourceVersion) and says nothing when it opens, so sentinels are created, one every
         # 2 s, until one is written: from then on the watch is open.
         sentinel = first
-        while counter.count() == 0:
+        while records.count() == 0:
             if time.perf_counter() - process.started > SENTINEL_WITHIN:
                 raise RuntimeError(f"{process.args[0]} wrote no sentinel in {SENTINEL_WITHIN}s")
             asyncio.run(seed_events(cluster, [namespace], 1, sentinel))
             sentinel += 1
-            _wait_written(counter.count, 1, began=time.perf_counter(), process=process,
-                          deadline=2.0)  # fmt: skip
+            _wait_written(records.count, 1, began=time.perf_counter(), process=process,
+                          deadline=2.0, interval=records.poll_interval)  # fmt: skip
         time.sleep(1.0)  # a late sentinel is not counted as part of the burst
-        written = counter.count()
-        sentinels = asyncio.run(_event_uids(cluster, namespace))
+        written = records.count()
+        sentinels = asyncio.run(event_uids(cluster, namespace))
         before = process.sample()
         assert process.proc is not None
         os.kill(process.proc.pid, signal.SIGSTOP)
@@ -198,15 +230,17 @@ def _burst(
             os.kill(process.proc.pid, signal.SIGCONT)
         resumed = time.perf_counter()
         progress = _wait_written(
-            counter.count, written + burst, began=resumed, process=process, base=written
-        )
+            records.count, written + burst, began=resumed, process=process, base=written,
+            interval=records.poll_interval,
+        )  # fmt: skip
     finally:
         process.stop()
     progress.done -= written
     progress.cpu_seconds -= before.cpu_seconds
-    expected = asyncio.run(_event_uids(cluster, namespace)) - sentinels
-    audit = _audit((uid for uid in counter.uids() if uid not in sentinels), expected)
-    counter.path.unlink()
+    expected = asyncio.run(event_uids(cluster, namespace)) - sentinels
+    audit = _audit((uid for uid in records.uids() if uid not in sentinels), expected)
+    records.discard()
+    asyncio.run(delete_events(cluster, namespace))
     return _summary(progress, audit)
 
 
@@ -214,7 +248,7 @@ def search_engine_probe(
     cluster: LocalCluster, engine: SearchEngine, workdir: Path
 ) -> dict[str, Any]:
     """The collector's elasticsearch exporter, pull mode, into ``engine``: stored, or refused."""
-    expected = len(asyncio.run(_event_uids(cluster, None)))
+    expected = len(asyncio.run(event_uids(cluster, None)))
     index = f"bench-otelcol-{engine.product}"
     exporter = elasticsearch_exporter(engine.url, index)
     process = collector(cluster, workdir, f"otelcol-{engine.product}", exporter, mode="pull")
@@ -239,45 +273,86 @@ def search_engine_probe(
     }
 
 
-def collector_race(
-    cluster: LocalCluster, engine: SearchEngine, workdir: Path, burst: int, first: int
-) -> dict[str, Any]:
-    """Every phase above; the suite's seeded Events must already exist."""
-    expected = asyncio.run(_event_uids(cluster, None))
-    out: dict[str, Any] = {"backfill_expected": len(expected)}
+# (name, namespace or None for all, receiver mode) -> the process, not started, and its records.
+Contender = Callable[[str, str | None, str], tuple[MeasuredProcess, Records]]
 
-    def jsonl(name: str, namespace: str | None) -> tuple[MeasuredProcess, JsonlCounter]:
+
+def race(
+    cluster: LocalCluster,
+    expected: set[str],
+    contenders: dict[str, Contender],
+    *,
+    tag: str,
+    burst: int,
+    first: int,
+    repeats: int,
+    backfill_namespace: str | None = None,
+) -> dict[str, Any]:
+    """Backfill (pull mode) and burst (watch mode), each contender ``repeats`` times.
+
+    The contenders take turns within each repetition, so load from other work on the machine
+    falls on all of them alike. Each burst watches a namespace of its own.
+    """
+    out: dict[str, Any] = {
+        "backfill_expected": len(expected),
+        "repeats": repeats,
+        "backfill": {who: [] for who in contenders},
+        "burst": {who: [] for who in contenders},
+    }
+    for rep in range(repeats):
+        for who, contender in contenders.items():
+            process, records = contender(f"{tag}-backfill-{who}-{rep}", backfill_namespace, "pull")
+            out["backfill"][who].append(backfill_phase(process, records, expected, DEADLINE))
+    for rep in range(repeats):
+        for k, (who, contender) in enumerate(contenders.items()):
+            namespace = f"bench-{tag}-burst-{who}-{rep}"
+            process, records = contender(f"{tag}-burst-{who}-{rep}", namespace, "watch")
+            offset = first + (rep * len(contenders) + k) * 100_000
+            out["burst"][who].append(
+                burst_phase(cluster, process, records, namespace, burst, offset)
+            )
+    return out
+
+
+def collector_race(
+    cluster: LocalCluster,
+    engine: SearchEngine,
+    workdir: Path,
+    burst: int,
+    first: int,
+    repeats: int,
+) -> dict[str, Any]:
+    """Into a file: every phase above; the suite's seeded Events must already exist."""
+    expected = asyncio.run(event_uids(cluster, None))
+
+    def jsonl(name: str, namespace: str | None, mode: str) -> tuple[MeasuredProcess, Records]:
         path = workdir / f"{name}.jsonl"
         process, _ = kubevents_export(
             cluster, workdir, name, {"type": "jsonl", "path": str(path)}, namespace
         )
         return process, JsonlCounter(path)
 
-    def otel(name: str, **receiver: Any) -> tuple[MeasuredProcess, OtlpFileCounter]:
+    def otel(
+        name: str, namespace: str | None, mode: str, **receiver: Any
+    ) -> tuple[MeasuredProcess, Records]:
         path = workdir / f"{name}.otlp.jsonl"
-        return collector(cluster, workdir, name, file_exporter(path), **receiver), OtlpFileCounter(
-            path
+        process = collector(
+            cluster, workdir, name, file_exporter(path), mode=mode, namespace=namespace, **receiver
         )
+        return process, OtlpFileCounter(path)
 
-    out["backfill"] = {
-        "kubevents": _backfill(*jsonl("file-kubevents", None), expected),
-        "otelcol_pull": _backfill(*otel("file-otelcol-pull", mode="pull"), expected),
-        "otelcol_watch": _backfill(*otel("file-otelcol-watch"), expected),
-        "otelcol_watch_rv1": _backfill(
-            *otel("file-otelcol-watch-rv1", resource_version="1"), expected
-        ),
-    }
-    out["burst"] = {
-        "kubevents": _burst(
-            cluster, *jsonl("burst-kubevents", "bench-burst-kv"), "bench-burst-kv", burst, first
-        ),
-        "otelcol": _burst(
-            cluster,
-            *otel("burst-otelcol", namespace="bench-burst-otel"),
-            "bench-burst-otel",
-            burst,
-            first + 1_000_000,
-        ),
-    }
+    out = race(
+        cluster, expected, {"kubevents": jsonl, "otelcol": otel}, tag="file",
+        burst=burst, first=first, repeats=repeats,
+    )  # fmt: skip
+    # Once each: what the collector's watch mode does with Events that exist when it starts.
+    out["backfill"]["otelcol_watch"] = [
+        backfill_phase(*otel("file-otelcol-watch", None, "watch"), expected)
+    ]
+    out["backfill"]["otelcol_watch_rv1"] = [
+        backfill_phase(
+            *otel("file-otelcol-watch-rv1", None, "watch", resource_version="1"), expected
+        )
+    ]
     out["search"] = [search_engine_probe(cluster, engine, workdir)]
     return out

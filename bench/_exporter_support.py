@@ -34,6 +34,7 @@ __all__ = [
     "ProcessSample",
     "Progress",
     "call",
+    "delete_events",
     "indexed",
     "kubevents_export",
     "seed_events",
@@ -140,6 +141,19 @@ async def seed_events(
         return total / (time.perf_counter() - began)
 
 
+async def delete_events(cluster: LocalCluster, namespace: str) -> None:
+    """Delete every Event of ``namespace`` (one deletecollection): a later backfill of the whole
+    cluster lists only the Events it is meant to."""
+    headers = {"Authorization": f"Bearer {cluster.admin_token}"}
+    connector = aiohttp.TCPConnector(ssl=cluster.ssl_context())
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        url = f"{cluster.url}/api/v1/namespaces/{namespace}/events"
+        async with session.delete(url) as response:
+            if response.status != 200:
+                raise RuntimeError(f"deletecollection: HTTP {response.status}")
+            await response.read()
+
+
 def call(url: str, method: str = "GET", body: Any = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
@@ -190,6 +204,11 @@ class AppendedRecords:
         self._records += chunk[:end].count(self.mark)
         self._offset += end
         return self._records
+
+    poll_interval = 0.1
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)  # up to a few hundred MB
 
     def lines(self) -> Iterator[bytes]:
         """Every whole line of the file, from the start."""

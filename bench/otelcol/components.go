@@ -1,10 +1,11 @@
 // The component list, as the collector builder generates it: the k8sobjects receiver, the batch
-// processor, and the file and elasticsearch exporters.
+// processor, and the file, elasticsearch and kafka exporters.
 package main
 
 import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/elasticsearchexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/k8sobjectsreceiver"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/exporter"
@@ -25,7 +26,7 @@ func components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	if factories.Exporters, err = exporter.MakeFactoryMap(
-		fileexporter.NewFactory(), elasticsearchexporter.NewFactory(),
+		fileexporter.NewFactory(), elasticsearchexporter.NewFactory(), kafkaexporter.NewFactory(),
 	); err != nil {
 		return otelcol.Factories{}, err
 	}

@@ -11,6 +11,7 @@ import click
 import msgspec
 
 from kubevents.cli._logsetup import setup_logging
+from kubevents.cli._malloc import pin_mmap_threshold
 from kubevents.export import (
     ConfigError,
     ExportConfig,
@@ -103,6 +104,7 @@ def export(
         config = msgspec.structs.replace(config, listen=None)
     setup_logging(config.log_level, config.log_format)
     show_progress = sys.stderr.isatty() if progress is None else progress
+    pin_mmap_threshold()  # the process is the CLI's own: see _malloc.py
     try:
         exporter: Exporter | LeaderElectedExporter = (
             LeaderElectedExporter(config, progress=show_progress)

@@ -4,20 +4,22 @@ codelibs' runners for Elasticsearch after 7.10 are not on Maven Central, but Ela
 are: ``org.elasticsearch:elasticsearch`` (the server, Lucene, x-content with its embedded
 implementation) and ``org.elasticsearch.plugin:transport-netty4`` (HTTP). A node needs a way to
 load a plugin that has no descriptor; ``eslauncher/`` holds small Java classes of ours that hand
-it the classes on the classpath (``common/`` and, as the node's construction hooks changed in
-9.0, ``es8/`` or ``es9/``), compiled once with ``javac`` next to the cached classpath
-(``~/.cache/kubevents/search/elasticsearch-node-<version>/``). Elasticsearch 9 is compiled for
-Java 21, so it runs on the machine's second JDK (``KUBEVENTS_SEARCH_JAVA_HOME``, else Temurin 25).
+it the classes on the classpath (and, on request, answer ``GET /``): ``common/`` and, as the
+node's construction hooks changed in 9.0, ``es8/`` or ``es9/``, compiled once with ``javac``
+next to the cached classpath (``~/.cache/kubevents/search/elasticsearch-node-<version>/``).
+Elasticsearch 9 is compiled for Java 21, so it runs on the machine's second JDK
+(``KUBEVENTS_SEARCH_JAVA_HOME``, else Temurin 25).
 
 What such a node has, and what it has not (the modules that are not on Maven Central), is in
 docs/sinks/elasticsearch.md: ``_bulk``, composable index templates, ``flattened``, data stream
-writes; no ``GET /`` (module ``rest-root``), no ``_data_stream`` APIs (``data-streams``), no ILM
-(``x-pack-ilm``).
+writes; no ``GET /`` (module ``rest-root``; ours with ``main_info``), no ``_data_stream`` APIs
+(``data-streams``), no ILM (``x-pack-ilm``).
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import shutil
@@ -108,22 +110,25 @@ def ensure_elasticsearch_node(
     if not (_SOURCES / f"es{major}").is_dir():
         raise RuntimeError(f"no launcher for Elasticsearch {major}.x in {_SOURCES}")
     sources = sorted(p for d in ("common", f"es{major}") for p in (_SOURCES / d).rglob("*.java"))
-    stamp = f"{javac}\n" + "".join(f"{p}:{p.stat().st_mtime_ns}\n" for p in sources)
-    classes = directory / "classes"
-    if (directory / "classes.stamp").exists() and (
-        directory / "classes.stamp"
-    ).read_text() == stamp:
-        return ElasticsearchNodeRuntime(version, java, f"{classes}{os.pathsep}{classpath}")
-    build = Path(tempfile.mkdtemp(prefix="classes-", dir=directory))
-    compiled = subprocess.run(
-        [str(javac), "-nowarn", "-cp", classpath, "-d", str(build), *map(str, sources)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    if compiled.returncode != 0:
-        raise RuntimeError(f"compiling the Elasticsearch launcher failed:\n{compiled.stderr}")
-    shutil.rmtree(classes, ignore_errors=True)
-    os.replace(build, classes)
-    (directory / "classes.stamp").write_text(stamp)
+    # Keyed by the compiler and the sources' content: worktrees with other launcher sources
+    # share the cache without replacing each other's classes under a running node.
+    digest = hashlib.sha256(f"{javac}\0".encode())
+    for source in sources:
+        digest.update(f"{source.relative_to(_SOURCES)}\0".encode() + source.read_bytes())
+    classes = directory / f"classes-{digest.hexdigest()[:16]}"
+    if not classes.is_dir():
+        build = Path(tempfile.mkdtemp(prefix=".classes-", dir=directory))
+        compiled = subprocess.run(
+            [str(javac), "-nowarn", "-cp", classpath, "-d", str(build), *map(str, sources)],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        if compiled.returncode != 0:
+            shutil.rmtree(build, ignore_errors=True)
+            raise RuntimeError(f"compiling the Elasticsearch launcher failed:\n{compiled.stderr}")
+        try:
+            os.rename(build, classes)
+        except OSError:  # compiled meanwhile by another process: same content
+            shutil.rmtree(build, ignore_errors=True)
     return ElasticsearchNodeRuntime(version, java, f"{classes}{os.pathsep}{classpath}")
 
 
@@ -140,15 +145,25 @@ def _stop_leftover_nodes() -> None:
 class ElasticsearchNode(ServerProcess):
     """One Elasticsearch 8 or 9 node on ``127.0.0.1``, plain HTTP, no security, no x-pack.
 
-    ``GET /`` does not exist on it: give the sink ``product`` and ``version``
-    (``sink_options``).
+    ``GET /`` does not exist on it (give the sink ``product`` and ``version``) unless
+    ``main_info``: then a plugin of ours answers it as a distribution's rest-root module does,
+    for clients that refuse to send anything before it (the OpenTelemetry collector's).
     """
 
     product = "elasticsearch"
 
-    def __init__(self, version: str = ELASTICSEARCH_NODE_VERSION, *, heap: str = "1g") -> None:
+    def __init__(
+        self,
+        version: str = ELASTICSEARCH_NODE_VERSION,
+        *,
+        heap: str = "1g",
+        main_info: bool = False,
+    ) -> None:
+        if main_info and int(version.split(".")[0]) != 8:
+            raise ValueError("main_info: GET / is served on Elasticsearch 8 nodes only")
         self.runtime = ensure_elasticsearch_node(version)
         self.version = version
+        self.main_info = main_info
         self.workdir = Path(tempfile.mkdtemp(prefix="kubevents-es-node-"))
         self.heap = heap
         self.port: int | None = None
@@ -181,7 +196,8 @@ class ElasticsearchNode(ServerProcess):
         started = time.monotonic()
         offset = self.launch(
             [str(rt.java), "-Xms512m", f"-Xmx{self.heap}", "-cp", rt.classpath, _MAIN,
-             str(self.workdir / "home"), str(self.port), str(self.transport_port)]
+             str(self.workdir / "home"), str(self.port), str(self.transport_port),
+             *(["main-info"] if self.main_info else [])]
         )  # fmt: skip
         try:
             self.wait_for_line(

@@ -1,8 +1,9 @@
 // kubevents test environment: one Elasticsearch 8 or 9 node from the Maven Central jars.
 //
-// Arguments: home directory, HTTP port, transport port. The node is single-node on 127.0.0.1
-// with the netty4 transport (HTTP) as its only plugin; it prints a line once it has started.
-// How the node is constructed differs per major version: ClasspathNode, in es8/ or es9/.
+// Arguments: home directory, HTTP port, transport port, and optionally "main-info". The node is
+// single-node on 127.0.0.1 with the netty4 transport (HTTP) as its plugin, and with
+// "main-info" (Elasticsearch 8 only) also GET / (MainInfoPlugin); it prints a line once it has
+// started. How the node is constructed differs per major version: ClasspathNode, in es8/ or es9/.
 // In package org.elasticsearch.node because the node's construction hooks are package-private.
 package org.elasticsearch.node;
 
@@ -36,7 +37,8 @@ public class KubeventsElasticsearchNode {
             .build();
         Environment env = InternalSettingsPreparer.prepareEnvironment(
             settings, Map.of(), null, () -> "node-1");
-        Node node = ClasspathNode.create(env);
+        boolean mainInfo = args.length > 3 && args[3].equals("main-info");
+        Node node = ClasspathNode.create(env, mainInfo);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 node.close();

@@ -15,7 +15,10 @@ import org.elasticsearch.transport.netty4.Netty4Plugin;
 final class ClasspathNode {
     private ClasspathNode() {}
 
-    static Node create(Environment env) {
+    static Node create(Environment env, boolean mainInfo) {
+        if (mainInfo) {
+            throw new UnsupportedOperationException("main-info: GET / is served on 8.x only");
+        }
         NodeServiceProvider services = new NodeServiceProvider() {
             @Override
             PluginsService newPluginService(Environment environment, PluginsLoader loader) {
