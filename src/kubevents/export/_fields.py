@@ -81,8 +81,10 @@ class FieldsMeta(msgspec.Struct, rename="camel", gc=False):
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
     # Kept as the exact bytes (a view of the Event's JSON, no copy), never decoded: the store
-    # cuts it out of the JSON, and knowing it here spares a second pass over the Event.
-    # Empty when absent, and when the fields did not come from JSON (``EventFields.of``).
+    # cuts it out of the JSON, and knowing it here spares a second pass over the Event. The
+    # view holds the buffer it was decoded from; every reader decodes one Event's own bytes
+    # (the occurrence's ``raw``), never a whole LIST page, so it holds nothing more. Empty
+    # when absent, and when the fields did not come from JSON (``EventFields.of``).
     managed_fields: msgspec.Raw = msgspec.Raw()
 
 
