@@ -113,6 +113,32 @@ async def test_a_restart_replays_what_the_sink_had_not_stored(tmp_path: Path) ->
     await again.close()
 
 
+async def test_after_a_restart_what_arrives_again_is_not_spooled_again(tmp_path: Path) -> None:
+    buffer = spool(tmp_path, Acks())
+    await buffer.start()
+    for i in range(6):
+        await buffer.put(entry(f"u{i}"))
+    await buffer.settle()
+    buffer.complete(await buffer.take(2))  # stored before the process ended
+    await buffer.close()
+
+    # The next process resumes the watch from an older checkpoint: u1..u6 arrive again.
+    acks = Acks()
+    again = spool(tmp_path, acks)
+    await again.start()
+    for i in range(1, 7):
+        await again.put(entry(f"u{i}"))
+    await again.settle()
+    # u2..u5 are in the spool already: acknowledged at once, not written a second time.
+    assert acks.ids == ["u2:1", "u3:1", "u4:1", "u5:1", "u1:1", "u6:1"]
+    assert again.written_through() == 8
+    delivered: list[str] = []
+    while len(delivered) < 6:  # from disk first, then from memory
+        delivered += [e.occurrence.id for e in await asyncio.wait_for(again.take(10), 10)]
+    assert delivered == ["u2:1", "u3:1", "u4:1", "u5:1", "u1:1", "u6:1"]
+    await again.close()
+
+
 async def test_past_the_memory_cache_occurrences_are_read_back_from_disk(tmp_path: Path) -> None:
     buffer = spool(tmp_path, Acks(), cache_size=3)
     await buffer.start()

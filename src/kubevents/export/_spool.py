@@ -11,6 +11,9 @@ written and fsynced together, one fsync for many occurrences. The entries just c
 in memory (up to ``cache_size``), so a healthy sink is fed without reading the disk or decoding
 anything again; a sink that fell behind is fed from disk. All file work runs on one thread.
 
+After a hard stop, occurrences that arrive again and are still in the spool unsent are not
+spooled twice (``_spoolrecovery``).
+
 Full (``max_bytes``): ``overflow: block`` makes ``put`` wait for room, pausing the watch;
 ``drop_oldest`` deletes the oldest segments and counts the occurrences lost.
 
@@ -42,6 +45,7 @@ from kubevents.export._occurrence import Occurrence
 from kubevents.export._segmentlog import FsyncPolicy, SegmentLog, SpoolFullError
 from kubevents.export._segmentlog import WhenFull as Overflow
 from kubevents.export._segmentrecord import HEADER_SIZE, Record
+from kubevents.export._spoolrecovery import RecoveredIds
 from kubevents.export._supervisor import TaskSupervisor
 
 __all__ = ["SpoolBuffer"]
@@ -157,6 +161,7 @@ class SpoolBuffer:
         self._freed = asyncio.Event()
         self._commits: deque[tuple[int, float]] = deque()  # (last sequence, commit time)
         self._oldest_recovered: float | None = None
+        self._respooled = RecoveredIds(set())
         self._next = 1  # the log's next sequence, as of its last change
         self._size = 0
         self._dropped = 0  # occurrences the log dropped to make room, as counted so far
@@ -181,6 +186,10 @@ class SpoolBuffer:
         self._next, self._size = self._log.next_sequence, self._log.size
         if stats.recovered:
             self._oldest_recovered = time.monotonic()
+            first = self._read
+            self._respooled = await self._run(
+                lambda: RecoveredIds.read(self._log, first, decode_occurrence)
+            )
             log.info(
                 "sink %s: %d occurrences waiting in the spool %s are sent first",
                 self._sink, stats.recovered, self._log.directory,
@@ -213,6 +222,9 @@ class SpoolBuffer:
     # -- putting: group commit -----------------------------------------------------------------
 
     async def put(self, entry: Entry) -> None:
+        if self._respooled.holds(entry.occurrence.id):
+            self._acknowledge(entry)  # on disk since before a restart: that copy is sent
+            return
         self._pending.append((entry, encode_occurrence(entry.occurrence)))
         pending = len(self._pending)
         if pending >= self._commit_max * MAX_PENDING_COMMITS:
