@@ -121,7 +121,7 @@ def check_container(deployment: dict[str, Any], config: dict[str, Any]) -> None:
     release = parse_duration(renew)
     assert pod["terminationGracePeriodSeconds"] > drain + release
     port = container["ports"][0]["containerPort"]
-    assert config["listen"] == f"0.0.0.0:{port}"  # reachable by the kubelet and Prometheus
+    assert config["listen"] == f":{port}"  # every address of the pod, whichever family
     names = {env["name"] for env in container["env"]}
     assert {"POD_NAME", "POD_NAMESPACE", "POD_UID"} <= names  # the heartbeat's pod, if asked
 

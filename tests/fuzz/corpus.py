@@ -147,7 +147,7 @@ rules:
     - {kind: [Pod, Node], source: kubelet}
 field_selector: type=Warning,involvedObject.kind!=Node
 label_selector: "app in (web, api),!legacy,tier=front"
-listen: 0.0.0.0:9090
+listen: ":9090"
 health: {stall_after: 15m, sink_failing_after: 5m}
 time_window: {past: 30d, future: 1h}
 shutdown_timeout: 25s

@@ -122,7 +122,7 @@ def test_bad_command_lines_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in missing.stderr
     bad = ui_command("--db", str(tmp_path / "nothing.db"), "--listen", "8080")
     assert bad.returncode == 2
-    assert "expected HOST:PORT" in bad.stderr
+    assert "expected host:port" in bad.stderr
 
 
 def test_a_wider_address_is_announced(ui: UI) -> None:

@@ -62,7 +62,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- $le := .Values.leaderElection -}}
 {{- $config := dict
   "cluster_name" .Values.clusterName
-  "listen" (printf "0.0.0.0:%d" (int .Values.service.port))
+  "listen" (printf ":%d" (int .Values.service.port))
   "log_format" "json"
   "checkpoint" "/var/lib/kubevents/kubevents.checkpoint"
   "shutdown_timeout" .Values.shutdownTimeout

@@ -11,18 +11,9 @@ from aiohttp import web
 
 from kubevents.cli._query import db_option, open_store
 from kubevents.cli.ui import UIOptions, loopback_hosts, make_app
+from kubevents.export import parse_listen
 
-__all__ = ["parse_listen", "ui"]
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8080`` for IPv6); ValueError naming what is wrong."""
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"expected HOST:PORT, e.g. 127.0.0.1:8080, got {value!r}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, int(port_text)
+__all__ = ["ui"]
 
 
 def _listen(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, int]:

@@ -35,6 +35,7 @@ from kubevents.export._leader import (
     RESUME_ANNOTATION,
     LeaderElectedExporter,
 )
+from kubevents.export._listen import parse_listen
 from kubevents.export._metacache import MetadataCaches
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._occurrence import (
@@ -122,6 +123,7 @@ __all__ = [
     "occurrence_count",
     "occurrence_time",
     "parse_file_mode",
+    "parse_listen",
     "read_capture",
     "read_config_file",
     "replay",

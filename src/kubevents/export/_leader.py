@@ -43,7 +43,7 @@ from kubevents.export._config import (
 )
 from kubevents.export._heartbeat import heartbeat_object
 from kubevents.export._metrics import ExportMetrics
-from kubevents.export._server import HealthReport, MetricsServer
+from kubevents.export._server import HealthReport, MetricsServer, serve
 from kubevents.export._service import Exporter
 from kubevents.kube import JITTER_FACTOR, KubeClient, LeaderElector, LeaseLock, in_cluster_namespace
 
@@ -243,9 +243,7 @@ class LeaderElectedExporter:
                 on_new_leader=self._new_leader,
             )
             if c.listen is not None:
-                host, _, port = c.listen.rpartition(":")
-                self.server = MetricsServer(self.metrics.registry, self.health, host, int(port))
-                await self.server.start()
+                self.server = await serve(self.metrics.registry, self.health, c.listen)
             stopper: asyncio.Task[object] = asyncio.create_task(stop.wait())
             acquire: asyncio.Task[object] = asyncio.create_task(self.elector.acquire())
             tasks = [stopper, acquire]

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-__all__ = ["HealthReport", "MetricsServer"]
+from kubevents.export._config import ConfigError
+from kubevents.export._listen import listening_socket, parse_listen
+
+__all__ = ["HealthReport", "MetricsServer", "serve"]
 
 
 @dataclass(frozen=True)
@@ -25,17 +28,17 @@ class HealthReport:
 
 
 class MetricsServer:
+    """The endpoints on ``listen`` (``_listen.parse_listen``: already validated)."""
+
     def __init__(
         self,
         registry: CollectorRegistry,
         health: Callable[[], HealthReport],
-        host: str,
-        port: int,
+        listen: str,
     ) -> None:
         self._registry = registry
         self._health = health
-        self._host = host
-        self._port = port
+        self._host, self._port = parse_listen(listen)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -47,8 +50,18 @@ class MetricsServer:
         app.router.add_get("/readyz", self._readyz)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
+        sock = listening_socket(self._host, self._port)
+        site: web.BaseSite
+        if sock is None:
+            site = web.TCPSite(self._runner, self._host, self._port)
+        else:
+            site = web.SockSite(self._runner, sock)
+        try:
+            await site.start()
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
@@ -77,3 +90,16 @@ class MetricsServer:
     async def _readyz(self, request: web.Request) -> web.Response:
         report = self._health()
         return self._report(report.healthy and report.ready, report)
+
+
+async def serve(
+    registry: CollectorRegistry, health: Callable[[], HealthReport], listen: str
+) -> MetricsServer:
+    """The endpoints, serving on ``listen``; a ``ConfigError`` when that address cannot be had."""
+    server = MetricsServer(registry, health, listen)
+    try:
+        await server.start()
+    except OSError as exc:
+        await server.stop()
+        raise ConfigError(f"listen: cannot serve on {listen}: {exc.strerror or exc}") from None
+    return server

@@ -30,7 +30,7 @@ from kubevents.export._metacache import MetadataCaches
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._pipeline import Pipeline
 from kubevents.export._rules import compile_rules
-from kubevents.export._server import HealthReport, MetricsServer
+from kubevents.export._server import HealthReport, MetricsServer, serve
 from kubevents.export._source import ListWatchSettings, ListWatchSource
 from kubevents.export._startup import build_sink, open_capture, open_dead_letter, start_sinks
 from kubevents.export._state import EventTracker, load_checkpoint
@@ -306,13 +306,7 @@ class Exporter:
             )  # fmt: skip
 
     async def _serve(self, listen: str) -> None:
-        host, _, port = listen.rpartition(":")
-        self.server = MetricsServer(self.metrics.registry, self.health, host, int(port))
-        try:
-            await self.server.start()
-        except OSError as exc:
-            self.server = None
-            raise ConfigError(f"listen: cannot serve on {listen}: {exc.strerror or exc}") from None
+        self.server = await serve(self.metrics.registry, self.health, listen)
 
     async def _drain(self, watch_task: asyncio.Task[None]) -> int:
         assert self.pipeline is not None and self.checkpointer is not None

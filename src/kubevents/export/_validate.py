@@ -38,6 +38,7 @@ from kubevents.export._configbase import (
 )
 from kubevents.export._enrichconfig import validate_enrich
 from kubevents.export._heartbeatconfig import validate_heartbeat
+from kubevents.export._listen import parse_listen
 from kubevents.export._rules import RuleSet, compile_rules
 from kubevents.kube import validate_timing
 
@@ -54,7 +55,6 @@ _LABEL_REQUIREMENT = re.compile(
 MAX_MIN_INTERVAL = 3600.0
 MIN_CAPTURE_BYTES = 1024 * 1024
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_LISTEN = re.compile(r"^([A-Za-z0-9.\-]*):(\d{1,5})$")
 
 
 def _split_label_selector(selector: str) -> list[str]:
@@ -169,11 +169,10 @@ def _top_level(config: ExportConfig) -> None:
             if not _LABEL_REQUIREMENT.match(part):
                 raise ConfigError(f"label_selector: invalid requirement {part.strip()!r}")
     if config.listen is not None:
-        match = _LISTEN.match(config.listen)
-        if match is None:
-            raise ConfigError(f"listen: expected host:port, got {config.listen!r}")
-        if int(match.group(2)) > 65535:
-            raise ConfigError(f"listen: port {match.group(2)} is not in 0-65535")
+        try:
+            parse_listen(config.listen)
+        except ValueError as exc:
+            raise ConfigError(f"listen: {exc}") from None
     parse_file_mode(config.dead_letter_file_mode, "dead_letter_file_mode")
 
 
