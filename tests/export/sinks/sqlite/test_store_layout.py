@@ -77,6 +77,8 @@ def test_managed_fields_are_cut_and_every_other_byte_kept() -> None:
         b'{"metadata":{"name":"a"},"message":"no managedFields"}',
         # A second key of that name (an annotation may be called so): ambiguous, kept whole.
         b'{"metadata":{"annotations":{"managedFields":"x"},"managedFields":[{"a":1}]}}',
+        # The same key after the field: ambiguous too.
+        b'{"metadata":{"managedFields":[{"a":1}],"name":"a"},"related":{"managedFields":[]}}',
         # Not as Go writes it (a space after the colon): kept whole rather than guessed at.
         b'{"metadata":{"name":"a","managedFields": [{"a":1}]}}',
         b'{"metadata":{"managedFields":[{"a":1}]',  # not JSON
@@ -116,6 +118,11 @@ def test_rows_compressed_with_plain_level_3_read_back() -> None:
         event = strip_managed_fields(occ.raw)
         assert codec.decompress(b"\x01" + earlier.compress(event)) == event
         assert codec.decompress(codec.compress(event)) == event
+
+
+def test_the_key_inside_the_value_goes_with_the_cut() -> None:
+    raw = b'{"metadata":{"managedFields":[{"f":{"managedFields":{}}}],"name":"a"}}'
+    assert strip_managed_fields(raw) == b'{"metadata":{"name":"a"}}'
 
 
 def test_managed_fields_first_in_metadata_are_cut_too() -> None:

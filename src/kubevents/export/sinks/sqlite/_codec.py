@@ -63,23 +63,26 @@ def strip_managed_fields(raw: bytes, value: msgspec.Raw | None = None) -> bytes:
 
     ``value`` is the field's exact bytes when the caller decoded ``raw`` already (the
     exporter's ``EventFields`` keep them); empty or None, they come from a decode here. They
-    are cut where the key appears once, right after ``{`` or ``,``: there a quote begins a
-    key, never text (a quote inside a JSON string is escaped), and a second
-    ``"managedFields":`` (an annotation key, say) makes the place ambiguous. Anything
-    unexpected keeps ``raw`` whole: storing a few hundred bytes more is better than storing a
-    damaged Event.
+    are cut where the key first appears, followed by exactly those bytes, right after ``{``
+    or ``,``: there a quote begins a key, never text (a quote inside a JSON string is
+    escaped). Another ``"managedFields":`` (an annotation key, say) makes the place
+    ambiguous: before the cut, the first key is not followed by the value; after it, the
+    second scan finds it. Inside the value it cannot be the real key (the value cannot hold
+    itself), and it goes with the cut. Anything unexpected keeps ``raw`` whole: storing a
+    few hundred bytes more is better than storing a damaged Event.
     """
     start = raw.find(_KEY)
-    if start < 1 or raw.find(_KEY, start + len(_KEY)) >= 0:
-        return raw  # none (nothing to decode), or ambiguous
+    if start < 1:
+        return raw  # none: nothing to decode
     if not value:
         try:
             value = _managed_decoder.decode(raw).metadata.managedFields
         except (msgspec.DecodeError, msgspec.ValidationError):
             return raw
     end = start + len(_KEY) + len(value)
-    # Compared in place (``Raw`` is a buffer): no copy of either side.
-    if not value or not raw.startswith(value, start + len(_KEY)):
+    # Compared in place (``Raw`` is a buffer): no copy of either side. The second scan starts
+    # past the value, a third of the Event's bytes that need no scanning.
+    if not value or not raw.startswith(value, start + len(_KEY)) or raw.find(_KEY, end) >= 0:
         return raw
     before, after = raw[start - 1 : start], raw[end : end + 1]
     if after == b"," and before in (b"{", b","):
