@@ -210,7 +210,12 @@ class WatchStream(Generic[_T]):
                 except DECODE_ERRORS:
                     pass  # the envelope path tells a bad line from a bad object
                 else:
-                    return self._object_event(compact[0], obj, raw)
+                    # ``_object_event``, inline: this is the path of nearly every line.
+                    rv = getattr(getattr(obj, "metadata", None), "resource_version", "") or ""
+                    if rv:
+                        self.resource_version = rv
+                    self.received += 1
+                    return WatchEvent(compact[0], obj, rv, raw)
         line = data[start:end]
         try:
             envelope = _envelope_decoder.decode(line)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+import zstandard
 from bench._store_support import occurrences, write_v1_store
 from click.testing import CliRunner
 
@@ -26,6 +27,7 @@ from kubevents.export import EventFields, Occurrence
 from kubevents.export._document import encode_lines
 from kubevents.export.sinks.sqlite import (
     SCHEMA_VERSION,
+    shipped_codec,
     stored_uid,
     strip_managed_fields,
     uid_text,
@@ -75,6 +77,8 @@ def test_managed_fields_are_cut_and_every_other_byte_kept() -> None:
         b'{"metadata":{"name":"a"},"message":"no managedFields"}',
         # A second key of that name (an annotation may be called so): ambiguous, kept whole.
         b'{"metadata":{"annotations":{"managedFields":"x"},"managedFields":[{"a":1}]}}',
+        # The same key after the field: ambiguous too.
+        b'{"metadata":{"managedFields":[{"a":1}],"name":"a"},"related":{"managedFields":[]}}',
         # Not as Go writes it (a space after the colon): kept whole rather than guessed at.
         b'{"metadata":{"name":"a","managedFields": [{"a":1}]}}',
         b'{"metadata":{"managedFields":[{"a":1}]',  # not JSON
@@ -99,6 +103,26 @@ def test_the_value_the_exporter_decoded_cuts_exactly_what_a_decode_here_would(ra
     kept = EventFields.from_json(raw).metadata.managed_fields
     assert bytes(kept)  # the exporter's decode kept it: the cut needs no second decode
     assert strip_managed_fields(raw, kept) == strip_managed_fields(raw)
+
+
+def test_rows_compressed_with_plain_level_3_read_back() -> None:
+    # What earlier versions wrote: the reader needs the dictionary, never the writer's tuning.
+    codec = shipped_codec()
+    params = zstandard.ZstdCompressionParameters.from_level(
+        3, format=zstandard.FORMAT_ZSTD1_MAGICLESS, write_checksum=0, write_content_size=1,
+        write_dict_id=0,
+    )  # fmt: skip
+    dictionary = zstandard.ZstdCompressionDict(codec.dictionary(1))
+    earlier = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=params)
+    for occ in REALISTIC[:50]:
+        event = strip_managed_fields(occ.raw)
+        assert codec.decompress(b"\x01" + earlier.compress(event)) == event
+        assert codec.decompress(codec.compress(event)) == event
+
+
+def test_the_key_inside_the_value_goes_with_the_cut() -> None:
+    raw = b'{"metadata":{"managedFields":[{"f":{"managedFields":{}}}],"name":"a"}}'
+    assert strip_managed_fields(raw) == b'{"metadata":{"name":"a"}}'
 
 
 def test_managed_fields_first_in_metadata_are_cut_too() -> None:
