@@ -36,6 +36,7 @@ from kubevents.export._occurrence import Occurrence
 from kubevents.export._secrets import SecretFile
 from kubevents.export.sinks._base import Rejected, SinkError, WriteResult
 from kubevents.export.sinks.kafka._encoder import RecordFormat, encode_record
+from kubevents.export.sinks.kafka._partitioner import KafkaPartitioner
 
 __all__ = ["KafkaAuth", "KafkaSink"]
 
@@ -156,6 +157,7 @@ class KafkaSink:
         self._deliveries: dict[str, asyncio.Future[Any]] = {}
         self._lock = asyncio.Lock()
         self._password_used: str | None = None  # what the current producer logs in with
+        self._metadata: asyncio.Future[None] | None = None
 
     @property
     def name(self) -> str:
@@ -173,7 +175,7 @@ class KafkaSink:
                     f"sasl.password_file {self._password_file.path}: {reason}", reason="config"
                 ) from None
         try:
-            await self._ensure_producer()
+            producer = await self._ensure_producer()
         except SinkError as exc:
             if exc.permanent:
                 raise
@@ -183,8 +185,22 @@ class KafkaSink:
                 "sink %s: Kafka at %s is not reachable yet (%s); the first write retries",
                 self._name, ", ".join(self.bootstrap_servers), exc,
             )  # fmt: skip
+            return
+        # The topic's partitions (and its creation, where the broker creates topics on first
+        # use) while the exporter lists its first page, not after the first write asks.
+        self._metadata = asyncio.ensure_future(self._topic_metadata(producer))
+
+    async def _topic_metadata(self, producer: Any) -> None:
+        try:
+            await producer.partitions_for(self.topic)
+        except Exception as exc:
+            # The first write asks again and reports what it gets.
+            log.debug("sink %s: no metadata for topic %s yet: %r", self._name, self.topic, exc)
 
     async def close(self) -> None:
+        if self._metadata is not None:
+            self._metadata.cancel()
+            self._metadata = None
         producer, self._producer = self._producer, None
         self._deliveries.clear()
         if producer is not None:
@@ -244,6 +260,7 @@ class KafkaSink:
             acks="all",
             enable_idempotence=True,
             compression_type=self._compression,
+            partitioner=KafkaPartitioner(),
             max_batch_size=self._batch_bytes,
             max_request_size=self._max_request_bytes,
             linger_ms=int(self._linger * 1000),
