@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,12 +72,7 @@ async def load_config(
     """
     # Imported here, not at module level: the generated client is ~70 modules and ~50 000
     # GC-tracked objects, which every full collection of a recorder's process would scan even
-    # when the recorder never connects (the fake recorder, tests, a custom sink). The import
-    # (the whole `kubernetes` package comes with it) takes about 0.4 CPU s: in a worker
-    # thread, so that the event loop goes on with what it started meanwhile (an exporter's
-    # sinks connect while the cluster's configuration loads).
-    if "kubernetes.aio.config" not in sys.modules:
-        await asyncio.to_thread(_import_client_library)
+    # when the recorder never connects (the fake recorder, tests, a custom sink).
     from kubernetes.aio.client import Configuration
     from kubernetes.aio.config import kube_config
     from kubernetes.aio.config.config_exception import ConfigException
@@ -120,11 +113,6 @@ async def load_config(
     if insecure_skip_tls_verify:
         conf.verify_ssl = False
     return ClusterConfig(conf, f"kubeconfig:{path}" + (f"#{context}" if context else ""))
-
-
-def _import_client_library() -> None:
-    import kubernetes.aio.client
-    import kubernetes.aio.config  # noqa: F401
 
 
 def service_account_dir() -> Path:
