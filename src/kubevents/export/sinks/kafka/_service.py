@@ -56,6 +56,8 @@ _AIOKAFKA_CONN = logging.getLogger("aiokafka.conn")
 if not any(isinstance(f, _NoSaslExchange) for f in _AIOKAFKA_CONN.filters):
     _AIOKAFKA_CONN.addFilter(_NoSaslExchange())
 
+_PARTITIONER = KafkaPartitioner()
+
 # Refusals that are about one record: it goes to the dead letters, the others are stored.
 _RECORD_ERRORS = frozenset(
     {"MessageSizeTooLargeError", "RecordTooLargeError", "InvalidMessageError",
@@ -260,7 +262,7 @@ class KafkaSink:
             acks="all",
             enable_idempotence=True,
             compression_type=self._compression,
-            partitioner=KafkaPartitioner(),
+            partitioner=_PARTITIONER,
             max_batch_size=self._batch_bytes,
             max_request_size=self._max_request_bytes,
             linger_ms=int(self._linger * 1000),
@@ -355,6 +357,10 @@ class KafkaSink:
 
         deliveries = self._deliveries
         pending: list[asyncio.Future[Any]] = []
+        # The topic's partitions once per write, each record's partition chosen here: the
+        # producer would otherwise list them twice for every record.
+        partitions: list[int] | None = None
+        partition_of = _PARTITIONER
         for occ in batch:
             delivery = deliveries.get(occ.id)
             if delivery is not None and not (delivery.done() and delivery.exception()):
@@ -363,9 +369,12 @@ class KafkaSink:
                 continue
             record = encode_record(occ, self._format)
             try:
+                if partitions is None:
+                    partitions = sorted(await producer.partitions_for(self.topic))
                 delivery = await producer.send(
-                    self.topic, record.value, key=record.key, headers=record.headers
-                )
+                    self.topic, record.value, key=record.key, headers=record.headers,
+                    partition=partition_of(record.key, partitions, partitions),
+                )  # fmt: skip
             except KafkaError as exc:
                 if type(exc).__name__ in _RECORD_ERRORS:
                     # Refused before it left (larger than max_request_bytes): settle as such.
