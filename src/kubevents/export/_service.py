@@ -138,8 +138,10 @@ class Exporter:
         """
         if self._client is not None:
             return (self._client, *await self._start_sinks())
-        connected, started = await asyncio.gather(
-            self._connect(), self._start_sinks(), return_exceptions=True
+        # The sinks first: their first round trip is then in flight while the cluster's
+        # client library imports.
+        started, connected = await asyncio.gather(
+            self._start_sinks(), self._connect(), return_exceptions=True
         )
         if isinstance(connected, BaseException):
             if not isinstance(started, BaseException):
