@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -259,7 +260,9 @@ def test_stats(db: Path) -> None:
 
 
 def test_registered_in_the_kubevents_group() -> None:
-    assert main.commands["query"] is query and main.commands["stats"] is stats
+    ctx = click.Context(main)
+    assert main.get_command(ctx, "query") is query and main.get_command(ctx, "stats") is stats
+    assert {"query", "stats"} <= set(main.list_commands(ctx))
 
 
 def test_query_reads_while_a_writer_writes(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import msgspec
@@ -16,10 +16,12 @@ from kubevents.export import (
     ConfigError,
     ExportConfig,
     Exporter,
-    LeaderElectedExporter,
     load_export_config,
     read_config_file,
 )
+
+if TYPE_CHECKING:
+    from kubevents.export import LeaderElectedExporter
 
 __all__ = ["export", "load_config", "run_exporter"]
 
@@ -106,11 +108,13 @@ def export(
     show_progress = sys.stderr.isatty() if progress is None else progress
     pin_mmap_threshold()  # the process is the CLI's own: see _malloc.py
     try:
-        exporter: Exporter | LeaderElectedExporter = (
-            LeaderElectedExporter(config, progress=show_progress)
-            if config.leader_election.enabled
-            else Exporter(config, progress=show_progress)
-        )
+        exporter: Exporter | LeaderElectedExporter
+        if config.leader_election.enabled:
+            from kubevents.export import LeaderElectedExporter
+
+            exporter = LeaderElectedExporter(config, progress=show_progress)
+        else:
+            exporter = Exporter(config, progress=show_progress)
         code = asyncio.run(run_exporter(exporter))
     except ConfigError as exc:
         click.echo(f"kubevents export: {exc}", err=True)

@@ -14,6 +14,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from kubevents.errors import KubeError, StatusError
 from kubevents.export._access import check_access
@@ -25,12 +26,10 @@ from kubevents.export._config import (
     ExportConfig,
     SinkConfig,
 )
-from kubevents.export._heartbeat import Heartbeat, heartbeat_object, plan_heartbeat
-from kubevents.export._metacache import MetadataCaches
+from kubevents.export._heartbeatconfig import HeartbeatTarget
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export._pipeline import Pipeline
 from kubevents.export._rules import compile_rules
-from kubevents.export._server import HealthReport, MetricsServer, serve
 from kubevents.export._source import ListWatchSettings, ListWatchSource
 from kubevents.export._startup import build_sink, open_capture, open_dead_letter, start_sinks
 from kubevents.export._state import EventTracker, load_checkpoint
@@ -39,6 +38,13 @@ from kubevents.export._topology import routes
 from kubevents.export._transforms import Transforms
 from kubevents.export.sinks import DeadLetterFile, Sink
 from kubevents.kube import KubeClient
+
+if TYPE_CHECKING:
+    # Loaded when the configuration asks for them (the heartbeat's recorder, the metadata
+    # caches, the HTTP server), not by every start.
+    from kubevents.export._heartbeat import Heartbeat
+    from kubevents.export._metacache import MetadataCaches
+    from kubevents.export._server import HealthReport, MetricsServer
 
 __all__ = ["Exporter", "build_sink"]
 
@@ -88,15 +94,23 @@ class Exporter:
             client = await KubeClient.connect(c.kubeconfig, c.context, in_cluster=c.in_cluster)
         except ConfigError as exc:
             raise ConfigError(f"kubeconfig: {exc}") from None
-        try:
-            # One cheap LIST proves the cluster is reachable, the identity may list Events and
-            # the selectors parse; a 400 here is a bad selector.
-            await client.events.list(
+        # One cheap LIST proves the cluster is reachable, the identity may list Events and
+        # the selectors parse (a 400 here is a bad selector); the access reviews name every
+        # verb that is missing. Neither waits for the other; the LIST's verdict comes first.
+        probe, access = await asyncio.gather(
+            client.events.list(
                 c.namespace,
                 field_selector=c.field_selector,
                 label_selector=c.label_selector,
                 limit=1,
-            )
+            ),
+            check_access(client, c),
+            return_exceptions=True,
+        )
+        try:
+            for outcome in (probe, access):
+                if isinstance(outcome, BaseException):
+                    raise outcome
         except StatusError as exc:
             await client.close()
             if exc.code == 400:
@@ -106,9 +120,7 @@ class Exporter:
         except KubeError as exc:
             await client.close()
             raise ConfigError(f"cluster {client.cluster.host} is not reachable: {exc}") from None
-        try:
-            await check_access(client, c)
-        except ConfigError:
+        except BaseException:
             await client.close()
             raise
         return client
@@ -117,7 +129,32 @@ class Exporter:
         """The sinks, started, and their configurations (None for sinks given as objects)."""
         return await start_sinks(self.config, self._sinks)
 
+    async def _open(self) -> tuple[KubeClient, list[Sink], list[SinkConfig] | None]:
+        """The client (connected, its checks passed) and the started sinks.
+
+        Both at once: the sinks' connections (a Kafka producer's bootstrap, say) need nothing
+        from the cluster, and neither waits for the other's round trips. When either fails the
+        other is closed again, and the cluster's error is the one raised.
+        """
+        if self._client is not None:
+            return (self._client, *await self._start_sinks())
+        # The sinks first: their first round trip is then in flight while the cluster's
+        # client library imports.
+        started, connected = await asyncio.gather(
+            self._start_sinks(), self._connect(), return_exceptions=True
+        )
+        if isinstance(connected, BaseException):
+            if not isinstance(started, BaseException):
+                await _close_all(started[0])
+            raise connected
+        if isinstance(started, BaseException):
+            await connected.close()
+            raise started
+        return (connected, *started)
+
     def health(self) -> HealthReport:
+        from kubevents.export._server import HealthReport
+
         problems: list[str] = []
         c = self.config
         source, pipeline, checkpointer = self.source, self.pipeline, self.checkpointer
@@ -168,16 +205,14 @@ class Exporter:
         Raises ``ConfigError`` for an unusable configuration (before anything is exported).
         """
         c = self.config
-        heartbeat_target = heartbeat_object(c)  # before connecting: a config error is exit 2
-        client = self._client or await self._connect()
-        sinks: list[Sink] = []
+        heartbeat_target = _heartbeat_object(c)  # before connecting: a config error is exit 2
+        client, sinks, sink_configs = await self._open()
         dead_letter: DeadLetterFile | None = None
         capture: CaptureWriter | None = None
         supervisor = self.supervisor
         try:
             dead_letter = await open_dead_letter(c)
             capture = open_capture(c, self.metrics)
-            sinks, sink_configs = await self._start_sinks()
             checkpoint = load_checkpoint(c.checkpoint_path())
             if checkpoint is not None and checkpoint.cluster != c.cluster_name:
                 log.warning(
@@ -208,6 +243,8 @@ class Exporter:
             )
             watch_timeout = None if c.watch_timeout is None else int(c.watch_timeout)
             if c.enrich is not None:
+                from kubevents.export._metacache import MetadataCaches
+
                 self.caches = MetadataCaches(
                     client, c.enrich, self.metrics, namespace=c.namespace,
                     watch_timeout=watch_timeout,
@@ -235,6 +272,8 @@ class Exporter:
                 ),
             )
             if heartbeat_target is not None:
+                from kubevents.export._heartbeat import plan_heartbeat
+
                 self.heartbeat = plan_heartbeat(c, heartbeat_target, sink_routes, self.metrics)
             if self.heartbeat is not None:
                 self.pipeline.watch_heartbeats(self.heartbeat.matches, self.heartbeat.stored)
@@ -306,6 +345,8 @@ class Exporter:
             )  # fmt: skip
 
     async def _serve(self, listen: str) -> None:
+        from kubevents.export._server import serve
+
         self.server = await serve(self.metrics.registry, self.health, listen)
 
     async def _drain(self, watch_task: asyncio.Task[None]) -> int:
@@ -334,3 +375,17 @@ class Exporter:
             self.checkpointer.saved_resource_version,
         )
         return EXIT_FAILED if failure is not None or not saved else 0
+
+
+def _heartbeat_object(config: ExportConfig) -> HeartbeatTarget | None:
+    if not config.heartbeat.enabled:
+        return None  # and the recorder behind the heartbeat is not imported
+    from kubevents.export._heartbeat import heartbeat_object
+
+    return heartbeat_object(config)
+
+
+async def _close_all(sinks: Sequence[Sink]) -> None:
+    for sink in sinks:
+        with contextlib.suppress(Exception):
+            await sink.close()

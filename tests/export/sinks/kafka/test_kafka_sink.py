@@ -10,6 +10,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from aiokafka.partitioner import murmur2
 
 from kubevents.export import Occurrence
 from kubevents.export._document import encode_document
@@ -66,6 +67,8 @@ async def test_each_occurrence_is_one_record_keyed_by_its_object(
     partitions = {r.key: {x.partition for x in records if x.key == r.key} for r in records}
     assert all(len(p) == 1 for p in partitions.values())  # one object, one partition
     assert len({p for ps in partitions.values() for p in ps}) > 1  # and the topic is spread
+    # The partition any Kafka client's default partitioner picks for the key.
+    assert all(r.partition == (murmur2(r.key) & 0x7FFFFFFF) % kafka.partitions for r in records)
     assert out_of_order(records) == []
 
 

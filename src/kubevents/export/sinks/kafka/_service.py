@@ -36,6 +36,7 @@ from kubevents.export._occurrence import Occurrence
 from kubevents.export._secrets import SecretFile
 from kubevents.export.sinks._base import Rejected, SinkError, WriteResult
 from kubevents.export.sinks.kafka._encoder import RecordFormat, encode_record
+from kubevents.export.sinks.kafka._partitioner import KafkaPartitioner
 
 __all__ = ["KafkaAuth", "KafkaSink"]
 
@@ -54,6 +55,8 @@ class _NoSaslExchange(logging.Filter):
 _AIOKAFKA_CONN = logging.getLogger("aiokafka.conn")
 if not any(isinstance(f, _NoSaslExchange) for f in _AIOKAFKA_CONN.filters):
     _AIOKAFKA_CONN.addFilter(_NoSaslExchange())
+
+_PARTITIONER = KafkaPartitioner()
 
 # Refusals that are about one record: it goes to the dead letters, the others are stored.
 _RECORD_ERRORS = frozenset(
@@ -156,6 +159,7 @@ class KafkaSink:
         self._deliveries: dict[str, asyncio.Future[Any]] = {}
         self._lock = asyncio.Lock()
         self._password_used: str | None = None  # what the current producer logs in with
+        self._metadata: asyncio.Future[None] | None = None
 
     @property
     def name(self) -> str:
@@ -173,7 +177,7 @@ class KafkaSink:
                     f"sasl.password_file {self._password_file.path}: {reason}", reason="config"
                 ) from None
         try:
-            await self._ensure_producer()
+            producer = await self._ensure_producer()
         except SinkError as exc:
             if exc.permanent:
                 raise
@@ -183,8 +187,22 @@ class KafkaSink:
                 "sink %s: Kafka at %s is not reachable yet (%s); the first write retries",
                 self._name, ", ".join(self.bootstrap_servers), exc,
             )  # fmt: skip
+            return
+        # The topic's partitions (and its creation, where the broker creates topics on first
+        # use) while the exporter lists its first page, not after the first write asks.
+        self._metadata = asyncio.ensure_future(self._topic_metadata(producer))
+
+    async def _topic_metadata(self, producer: Any) -> None:
+        try:
+            await producer.partitions_for(self.topic)
+        except Exception as exc:
+            # The first write asks again and reports what it gets.
+            log.debug("sink %s: no metadata for topic %s yet: %r", self._name, self.topic, exc)
 
     async def close(self) -> None:
+        if self._metadata is not None:
+            self._metadata.cancel()
+            self._metadata = None
         producer, self._producer = self._producer, None
         self._deliveries.clear()
         if producer is not None:
@@ -244,6 +262,7 @@ class KafkaSink:
             acks="all",
             enable_idempotence=True,
             compression_type=self._compression,
+            partitioner=_PARTITIONER,
             max_batch_size=self._batch_bytes,
             max_request_size=self._max_request_bytes,
             linger_ms=int(self._linger * 1000),
@@ -338,6 +357,10 @@ class KafkaSink:
 
         deliveries = self._deliveries
         pending: list[asyncio.Future[Any]] = []
+        # The topic's partitions once per write, each record's partition chosen here: the
+        # producer would otherwise list them twice for every record.
+        partitions: list[int] | None = None
+        partition_of = _PARTITIONER
         for occ in batch:
             delivery = deliveries.get(occ.id)
             if delivery is not None and not (delivery.done() and delivery.exception()):
@@ -346,9 +369,12 @@ class KafkaSink:
                 continue
             record = encode_record(occ, self._format)
             try:
+                if partitions is None:
+                    partitions = sorted(await producer.partitions_for(self.topic))
                 delivery = await producer.send(
-                    self.topic, record.value, key=record.key, headers=record.headers
-                )
+                    self.topic, record.value, key=record.key, headers=record.headers,
+                    partition=partition_of(record.key, partitions, partitions),
+                )  # fmt: skip
             except KafkaError as exc:
                 if type(exc).__name__ in _RECORD_ERRORS:
                     # Refused before it left (larger than max_request_bytes): settle as such.

@@ -1,14 +1,9 @@
 """The embedded SQLite store: the default sink, and the schema ``kubevents query`` reads."""
 
-from kubevents.export.sinks.sqlite._codec import (
-    DICTIONARY_NAME,
-    EventCodec,
-    StoredEventError,
-    shipped_codec,
-    strip_managed_fields,
-)
+from typing import TYPE_CHECKING
+
+from kubevents._lazy import lazy_exports
 from kubevents.export.sinks.sqlite._config import SQLiteSinkConfig
-from kubevents.export.sinks.sqlite._enriched import enrichment_columns, stored_enrichment
 from kubevents.export.sinks.sqlite._schema import (
     APPLICATION_ID,
     COLUMNS,
@@ -24,7 +19,32 @@ from kubevents.export.sinks.sqlite._schema import (
     to_micros,
     uid_text,
 )
-from kubevents.export.sinks.sqlite._service import SQLiteSink
+
+if TYPE_CHECKING:
+    from kubevents.export.sinks.sqlite._codec import (
+        DICTIONARY_NAME,
+        EventCodec,
+        StoredEventError,
+        shipped_codec,
+        strip_managed_fields,
+    )
+    from kubevents.export.sinks.sqlite._enriched import enrichment_columns, stored_enrichment
+    from kubevents.export.sinks.sqlite._service import SQLiteSink
+else:
+    # sqlite3, zstandard and the writer only for a configuration (or a reader) that uses them.
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "DICTIONARY_NAME": "kubevents.export.sinks.sqlite._codec",
+            "EventCodec": "kubevents.export.sinks.sqlite._codec",
+            "StoredEventError": "kubevents.export.sinks.sqlite._codec",
+            "shipped_codec": "kubevents.export.sinks.sqlite._codec",
+            "strip_managed_fields": "kubevents.export.sinks.sqlite._codec",
+            "enrichment_columns": "kubevents.export.sinks.sqlite._enriched",
+            "stored_enrichment": "kubevents.export.sinks.sqlite._enriched",
+            "SQLiteSink": "kubevents.export.sinks.sqlite._service",
+        },
+    )
 
 __all__ = [
     "APPLICATION_ID",
