@@ -19,7 +19,7 @@ spooled twice (``_spoolrecovery``).
 Full (``max_bytes``): ``overflow: block`` makes ``put`` wait for room, pausing the watch;
 ``drop_oldest`` deletes the oldest segments and counts the occurrences lost.
 
-One module of about 470 lines: putting (group commits), taking (memory, then disk) and
+One module of about 510 lines: putting (group commits), taking (memory, then disk) and
 completing (the acknowledged mark) move one set of sequence counters that must stay
 consistent with each other; the record payload and the segment log are apart.
 """
