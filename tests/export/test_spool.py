@@ -154,6 +154,29 @@ async def test_past_the_memory_cache_occurrences_are_read_back_from_disk(tmp_pat
     await buffer.close()
 
 
+async def test_what_the_sink_has_taken_leaves_no_room_in_the_memory_cache(
+    tmp_path: Path,
+) -> None:
+    buffer = spool(tmp_path, Acks(), cache_size=3)
+    await buffer.start()
+    put = [entry(f"u{i}") for i in range(6)]
+    for item in put[:3]:
+        await buffer.put(item)
+    await buffer.settle()
+    first = await buffer.take(3)
+    assert [e is p for e, p in zip(first, put, strict=False)] == [True, True, True]
+    # Taken and not yet stored: they fill the bound, so what is committed meanwhile is only
+    # on disk, read back (decoded anew) once the sink has room.
+    for item in put[3:]:
+        await buffer.put(item)
+    await buffer.settle()
+    buffer.complete(first)
+    later = await buffer.take(3)
+    assert [e.occurrence.id for e in later] == ["u3:1", "u4:1", "u5:1"]
+    assert not any(e is p for e, p in zip(later, put[3:], strict=True))
+    await buffer.close()
+
+
 async def test_a_full_spool_makes_put_wait_until_the_sink_frees_room(tmp_path: Path) -> None:
     acks = Acks()
     buffer = spool(tmp_path, acks, max_bytes=64 * 1024, commit_max=1)
@@ -176,7 +199,7 @@ async def test_a_full_spool_makes_put_wait_until_the_sink_frees_room(tmp_path: P
     await buffer.close()
 
 
-async def test_put_goes_on_while_a_group_is_on_disk_until_four_groups_wait(
+async def test_put_goes_on_while_a_group_is_on_disk_until_two_groups_wait(
     tmp_path: Path,
 ) -> None:
     acks = Acks()
@@ -193,16 +216,16 @@ async def test_put_goes_on_while_a_group_is_on_disk_until_four_groups_wait(
     buffer._log.append = slow_append  # type: ignore[method-assign,assignment]
     await _put_many(buffer, 2)  # a whole group: committed now, not after commit_delay
     await eventually(on_disk.is_set, "the first group to reach the disk")
-    # While it is there the watch goes on: three more groups gather without waiting...
-    await asyncio.wait_for(_put_many(buffer, 7, first=2), 10)
-    # ...and the fourth pending group makes put wait for the disk.
-    fourth = asyncio.create_task(buffer.put(entry("u9")))
+    # While it is there the watch goes on: the next groups gather without waiting...
+    await asyncio.wait_for(_put_many(buffer, 3, first=2), 10)
+    # ...until two whole groups are pending: that put waits for the disk.
+    second = asyncio.create_task(buffer.put(entry("u5")))
     await asyncio.sleep(0.05)
-    assert not fourth.done()
+    assert not second.done()
     release.set()
-    await asyncio.wait_for(fourth, 10)
+    await asyncio.wait_for(second, 10)
     await buffer.settle()
-    assert acks.ids == [f"u{i}:1" for i in range(10)]
+    assert acks.ids == [f"u{i}:1" for i in range(6)]
     await buffer.close()
 
 

@@ -7,9 +7,11 @@ occurrences back in order; what it stores is acknowledged in the spool, and a re
 everything after the spool's own mark (the sink's idempotent ids absorb the repeats).
 
 Appends are group commits: what arrives within ``commit_delay`` (or ``commit_max`` entries) is
-written and fsynced together, one fsync for many occurrences. The entries just committed stay
-in memory (up to ``cache_size``), so a healthy sink is fed without reading the disk or decoding
-anything again; a sink that fell behind is fed from disk. All file work runs on one thread.
+written and fsynced together, one fsync for many occurrences; an occurrence is encoded only
+when its group is written. The entries just committed stay in memory, so a healthy sink is fed
+without reading the disk or decoding anything again; a sink that fell behind is fed from disk.
+``cache_size`` bounds what the spool holds in memory once committed: the cache and what the
+sink has taken and not yet stored, together. All file work runs on one thread.
 
 After a hard stop, occurrences that arrive again and are still in the spool unsent are not
 spooled twice (``_spoolrecovery``).
@@ -17,7 +19,7 @@ spooled twice (``_spoolrecovery``).
 Full (``max_bytes``): ``overflow: block`` makes ``put`` wait for room, pausing the watch;
 ``drop_oldest`` deletes the oldest segments and counts the occurrences lost.
 
-One module of about 470 lines: putting (group commits), taking (memory, then disk) and
+One module of about 510 lines: putting (group commits), taking (memory, then disk) and
 completing (the acknowledged mark) move one set of sequence counters that must stay
 consistent with each other; the record payload and the segment log are apart.
 """
@@ -56,8 +58,10 @@ _T = TypeVar("_T")
 
 DEFAULT_COMMIT_DELAY = 0.05
 DEFAULT_COMMIT_MAX = 1_000
-# Groups that may wait for the disk before ``put`` waits too (a memory bound).
-MAX_PENDING_COMMITS = 4
+# Groups that may gather while one is on disk before ``put`` waits too: a memory bound (each
+# pending occurrence is about 3 KiB). Two keep the watch ahead of a sink that falls behind in
+# a burst, which is when they fill; more only held more occurrences at the burst's peak RSS.
+MAX_PENDING_COMMITS = 2
 # The spool's acknowledged mark is rewritten at most this often (each write is a small fsync).
 ACK_INTERVAL = 0.2
 RETRY_INITIAL_DELAY = 1.0
@@ -146,7 +150,8 @@ class SpoolBuffer:
         self._commit_delay = commit_delay
         self._commit_max = commit_max
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"spool-{sink}")
-        self._pending: list[tuple[Entry, bytes]] = []
+        # Encoded only when committed: a pending entry holds its occurrence, not its record too.
+        self._pending: list[Entry] = []
         self._committer: asyncio.Task[None] | None = None
         self._commit_lock = asyncio.Lock()
         self._commit_now = asyncio.Event()  # a whole group is pending: no need to wait
@@ -225,7 +230,7 @@ class SpoolBuffer:
         if self._respooled.holds(entry.occurrence.id):
             self._acknowledge(entry)  # on disk since before a restart: that copy is sent
             return
-        self._pending.append((entry, encode_occurrence(entry.occurrence)))
+        self._pending.append(entry)
         pending = len(self._pending)
         if pending >= self._commit_max * MAX_PENDING_COMMITS:
             await self._commit()  # bounds memory; waits when the spool is full (overflow: block)
@@ -263,19 +268,20 @@ class SpoolBuffer:
             await self._commit_pending()
 
     async def _commit_pending(self) -> None:
-        batch, self._pending = self._pending, []
-        start = 0
-        while start < len(batch):
+        pending, self._pending = self._pending, []
+        chunk: list[tuple[Entry, bytes]] = []
+        size = 0
+        for entry in pending:
+            payload = encode_occurrence(entry.occurrence)
             # Appended a segment's worth at a time, so that no append is larger than what
             # the spool can make room for.
-            end, size = start, 0
-            while end < len(batch) and (
-                end == start or size + len(batch[end][1]) <= self._chunk_bytes
-            ):
-                size += len(batch[end][1]) + HEADER_SIZE
-                end += 1
-            await self._commit_chunk(batch[start:end])
-            start = end
+            if chunk and size + len(payload) > self._chunk_bytes:
+                await self._commit_chunk(chunk)
+                chunk, size = [], 0
+            chunk.append((entry, payload))
+            size += len(payload) + HEADER_SIZE
+        if chunk:
+            await self._commit_chunk(chunk)
 
     async def _commit_chunk(self, batch: list[tuple[Entry, bytes]]) -> None:
         if len(batch) == 1 and len(batch[0][1]) + HEADER_SIZE > self._log.max_bytes:
@@ -339,8 +345,10 @@ class SpoolBuffer:
 
     def _cache_entry(self, entry: Entry) -> None:
         # The cache is a gap-free run starting at the next sequence to hand out; once an entry
-        # does not fit, later ones wait on disk until the reader has caught up.
-        if len(self._cache) >= self._cache_size:
+        # does not fit, later ones wait on disk until the reader has caught up. What the sink
+        # has taken and not yet stored counts against the same bound: together they are what
+        # the spool holds in memory once committed.
+        if len(self._cache) + self._taken >= self._cache_size:
             return
         expected = next(reversed(self._cache)) + 1 if self._cache else self._read
         if entry.sequence == expected:
@@ -356,7 +364,8 @@ class SpoolBuffer:
     # -- taking --------------------------------------------------------------------------------
 
     async def take(self, limit: int) -> list[Entry]:
-        # What is taken stays in memory until stored: ``cache_size`` bounds it too.
+        # What is taken stays in memory until stored: ``cache_size`` bounds it, the cache
+        # included.
         while self._taken >= self._cache_size:
             self._freed.clear()
             await self._freed.wait()
@@ -497,7 +506,7 @@ class SpoolBuffer:
         if self._commits:
             return now - self._commits[0][1]
         if self._pending:
-            return now - self._pending[0][0].enqueued
+            return now - self._pending[0].enqueued
         return 0.0
 
     def _update_gauges(self) -> None:
