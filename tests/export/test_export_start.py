@@ -55,3 +55,31 @@ async def test_the_clusters_error_wins_over_a_sinks(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not reachable"):
         await exporter.run(asyncio.Event())
     assert other.started and other.closed  # started before the refusal, closed after it
+
+
+class _HalfStartedSink(MemorySink):
+    """Opens what a real sink opens first (a session, a producer), then its start fails."""
+
+    async def start(self) -> None:
+        self.started = True
+        raise SinkError("the engine refused the index template", reason="config")
+
+
+class _UnclosableSink(MemorySink):
+    async def close(self) -> None:
+        self.closed = True
+        raise OSError("already gone")
+
+
+async def test_a_sink_whose_start_fails_is_closed_with_those_started_before(
+    tmp_path: Path,
+) -> None:
+    from kubevents.export._startup import start_sinks
+
+    first, failing, never = _UnclosableSink("first"), _HalfStartedSink("failing"), MemorySink()
+    with pytest.raises(ConfigError, match=r"sinks\[1\] \(failing\): the engine refused"):
+        await start_sinks(_config(tmp_path), [first, failing, never])
+    # The failing one too: it holds connections of its own, and one that cannot be closed
+    # does not keep the others open.
+    assert first.closed and failing.closed
+    assert not never.started and not never.closed

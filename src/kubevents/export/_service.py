@@ -31,7 +31,13 @@ from kubevents.export._metrics import ExportMetrics
 from kubevents.export._pipeline import Pipeline
 from kubevents.export._rules import compile_rules
 from kubevents.export._source import ListWatchSettings, ListWatchSource
-from kubevents.export._startup import build_sink, open_capture, open_dead_letter, start_sinks
+from kubevents.export._startup import (
+    build_sink,
+    close_sinks,
+    open_capture,
+    open_dead_letter,
+    start_sinks,
+)
 from kubevents.export._state import EventTracker, load_checkpoint
 from kubevents.export._supervisor import TaskSupervisor
 from kubevents.export._topology import routes
@@ -145,7 +151,7 @@ class Exporter:
         )
         if isinstance(connected, BaseException):
             if not isinstance(started, BaseException):
-                await _close_all(started[0])
+                await close_sinks(started[0])
             raise connected
         if isinstance(started, BaseException):
             await connected.close()
@@ -383,9 +389,3 @@ def _heartbeat_object(config: ExportConfig) -> HeartbeatTarget | None:
     from kubevents.export._heartbeat import heartbeat_object
 
     return heartbeat_object(config)
-
-
-async def _close_all(sinks: Sequence[Sink]) -> None:
-    for sink in sinks:
-        with contextlib.suppress(Exception):
-            await sink.close()

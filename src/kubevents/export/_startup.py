@@ -4,6 +4,7 @@ not, which the CLI turns into exit code 2)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from kubevents.export._configbase import parse_size
 from kubevents.export._metrics import ExportMetrics
 from kubevents.export.sinks import DeadLetterFile, Sink, SinkError
 
-__all__ = ["build_sink", "open_capture", "open_dead_letter", "start_sinks"]
+__all__ = ["build_sink", "close_sinks", "open_capture", "open_dead_letter", "start_sinks"]
+
+log = logging.getLogger(__name__)
 
 
 def build_sink(config: SinkConfig) -> Sink:
@@ -43,12 +46,24 @@ async def start_sinks(
     for i, sink in enumerate(sinks):
         try:
             await sink.start()
-        except SinkError as exc:
-            for s in started:
-                await s.close()
-            raise ConfigError(f"sinks[{i}] ({sink.name}): {exc}") from None
+        except BaseException as exc:
+            # The one that failed too: half-way through its start it may hold a connection
+            # pool or a producer, which would otherwise be left to the garbage collector.
+            await close_sinks([*started, sink])
+            if isinstance(exc, SinkError):
+                raise ConfigError(f"sinks[{i}] ({sink.name}): {exc}") from None
+            raise
         started.append(sink)
     return started, configs
+
+
+async def close_sinks(sinks: Sequence[Sink]) -> None:
+    """Close each of ``sinks``; one that fails to close does not keep the others open."""
+    for sink in sinks:
+        try:
+            await sink.close()
+        except Exception as exc:
+            log.warning("sink %s: closing it: %s", sink.name, exc)
 
 
 def open_capture(config: ExportConfig, metrics: ExportMetrics) -> CaptureWriter | None:
