@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from urllib.parse import urlparse
 import yaml
 
 from kubevents.kube import KubeClient
-from kubevents_testenv import LocalCluster, create_token, ensure_kubectl
+from kubevents_testenv import LocalCluster, create_token, ensure_kubectl, free_ports
 from kubevents_testenv.workload import record_workload
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,10 +33,8 @@ NAME = "kubevents-smoke"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    [port] = free_ports(1)
+    return port
 
 
 def wait(condition: object, what: str, within: float) -> None:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -50,7 +49,13 @@ from bench._chaos_support import ExporterProcess, Flood, WatchLog, stored_ids
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubevents.kube import KubeClient
-from kubevents_testenv import FaultProxy, LocalCluster, SearchEngine, shared_search_engine
+from kubevents_testenv import (
+    FaultProxy,
+    LocalCluster,
+    SearchEngine,
+    free_ports,
+    shared_search_engine,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -121,9 +126,8 @@ class Search:
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    [port] = free_ports(1)
+    return port
 
 
 async def spool_depth(session: aiohttp.ClientSession, port: int) -> float | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import msgspec
 import yaml
 
 from kubevents.kube import ENV_SERVICE_ACCOUNT_DIR, KubeClient
-from kubevents_testenv import LocalCluster, create_token, ensure_kubectl
+from kubevents_testenv import LocalCluster, create_token, ensure_kubectl, free_ports
 
 from .factories import make_event
 
@@ -171,10 +170,8 @@ def exporter_config(path: Path, namespace: str, **extra: object) -> Path:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    [port] = free_ports(1)
+    return port
 
 
 class Replica:

@@ -169,6 +169,7 @@ def test_a_bad_time_window_names_the_field(window: dict[str, object], message: s
         # Non-finite and absurd durations, refused as every duration field is decoded.
         ("watch_timeout: .inf\n", "watch_timeout: must be a finite duration"),
         ("buffer: {flush_delay: .nan}\n", "buffer.flush_delay: must be a finite duration"),
+        ("buffer: {spool: {spill_after: -1}}\n", "buffer.spool.spill_after: must not be negative"),
         ("health: {stall_after: .inf}\n", "health.stall_after: must be a finite duration"),
         ("shutdown_timeout: .nan\n", "shutdown_timeout: must be a finite duration"),
         ("state_ttl: 400d\n", "state_ttl: at most 365d"),
@@ -420,3 +421,20 @@ def test_a_sinks_zero_flush_delay_replaces_the_default(tmp_path: Path) -> None:
     config = load_export_config(path, environ={})
     zero, default = (driver_settings(config, sink) for sink in config.sinks)
     assert (zero.flush_delay, default.flush_delay) == (0.0, 2.0)
+
+
+def test_a_sinks_spill_after_reaches_its_spool(tmp_path: Path) -> None:
+    from kubevents.export._topology import buffer_settings
+
+    path = write(
+        tmp_path,
+        "buffer: {spool: {spill_after: 30s}}\n"
+        "sinks:\n"
+        "  - {type: webhook, name: a, url: 'https://a.example'}\n"
+        "  - {type: webhook, name: b, url: 'https://b.example',\n"
+        "     buffer: {spool: {spill_after: 0s}}}\n",
+    )
+    config = load_export_config(path, environ={})
+    top, own = (buffer_settings(config, sink, sink.name) for sink in config.sinks)
+    assert top.spool is not None and own.spool is not None
+    assert (top.spool.spill_after, own.spool.spill_after) == (30.0, 0.0)

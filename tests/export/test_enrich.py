@@ -19,7 +19,7 @@ from kubevents.export._enrich import Changes, Enricher, EnrichMetrics, ObjectCac
 from kubevents.export._enrichconfig import KINDS, EnrichConfig
 from kubevents.export._enrichment import Enrichment, Workload
 from kubevents.export._fields import DocumentInvolvedObject
-from kubevents.export._spool import decode_occurrence, encode_occurrence
+from kubevents.export._spoolpayload import decode_occurrence, encode_occurrence
 from kubevents.kube import ObjectMetadata, OwnerReference
 
 from .factories import make_occurrence

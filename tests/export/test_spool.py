@@ -1,4 +1,8 @@
-"""The spool buffer on real files: acknowledged once on disk, delivered in order, replayed."""
+"""The spool buffer on real files: acknowledged once on disk, delivered in order, replayed.
+
+Most tests here write everything to disk first (``spill_after=0``): the disk path is what
+they check. The memory tier in front of it has its own tests (``test_spool_memory``).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ from kubevents.export import (
 from kubevents.export._acklog import Ticket
 from kubevents.export._buffer import Entry
 from kubevents.export._sinkdriver import DriverSettings
-from kubevents.export._spool import SpoolBuffer, decode_occurrence, encode_occurrence
+from kubevents.export._spool import SpoolBuffer
+from kubevents.export._spoolpayload import decode_occurrence, encode_occurrence
 from support import eventually
 
 from .memory_sink import MemorySink, occurrence
@@ -44,7 +49,7 @@ class Acks:
 def spool(
     directory: Path, acks: Acks, metrics: ExportMetrics | None = None, **options: object
 ) -> SpoolBuffer:
-    settings: dict[str, object] = {"max_bytes": 1 << 20, "commit_delay": 0.01}
+    settings: dict[str, object] = {"max_bytes": 1 << 20, "commit_delay": 0.01, "spill_after": 0}
     settings.update(options)
     return SpoolBuffer(
         "hook", directory, acks, metrics or ExportMetrics(), TaskSupervisor(),
@@ -281,8 +286,9 @@ async def test_damaged_records_are_skipped_counted_and_never_block(tmp_path: Pat
 async def test_a_mark_that_cannot_be_written_is_counted_and_stops_nothing(tmp_path: Path) -> None:
     metrics, supervisor = ExportMetrics(), TaskSupervisor()
     buffer = SpoolBuffer(
-        "hook", tmp_path, Acks(), metrics, supervisor, max_bytes=1 << 20, commit_delay=0.01
-    )
+        "hook", tmp_path, Acks(), metrics, supervisor, max_bytes=1 << 20, commit_delay=0.01,
+        spill_after=0,
+    )  # fmt: skip
     await buffer.start()
     await _put_many(buffer, 6)
     await buffer.settle()
@@ -311,7 +317,8 @@ async def test_a_dead_sink_with_a_spool_holds_up_neither_the_watch_nor_another_s
     down = MemorySink("hook")
     down.gate = asyncio.Event()
     local = MemorySink("local")
-    spooled = BufferSettings("spool", 100, SpoolSettings(tmp_path / "hook"))
+    # In memory until the dead sink has kept its oldest for spill_after, then on disk.
+    spooled = BufferSettings("spool", 100, SpoolSettings(tmp_path / "hook", spill_after=0.2))
     fast = DriverSettings(max_batch_size=50, flush_delay=0.01, retry_initial_delay=0.01)
     acklog = AckLog("0")
     pipeline = Pipeline(
@@ -343,7 +350,7 @@ async def test_what_a_spool_held_at_start_is_not_delivered_until_its_sink_stores
 ) -> None:
     sink = MemorySink("hook")
     sink.gate = asyncio.Event()
-    spooled = BufferSettings("spool", 100, SpoolSettings(tmp_path / "hook"))
+    spooled = BufferSettings("spool", 100, SpoolSettings(tmp_path / "hook", spill_after=0.2))
     fast = DriverSettings(max_batch_size=50, flush_delay=0.01, retry_initial_delay=0.01)
 
     def make(resume: str) -> Pipeline:

@@ -28,7 +28,8 @@ from kubevents.export import ExportMetrics, Occurrence, TaskSupervisor
 from kubevents.export._buffer import Entry
 from kubevents.export._segmentlog import _READ_CHUNK, LogStats, SegmentLog
 from kubevents.export._segmentrecord import Record
-from kubevents.export._spool import SpoolBuffer, encode_occurrence
+from kubevents.export._spool import SpoolBuffer
+from kubevents.export._spoolpayload import encode_occurrence
 
 from .engine import Target
 from .spooldisk import Choices, Disk, payload

@@ -135,6 +135,9 @@ class SpoolConfig(StrictConfig):
     # "always": fsync each group commit (a power loss keeps what was acknowledged); "never":
     # a crash of the process keeps it, a power loss may not.
     fsync: Literal["always", "never"] = "always"
+    # An occurrence stays in memory until its sink stores it or this long has passed; then
+    # what memory holds is written here. 0: everything is written here first.
+    spill_after: Seconds = Seconds.parse("5s")
 
 
 class BufferConfig(StrictConfig):

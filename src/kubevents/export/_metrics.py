@@ -189,6 +189,13 @@ class ExportMetrics:
             ["sink"],
             registry=r,
         )
+        self.spool_spills = Counter(
+            _PREFIX + "spool_spills_total",
+            "Times a sink had not stored an occurrence within spill_after, so that what its "
+            "spool held in memory was written to disk",
+            ["sink"],
+            registry=r,
+        )
         self.spool_damaged = Counter(
             _PREFIX + "spool_damaged_total",
             "Damaged stretches of a spool found at start (their records are skipped)",

@@ -32,7 +32,7 @@ from kubevents.export._sinkdriver import (
     StoredHook,
 )
 from kubevents.export._sinkgate import SinkGate
-from kubevents.export._spool import SpoolBuffer
+from kubevents.export._spool import DEFAULT_SPILL_AFTER, SpoolBuffer
 from kubevents.export._state import EventTracker
 from kubevents.export._supervisor import TaskSupervisor
 from kubevents.export.sinks import Sink
@@ -58,6 +58,7 @@ class SpoolSettings:
     overflow: Literal["block", "drop_oldest"] = "block"
     fsync: Literal["always", "never"] = "always"
     file_mode: int = 0o600
+    spill_after: float = DEFAULT_SPILL_AFTER
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class Pipeline:
         return SpoolBuffer(
             name, s.directory, self._settle, self.metrics, self.supervisor, max_bytes=s.max_bytes,
             overflow=s.overflow, fsync=s.fsync, cache_size=spec.queue_size, file_mode=s.file_mode,
+            spill_after=s.spill_after,
         )  # fmt: skip
 
     @property

@@ -1,17 +1,23 @@
-"""``when_full: spool``: a sink's buffer on disk, so that an outage of any length loses nothing.
+"""``when_full: spool``: a sink's buffer that outlives an outage of any length, on disk.
 
-Every occurrence for the sink is appended to a segment log (``_segmentlog``) and acknowledged
-to the ack log once it is on disk: the watch and the checkpoint never wait for this sink
-again, and the etcd compaction or the Event TTL can pass while it is down. The sink reads the
-occurrences back in order; what it stores is acknowledged in the spool, and a restart replays
+Memory first: while nothing of the sink waits on disk, an occurrence stays in memory and is
+acknowledged to the ack log when the sink has stored it, as in a ``block`` buffer; a healthy
+sink, even one that falls behind in a burst, costs no disk and no second decode. An occurrence
+the sink has not stored within ``spill_after`` of its arrival is *spilled*: it is written to the
+spool, with every other one in memory, and acknowledged once on disk; from then on arrivals go
+to disk too, until the sink has stored all the spool holds. So the watch waits at most
+``spill_after`` for a sink (when memory is full), and the resume point trails a dead sink by
+no more than that. ``spill_after: 0`` writes everything to disk first.
+
+On disk, occurrences are appended to a segment log (``_segmentlog``) in group commits: what
+arrives within ``commit_delay`` (or ``commit_max`` entries) is written and fsynced together, an
+occurrence encoded only when its group is written. The entries just committed stay in memory,
+so the sink is fed without reading the disk back while it keeps up; a sink that fell behind is
+fed from disk. What the sink stores is acknowledged in the spool, and a restart replays
 everything after the spool's own mark (the sink's idempotent ids absorb the repeats).
-
-Appends are group commits: what arrives within ``commit_delay`` (or ``commit_max`` entries) is
-written and fsynced together, one fsync for many occurrences; an occurrence is encoded only
-when its group is written. The entries just committed stay in memory, so a healthy sink is fed
-without reading the disk or decoding anything again; a sink that fell behind is fed from disk.
-``cache_size`` bounds what the spool holds in memory once committed: the cache and what the
-sink has taken and not yet stored, together. All file work runs on one thread.
+``cache_size`` bounds what the spool holds in memory: the occurrences not spilled, the
+committed ones cached, and what the sink has taken and not yet stored, together. All file work
+runs on one thread.
 
 After a hard stop, occurrences that arrive again and are still in the spool unsent are not
 spooled twice (``_spoolrecovery``).
@@ -19,8 +25,8 @@ spooled twice (``_spoolrecovery``).
 Full (``max_bytes``): ``overflow: block`` makes ``put`` wait for room, pausing the watch;
 ``drop_oldest`` deletes the oldest segments and counts the occurrences lost.
 
-One module of about 510 lines: putting (group commits), taking (memory, then disk) and
-completing (the acknowledged mark) move one set of sequence counters that must stay
+One module of about 600 lines: putting (memory, spills, group commits), taking (memory, then
+disk) and completing (the acknowledged mark) move one set of sequence counters that must stay
 consistent with each other; the record payload and the segment log are apart.
 """
 
@@ -33,29 +39,28 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-import msgspec
-
 from kubevents.export._buffer import Acknowledge, Entry, WhenFull
-from kubevents.export._enrichment import Enrichment
-from kubevents.export._fields import event_fields_decoder
 from kubevents.export._metrics import ExportMetrics
-from kubevents.export._occurrence import Occurrence
 from kubevents.export._segmentlog import FsyncPolicy, SegmentLog, SpoolFullError
 from kubevents.export._segmentlog import WhenFull as Overflow
 from kubevents.export._segmentrecord import HEADER_SIZE, Record
+from kubevents.export._spoolpayload import decode_occurrence, encode_occurrence
 from kubevents.export._spoolrecovery import RecoveredIds
 from kubevents.export._supervisor import TaskSupervisor
 
-__all__ = ["SpoolBuffer"]
+__all__ = ["DEFAULT_SPILL_AFTER", "SpoolBuffer"]
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
+# Well past a batch's flush delay (1 s) and a burst's wait in a full memory buffer (well under a
+# second at a sink's usual thousands per second): a sink that keeps storing never spills, and
+# a dead one holds the watch and the resume point back by a few seconds only.
+DEFAULT_SPILL_AFTER = 5.0
 DEFAULT_COMMIT_DELAY = 0.05
 DEFAULT_COMMIT_MAX = 1_000
 # Groups that may gather while one is on disk before ``put`` waits too: a memory bound (each
@@ -66,52 +71,9 @@ MAX_PENDING_COMMITS = 2
 ACK_INTERVAL = 0.2
 RETRY_INITIAL_DELAY = 1.0
 RETRY_MAX_DELAY = 30.0
-
-
-class _Spooled(msgspec.Struct, array_like=True, gc=False):
-    cluster: str
-    raw: bytes
-    # The filing time the transforms chose (time_window), in µs since the epoch, when it is
-    # not the occurrence's own time: a replay must file it where the live path would have.
-    filed_us: int | None = None
-    # What the enricher attached (``_enrich``): a replay of the spool cannot look it up again.
-    enrichment: Enrichment | None = None
-
-
-_encoder = msgspec.msgpack.Encoder()
-_payload_decoder = msgspec.msgpack.Decoder(_Spooled)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-_event_decoder = event_fields_decoder()
-
-
-def encode_occurrence(occurrence: Occurrence) -> bytes:
-    filed = occurrence.filing_time
-    filed_us = None if filed == occurrence.time else (filed - _EPOCH) // _MICROSECOND
-    return _encoder.encode(
-        _Spooled(occurrence.cluster, occurrence.raw, filed_us, occurrence.enrichment)
-    )
-
-
-def decode_occurrence(payload: bytes) -> Occurrence:
-    """The occurrence a spool record holds; raises ``ValueError`` for a record that is not one."""
-    try:
-        spooled = _payload_decoder.decode(payload)
-        event = _event_decoder.decode(spooled.raw)
-    except (msgspec.MsgspecError, ValueError, TypeError, OverflowError, RecursionError) as exc:
-        raise ValueError(f"not a spooled occurrence: {exc}") from None
-    if not event.metadata.uid:
-        raise ValueError("not a spooled occurrence: the Event has no uid")
-    occurrence = Occurrence.of(event, spooled.raw, spooled.cluster)
-    if spooled.enrichment is not None:
-        occurrence = msgspec.structs.replace(occurrence, enrichment=spooled.enrichment)
-    if spooled.filed_us is None:
-        return occurrence
-    try:
-        filed = _EPOCH + timedelta(microseconds=spooled.filed_us)
-    except OverflowError:
-        raise ValueError("not a spooled occurrence: its filing time is out of range") from None
-    return msgspec.structs.replace(occurrence, filing_time=filed)
+# ``Entry.sequence`` of an occurrence taken from memory that its sink stored while its spill
+# was being written: its record is acknowledged as soon as it has a sequence.
+_STORED_WHILE_SPILLING = -1
 
 
 class SpoolBuffer:
@@ -132,6 +94,7 @@ class SpoolBuffer:
         fsync: FsyncPolicy = "always",
         segment_bytes: int | None = None,
         cache_size: int = 4_000,
+        spill_after: float = DEFAULT_SPILL_AFTER,
         commit_delay: float = DEFAULT_COMMIT_DELAY,
         commit_max: int = DEFAULT_COMMIT_MAX,
         file_mode: int = 0o600,
@@ -147,6 +110,14 @@ class SpoolBuffer:
         self._acknowledge = acknowledge
         self._supervisor = supervisor
         self._cache_size = cache_size
+        self._spill_after = spill_after
+        # Memory first (see the module's doc): entries not on disk, not acknowledged yet.
+        self._memory = False  # whether arrivals stay in memory; set once the spool is drained
+        self._front: deque[Entry] = deque()  # waiting for the sink
+        self._front_taken: dict[int, Entry] = {}  # id -> handed to the sink, oldest first
+        self._spilling: set[int] = set()  # ids of taken entries whose spill is being written
+        self._front_filled = asyncio.Event()  # the watchdog has an oldest entry to time
+        self._watchdog: asyncio.Task[None] | None = None
         self._commit_delay = commit_delay
         self._commit_max = commit_max
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"spool-{sink}")
@@ -177,6 +148,7 @@ class SpoolBuffer:
         self._depth = metrics.buffer_depth.labels(sink)
         self._bytes = metrics.buffer_bytes.labels(sink)
         metrics.buffer_max_bytes.labels(sink).set(max_bytes)
+        self._spills = metrics.spool_spills.labels(sink)
         self._closed = False
 
     async def _run(self, fn: Callable[[], _T]) -> _T:
@@ -208,13 +180,17 @@ class SpoolBuffer:
                 self._sink, self._log.directory, stats.damaged_regions, stats.damaged_bytes,
                 stats.torn_tail_bytes,
             )  # fmt: skip
+        if self._spill_after > 0:
+            self._watchdog = self._supervisor.spawn(self._spill_when_late(), f"spool-{self._sink}")
         self._update_gauges()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        await self.settle()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        await self.settle()  # what is only in memory is spilled: durable, replayed after start
         if self._ack_task is not None:
             await asyncio.shield(self._ack_task)
         try:
@@ -230,17 +206,82 @@ class SpoolBuffer:
         if self._respooled.holds(entry.occurrence.id):
             self._acknowledge(entry)  # on disk since before a restart: that copy is sent
             return
+        if not self._memory and self._drained():
+            self._memory = True
+        if self._memory:
+            while len(self._front) + self._taken >= self._cache_size:
+                self._freed.clear()
+                await self._freed.wait()  # room, or a spill (the watchdog's)
+                if not self._memory:
+                    break
+            else:
+                if not self._front and not self._front_taken:
+                    self._front_filled.set()
+                entry.enqueued = time.monotonic()
+                self._front.append(entry)
+                self._arrived.set()
+                return
         self._pending.append(entry)
         pending = len(self._pending)
         if pending >= self._commit_max * MAX_PENDING_COMMITS:
             await self._commit()  # bounds memory; waits when the spool is full (overflow: block)
             return
+        self._schedule_commit(now=pending >= self._commit_max)
+
+    def _schedule_commit(self, *, now: bool) -> None:
         if self._committer is None:
             self._committer = self._supervisor.spawn(
                 self._commit_later(), f"spool-{self._sink}", forever=False
             )
-        if pending >= self._commit_max:
+        if now:
             self._commit_now.set()
+
+    def _drained(self) -> bool:
+        """Nothing on disk or on its way there is waiting for the sink: memory may take over."""
+        return (
+            self._spill_after > 0 and self._acked >= self._next - 1 and not self._pending
+            and self._committer is None and not self._commit_lock.locked() and not self._closed
+        )  # fmt: skip
+
+    # -- spilling: memory to disk --------------------------------------------------------------
+
+    async def _spill_when_late(self) -> None:
+        """Spill once the oldest occurrence in memory has waited ``spill_after``."""
+        while True:
+            oldest = self._oldest_in_memory()
+            if oldest is None:
+                self._front_filled.clear()
+                await self._front_filled.wait()
+                continue
+            late = oldest.enqueued + self._spill_after - time.monotonic()
+            if late > 0:
+                await asyncio.sleep(late)
+            else:
+                self._spill()
+
+    def _oldest_in_memory(self) -> Entry | None:
+        # Taken entries were taken oldest first, and before anything still waiting.
+        for entry in self._front_taken.values():
+            return entry
+        return self._front[0] if self._front else None
+
+    def _spill(self) -> None:
+        """Everything in memory goes to disk, in arrival order, and arrivals follow it there."""
+        if not self._memory or (not self._front and not self._front_taken):
+            return
+        self._memory = False
+        taken = list(self._front_taken.values())
+        self._spilling = set(self._front_taken)
+        self._front_taken.clear()
+        self._pending[:0] = [*taken, *self._front]
+        self._front.clear()
+        self._spills.inc()
+        log.info(
+            "sink %s: %d occurrences not stored within %gs are written to the spool %s",
+            self._sink, len(self._pending), self._spill_after, self._log.directory,
+        )  # fmt: skip
+        self._freed.set()  # a put waiting for room in memory goes to disk now
+        self._schedule_commit(now=True)
 
     async def _commit_later(self) -> None:
         # The watch goes on decoding while a commit is on disk: the next group gathers
@@ -253,6 +294,7 @@ class SpoolBuffer:
             await self._commit_pending()
 
     async def settle(self) -> None:
+        self._spill()
         # A commit in progress is never cancelled: its entries would be on disk but never
         # acknowledged, and the checkpoint would wait for them for ever.
         committer = self._committer
@@ -261,7 +303,10 @@ class SpoolBuffer:
         await self._commit()
 
     def settled(self) -> bool:
-        return not self._pending and not self._commit_lock.locked()
+        return (
+            not self._pending and not self._commit_lock.locked()
+            and not self._front and not self._front_taken
+        )  # fmt: skip
 
     async def _commit(self) -> None:
         async with self._commit_lock:
@@ -297,11 +342,26 @@ class SpoolBuffer:
         first = last - len(batch) + 1
         now = time.monotonic()
         self._commits.append((last, now))
+        spilling = self._spilling
         for offset, (entry, _) in enumerate(batch):
-            entry.sequence = first + offset
+            sequence = first + offset
+            if spilling and id(entry) in spilling:
+                # Taken from memory before its spill: the sink has it, so the reader passes it
+                # by, and a record its sink has stored already is done at once.
+                spilling.discard(id(entry))
+                self._read = sequence + 1
+                if entry.sequence == _STORED_WHILE_SPILLING:
+                    self._done.add(sequence)  # and acknowledged when it was stored
+                else:
+                    entry.sequence = sequence
+                    self._acknowledge(entry)
+                continue
+            entry.sequence = sequence
             entry.enqueued = now
             self._acknowledge(entry)
             self._cache_entry(entry)
+        if self._done:
+            self._advance()
         self._arrived.set()
         self._update_gauges()
 
@@ -387,6 +447,12 @@ class SpoolBuffer:
                 if entries:
                     return entries
                 continue
+            if self._front:  # only while nothing waits on disk: it would be older
+                front, taken = self._front, self._front_taken
+                entries = [front.popleft() for _ in range(min(limit, len(front)))]
+                for entry in entries:
+                    taken[id(entry)] = entry
+                return entries
             self._arrived.clear()
             await self._arrived.wait()
 
@@ -436,9 +502,14 @@ class SpoolBuffer:
         self._taken -= len(entries)
         self._freed.set()
         for entry in entries:
-            if entry.sequence > self._acked:  # else dropped meanwhile to make room
+            if entry.sequence == 0:  # from memory, never spilled: stored is acknowledged
+                if self._front_taken.pop(id(entry), None) is None and id(entry) in self._spilling:
+                    entry.sequence = _STORED_WHILE_SPILLING
+                self._acknowledge(entry)
+            elif entry.sequence > self._acked:  # else dropped meanwhile to make room
                 self._done.add(entry.sequence)
         self._advance()
+        self._update_gauges()
 
     def _advance(self) -> None:
         acked = self._acked
@@ -497,10 +568,15 @@ class SpoolBuffer:
         return self._acked
 
     def depth(self) -> int:
-        return self._next - 1 - self._acked + len(self._pending)
+        return (
+            self._next - 1 - self._acked + len(self._pending)
+            + len(self._front) + len(self._front_taken)
+        )  # fmt: skip
 
     def oldest_age(self) -> float:
         now = time.monotonic()
+        if (oldest := self._oldest_in_memory()) is not None:
+            return now - oldest.enqueued
         if self._oldest_recovered is not None:
             return now - self._oldest_recovered
         if self._commits:

@@ -59,6 +59,7 @@ def buffer_settings(config: ExportConfig, sink: SinkConfig | None, name: str) ->
             parse_size(spool.max_bytes, f"{where}.max_bytes"),
             spool.overflow,
             spool.fsync,
+            spill_after=spool.spill_after,
         ),
     )
 

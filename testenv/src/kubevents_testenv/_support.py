@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import json
 import os
+import random
 import signal
 import socket
 import ssl
@@ -68,15 +69,41 @@ def _kill_leftovers() -> None:
         terminate(proc, timeout=5.0)
 
 
+# Ports are picked below the kernel's ephemeral range: a port chosen there and bound a moment
+# later by a child process can meanwhile become the source port of any outgoing connection on
+# the machine (every HTTP request of a test, another suite running beside it), and the child's
+# bind then fails. Below the range, only another listener can take it.
+_PORTS_FLOOR = 10_000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct loopback TCP ports that were free a moment ago."""
-    # Hold every socket open until all are chosen so the kernel cannot hand out a duplicate.
+    """``count`` distinct loopback TCP ports that were free a moment ago, outside the range
+    the kernel hands out to outgoing connections (when it leaves room below it)."""
+    top = _ephemeral_start()
+    # Hold every socket open until all are chosen so that no port is handed out twice.
     socks: list[socket.socket] = []
     try:
-        for _ in range(count):
+        tries = 0
+        while len(socks) < count:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
             socks.append(sock)
+            tries += 1
+            if top - _PORTS_FLOOR >= 1_000 and tries <= 200 * count:
+                try:
+                    sock.bind(("127.0.0.1", random.randrange(_PORTS_FLOOR, top)))
+                    continue
+                except OSError:
+                    socks.pop().close()
+                    continue
+            sock.bind(("127.0.0.1", 0))  # no room below the range: the kernel's choice
         return [s.getsockname()[1] for s in socks]
     finally:
         for sock in socks:
