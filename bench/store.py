@@ -2,10 +2,11 @@
 
 1. **Size**: the first 100 000 occurrences of the pipeline benchmark's realistic stream
    (``bench._store_support.occurrences``: kubelet, scheduler and controller Events with
-   ``managedFields`` as the apiserver writes them) stored by the real ``SQLiteSink`` (schema 2),
-   and the same occurrences in the schema 1 layout (``write_v1_store``), the baseline. Bytes
-   per occurrence are the pages in use (file size less free pages, WAL checkpointed) over the
-   rows; the split by table and index comes from SQLite's ``dbstat``.
+   ``managedFields`` as the apiserver writes them) stored by the real ``SQLiteSink`` (the
+   current schema), the same occurrences in the schema 1 layout (``write_v1_store``), the
+   baseline, and in the schema 3 layout (``write_v3_store``), the one before the current.
+   Bytes per occurrence are the pages in use (file size less free pages, WAL checkpointed)
+   over the rows; the split by table and index comes from SQLite's ``dbstat``.
 2. **Queries**: 10⁶ occurrences of the same stream in one store, written by the real sink;
    then each filter a UI offers, as ``kubevents query --limit 100`` runs it: open the store,
    query, render the page as the table and as JSON Lines. Best and median of 7, in process (an
@@ -32,13 +33,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench._store_support import occurrences, write_v1_store
+from bench._store_support import occurrences, write_v1_store, write_v3_store
 from bench.common import REPO, BenchContext, Row, Stopwatch, Suite
 
 from kubevents.cli._output import table_row
 from kubevents.export import Occurrence
 from kubevents.export._document import encode_lines
-from kubevents.export.sinks.sqlite import SQLiteSink
+from kubevents.export.sinks.sqlite import SCHEMA_VERSION, SQLiteSink
 from kubevents.export.store import EventStore, QueryFilter
 
 NAME = "store"
@@ -154,10 +155,15 @@ def run(ctx: BenchContext) -> Suite:
         write_v1_store(work / "v1.db", occurrences(sample))
         v1 = _size(work / "v1.db", sample)
         (work / "v1.db").unlink()
-        _write(work / "v2.db", sample)
-        v2 = _size(work / "v2.db", sample)
-        (work / "v2.db").unlink()
-        details |= {"schema_1": v1, "schema_2": v2}
+        write_v3_store(work / "v3.db", occurrences(sample))
+        v3 = _size(work / "v3.db", sample)
+        (work / "v3.db").unlink()
+        _write(work / "current.db", sample)
+        v2 = _size(work / "current.db", sample)
+        (work / "current.db").unlink()
+        details |= {
+            "schema_1": v1, "schema_3": v3, "current": v2, "current_schema": SCHEMA_VERSION,
+        }  # fmt: skip
 
         big = work / "big.db"
         spent = _write(big, rows_total)
@@ -195,7 +201,8 @@ def run(ctx: BenchContext) -> Suite:
             target=f"≤ {TARGET_BYTES} B",
             met=size <= TARGET_BYTES,
             note=f"{sample:,} realistic occurrences; at {rows_total:,}: "
-            f"{details['size_at_rows']['bytes_per_occurrence']:.0f} B",
+            f"{details['size_at_rows']['bytes_per_occurrence']:.0f} B; "
+            f"schema 3 layout: {v3['bytes_per_occurrence']:.1f} B",
         )
     ]
     for label, page in pages.items():

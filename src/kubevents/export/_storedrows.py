@@ -22,6 +22,7 @@ from kubevents.export.sinks.sqlite import (
     StoredEventError,
     from_micros,
     stored_enrichment,
+    stored_v3_enrichment,
     strip_managed_fields,
     uid_text,
 )
@@ -228,7 +229,12 @@ def stored_occurrence(row: tuple[Any, ...], codec: EventCodec | None) -> StoredO
     try:
         (seq, uid, count, filed, own, namespace, kind, name, _, type_, reason, component, _,
          cluster, inserted_at, event) = row[:16]  # fmt: skip
-        enrichment = stored_enrichment(*row[16:20]) if len(row) > 16 else None
+        # One column from schema 4 on, four in schema 3, none before (``select``).
+        extra = row[16:]
+        if len(extra) == 4:
+            enrichment = stored_v3_enrichment(*extra)
+        else:
+            enrichment = stored_enrichment(extra[0]) if extra else None
         for column, value in (("seq", seq), ("count", count), ("time", filed),
                               ("inserted_at", inserted_at)):  # fmt: skip
             if type(value) is not int:

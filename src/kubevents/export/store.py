@@ -56,6 +56,7 @@ from kubevents.export.sinks.sqlite import (
     from_micros,
     schema_problem,
     select,
+    sqlite_problem,
     to_micros,
 )
 
@@ -226,6 +227,8 @@ class EventStore:
             conn.close()
             raise StoreError(f"cannot read {path}: {exc}") from None
         problem = schema_problem(app_id, version)
+        if problem is None and version >= 4:
+            problem = sqlite_problem(sqlite3.sqlite_version_info, sqlite3.sqlite_version)
         if problem is not None:
             conn.close()
             raise StoreError(f"{path} {problem}")

@@ -1,4 +1,8 @@
-"""Schema 3: the enrichment's columns, their migration from schema 2, ``--workload`` and ``-l``."""
+"""The enrichment in the store, its migration from schema 2, ``--workload`` and ``-l``.
+
+The version 2 stores here are version 3 stores (``bench._store_support.write_v3_store``, the
+version 3 sink's code) without the columns version 3 added.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from bench._store_support import write_v3_store
 from click.testing import CliRunner
 
 from kubevents.cli._query import query
@@ -41,12 +46,14 @@ def version(path: Path) -> int:
 
 
 def columns(path: Path) -> list[str]:
+    """The table's columns, generated ones included."""
     with closing(sqlite3.connect(path)) as conn:
-        return [r[1] for r in conn.execute("PRAGMA table_info(occurrences)")]
+        return [r[1] for r in conn.execute("PRAGMA table_xinfo(occurrences)")]
 
 
-def as_version_2(path: Path) -> None:
-    """Turn a store into what schema 2 wrote: no enrichment columns, no index on them."""
+def write_v2_store(path: Path, batch: list[Occurrence]) -> None:
+    """What schema 2 wrote: schema 3 without the enrichment's columns and their index."""
+    write_v3_store(path, batch)
     with closing(sqlite3.connect(path)) as conn:
         conn.execute("DROP INDEX occurrences_workload_time")
         for column in ("workload_kind", "workload_name", "labels", "enrichment"):
@@ -64,7 +71,7 @@ def test_the_enrichment_is_stored_and_read_back(tmp_path: Path) -> None:
     path = tmp_path / "kubevents.db"
     batch = enriched()
     write_store(path, batch)
-    assert version(path) == SCHEMA_VERSION == 3
+    assert version(path) == SCHEMA_VERSION == 4
     with EventStore(path) as store:
         read = {o.id: o.enrichment for o in store.query()}
     assert read == {o.id: o.enrichment for o in batch}
@@ -79,15 +86,14 @@ def test_the_enrichment_is_stored_and_read_back(tmp_path: Path) -> None:
 def test_a_version_2_store_migrates_and_reads_the_same(tmp_path: Path) -> None:
     path = tmp_path / "kubevents.db"
     plain = [msgspec.structs.replace(o, enrichment=None) for o in enriched()]
-    write_store(path, plain)
-    as_version_2(path)
+    write_v2_store(path, plain)
     assert version(path) == 2
     before = cli(path, "-o", "json")
     code, output = cli(path, "--workload", "deploy/web")
     assert code == 2 and "predates enrichment (schema 2)" in output
     write_store(path, [])  # an exporter of this version starts on it
-    assert version(path) == 3
-    assert columns(path)[-4:] == ["workload_kind", "workload_name", "labels", "enrichment"]
+    assert version(path) == 4
+    assert {"workload_kind", "workload_name", "labels", "enrichment"} <= set(columns(path))
     assert cli(path, "-o", "json") == before
     assert cli(path, "--workload", "deploy/web") == (0, "No events found.\n")
 
@@ -103,7 +109,7 @@ _KILLED_MIGRATION = textwrap.dedent(
     def killing_connect(*args, **kwargs):
         conn = connect(*args, **kwargs)
         def trace(statement):
-            # The last step of the migration: every column is added by now, nothing committed.
+            # The end of the step to schema 3: every column is added by now, nothing committed.
             if statement.startswith("CREATE INDEX occurrences_workload_time"):
                 os.kill(os.getpid(), signal.SIGKILL)
         conn.set_trace_callback(trace)
@@ -118,8 +124,7 @@ _KILLED_MIGRATION = textwrap.dedent(
 def test_a_kill_during_the_migration_leaves_the_version_2_store_whole(tmp_path: Path) -> None:
     path = tmp_path / "kubevents.db"
     plain = [msgspec.structs.replace(o, enrichment=None) for o in enriched()]
-    write_store(path, plain)
-    as_version_2(path)
+    write_v2_store(path, plain)
     child = subprocess.run(
         [sys.executable, "-c", _KILLED_MIGRATION, str(path)], timeout=60, check=False
     )
@@ -130,7 +135,7 @@ def test_a_kill_during_the_migration_leaves_the_version_2_store_whole(tmp_path: 
         assert sorted(o.id for o in store.query()) == sorted(o.id for o in plain)
     new = msgspec.structs.replace(make_occurrence(object_name="new-pod"), enrichment=WEB)
     write_store(path, [new])  # the next start migrates, then stores
-    assert version(path) == 3
+    assert version(path) == SCHEMA_VERSION
     with EventStore(path) as store:
         found = store.query(QueryFilter(workload_kind="Deployment", workload_name="web"))
     assert [o.id for o in found] == [new.id]

@@ -152,7 +152,7 @@ def test_a_version_1_store_reads_the_same_before_and_after_its_migration(tmp_pat
     json_page_before = json_output(path, "-n", "shop", "--limit", "7")
 
     write_store(path, [])  # an exporter of this version starts on it
-    assert version(path) == SCHEMA_VERSION == 3
+    assert version(path) == SCHEMA_VERSION == 4
     assert json_output(path) == json_before
     assert json_output(path, "-n", "shop", "--limit", "7") == json_page_before
     assert json_before == encode_lines(stripped(o) for o in in_query_order(REALISTIC))

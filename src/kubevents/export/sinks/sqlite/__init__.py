@@ -9,12 +9,15 @@ from kubevents.export.sinks.sqlite._schema import (
     COLUMNS,
     DB_PATH_ENV,
     DEFAULT_DB_PATH,
+    MIN_SQLITE,
     SCHEMA_VERSION,
     SQLITE_MAGIC,
     default_db_path,
     from_micros,
     schema_problem,
     select,
+    sqlite_problem,
+    stored_type,
     stored_uid,
     to_micros,
     uid_text,
@@ -28,7 +31,11 @@ if TYPE_CHECKING:
         shipped_codec,
         strip_managed_fields,
     )
-    from kubevents.export.sinks.sqlite._enriched import enrichment_columns, stored_enrichment
+    from kubevents.export.sinks.sqlite._enriched import (
+        enrichment_value,
+        stored_enrichment,
+        stored_v3_enrichment,
+    )
     from kubevents.export.sinks.sqlite._service import SQLiteSink
 else:
     # sqlite3, zstandard and the writer only for a configuration (or a reader) that uses them.
@@ -40,8 +47,9 @@ else:
             "StoredEventError": "kubevents.export.sinks.sqlite._codec",
             "shipped_codec": "kubevents.export.sinks.sqlite._codec",
             "strip_managed_fields": "kubevents.export.sinks.sqlite._codec",
-            "enrichment_columns": "kubevents.export.sinks.sqlite._enriched",
+            "enrichment_value": "kubevents.export.sinks.sqlite._enriched",
             "stored_enrichment": "kubevents.export.sinks.sqlite._enriched",
+            "stored_v3_enrichment": "kubevents.export.sinks.sqlite._enriched",
             "SQLiteSink": "kubevents.export.sinks.sqlite._service",
         },
     )
@@ -52,6 +60,7 @@ __all__ = [
     "DB_PATH_ENV",
     "DEFAULT_DB_PATH",
     "DICTIONARY_NAME",
+    "MIN_SQLITE",
     "SCHEMA_VERSION",
     "SQLITE_MAGIC",
     "EventCodec",
@@ -59,13 +68,16 @@ __all__ = [
     "SQLiteSinkConfig",
     "StoredEventError",
     "default_db_path",
-    "enrichment_columns",
+    "enrichment_value",
     "from_micros",
     "schema_problem",
     "select",
     "shipped_codec",
+    "sqlite_problem",
     "stored_enrichment",
+    "stored_type",
     "stored_uid",
+    "stored_v3_enrichment",
     "strip_managed_fields",
     "to_micros",
     "uid_text",

@@ -8,8 +8,8 @@ from functools import cache
 from kubevents.export._occurrence import Occurrence
 from kubevents.export.sinks._base import Rejected
 from kubevents.export.sinks.sqlite._codec import EventCodec, shipped_codec, strip_managed_fields
-from kubevents.export.sinks.sqlite._enriched import enrichment_columns
-from kubevents.export.sinks.sqlite._schema import stored_uid, to_micros
+from kubevents.export.sinks.sqlite._enriched import enrichment_value
+from kubevents.export.sinks.sqlite._schema import stored_type, stored_uid, to_micros
 
 __all__ = ["Row", "encode_rows"]
 
@@ -45,10 +45,10 @@ def encode_rows(
         rows.append((
             stored_uid(occ.uid), occ.count, to_micros(occ.filing_time), own, namespace,
             ref.kind, ref.name, None if ref.namespace == namespace else ref.namespace,
-            ev.type, ev.reason, component,
+            stored_type(ev.type), ev.reason, component,
             None if ev.reporting_controller == component else ev.reporting_controller,
             occ.cluster, inserted_at,
             codec.compress(strip_managed_fields(occ.raw, ev.metadata.managed_fields)),
-            *enrichment_columns(occ.enrichment),
+            enrichment_value(occ.enrichment),
         ))  # fmt: skip
     return rows, rejected

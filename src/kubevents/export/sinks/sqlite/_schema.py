@@ -16,9 +16,9 @@ __all__ = [
     "COLUMNS",
     "DB_PATH_ENV",
     "DEFAULT_DB_PATH",
-    "ENRICHED_COLUMNS",
     "INSERT",
     "MIGRATIONS",
+    "MIN_SQLITE",
     "PRUNE",
     "SCHEMA_VERSION",
     "SQLITE_MAGIC",
@@ -26,10 +26,14 @@ __all__ = [
     "V2_INDEXES",
     "V2_PAGE_SIZE",
     "V3",
+    "V4",
+    "V4_INDEXES",
     "default_db_path",
     "from_micros",
     "schema_problem",
     "select",
+    "sqlite_problem",
+    "stored_type",
     "stored_uid",
     "to_micros",
     "uid_text",
@@ -84,9 +88,12 @@ _V1 = (
 
 # Migration i brings the schema from version i to i + 1; append, never edit. Version 2 (the
 # compact layout) is made by ``_migrate``: it compresses every stored Event, which SQL cannot.
-# Version 3 is ``V3``.
+# Version 3 is ``V3``; version 4 is ``V4``, filled by ``_migrate`` from the version 3 table.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+# Generated columns (version 4) need SQLite 3.31; the JSON functions they use are built in
+# from 3.38 and compiled into most earlier builds.
+MIN_SQLITE = (3, 31, 0)
 
 # Version 2 keeps as columns what the queries filter, sort and group on, and the Event
 # (compressed, ``_codec``); everything else a reader shows is read from the Event.
@@ -139,6 +146,51 @@ V3 = (
     "CREATE INDEX occurrences_workload_time ON occurrences (workload_name, time) "
     "WHERE workload_name IS NOT NULL",
 )
+# Version 4: the same information in fewer stored bytes, which a version 3 table cannot be
+# altered into (``_migrate`` copies every row into it). A row without enrichment pays one
+# NULL's header byte for it instead of four, and an Event's type, almost always ``Normal`` or
+# ``Warning``, is stored as 0 or 1 (no bytes beyond the record header) and any other type as
+# its text. What the queries filter on is read through VIRTUAL generated columns under the
+# version 3 names: computed when read, stored nowhere, indexable.
+#
+# ``enrichment`` is a JSON array ``[status, reason, workload kind, workload name, labels,
+# annotations]`` without its trailing defaults (``""``, null): ``_enriched``. A value that is
+# not valid JSON (a damaged row) gives NULL workload and labels rather than an error, so that
+# inserting, filtering and deleting around such a row keep working.
+_ENRICHMENT_JSON = "CASE WHEN json_valid(enrichment) THEN enrichment END"
+V4 = (
+    f"""CREATE TABLE occurrences_v4 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        uid BLOB NOT NULL, count INTEGER NOT NULL,
+        time INTEGER NOT NULL, own_time INTEGER,
+        namespace TEXT NOT NULL,
+        involved_kind TEXT NOT NULL COLLATE NOCASE, involved_name TEXT NOT NULL,
+        involved_namespace TEXT,
+        type_code NOT NULL,
+        reason TEXT NOT NULL COLLATE NOCASE,
+        source_component TEXT NOT NULL, reporting_controller TEXT,
+        cluster TEXT NOT NULL,
+        inserted_at INTEGER NOT NULL,
+        event BLOB NOT NULL,
+        enrichment TEXT,
+        type TEXT COLLATE NOCASE GENERATED ALWAYS AS
+            (CASE type_code WHEN 0 THEN 'Normal' WHEN 1 THEN 'Warning' ELSE type_code END)
+            VIRTUAL,
+        workload_kind TEXT COLLATE NOCASE GENERATED ALWAYS AS
+            (json_extract({_ENRICHMENT_JSON}, '$[2]')) VIRTUAL,
+        workload_name TEXT GENERATED ALWAYS AS
+            (json_extract({_ENRICHMENT_JSON}, '$[3]')) VIRTUAL,
+        labels TEXT GENERATED ALWAYS AS
+            (json_extract({_ENRICHMENT_JSON}, '$[4]')) VIRTUAL,
+        UNIQUE (uid, count)
+    )""",
+)
+# Created once the table has its final name: version 3's, on the same (now generated) columns.
+V4_INDEXES = (
+    *V2_INDEXES,
+    "CREATE INDEX occurrences_workload_time ON occurrences (workload_name, time) "
+    "WHERE workload_name IS NOT NULL",
+)
 # 16 KiB pages: a row is ~300 bytes, and a 4 KiB page wastes half a row on average.
 V2_PAGE_SIZE = 16_384
 
@@ -152,37 +204,45 @@ COLUMNS = (
     "involved_kind",
     "involved_name",
     "involved_namespace",
-    "type",
+    "type_code",
     "reason",
     "source_component",
     "reporting_controller",
     "cluster",
     "inserted_at",
     "event",
-    "workload_kind",
-    "workload_name",
-    "labels",
     "enrichment",
 )
-ENRICHED_COLUMNS = COLUMNS[-4:]
 INSERT = (
     f"INSERT INTO occurrences ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
     "ON CONFLICT(uid, count) DO NOTHING"
 )
+# What a reader selects, in order: the type as text, then the enrichment as the version
+# stores it (one column from version 4, four in version 3, none before).
+_READ = tuple("type" if c == "type_code" else c for c in ("seq", *COLUMNS[:-1]))
+_TYPE_CODES = {"Normal": 0, "Warning": 1}
+
+
+def stored_type(type_: str) -> int | str:
+    """How an Event's ``type`` is stored: 0 and 1 for the usual two, else the text itself."""
+    return _TYPE_CODES.get(type_, type_)
 
 
 def select(version: int) -> str:
-    """What a reader selects from a store of ``version``: ``seq``, then ``COLUMNS``.
+    """What a reader selects from a store of ``version``: ``seq``, the columns of ``COLUMNS``
+    up to ``event`` (``type`` as text), then the enrichment: ``enrichment`` from version 4 on,
+    ``workload_kind, workload_name, labels, enrichment`` in version 3, nothing before.
 
     A version 1 store (not yet migrated by an exporter) has the same columns but for the own
-    time, which it keeps as RFC 3339 text, and the Event, which it keeps as JSON text; stores
-    before version 3 have no enrichment (NULL).
+    time, which it keeps as RFC 3339 text, and the Event, which it keeps as JSON text.
     """
-    columns: tuple[str, ...] = ("seq", *COLUMNS)
+    columns: tuple[str, ...] = _READ
     if version == 1:
         columns = tuple("time_rfc3339" if c == "own_time" else c for c in columns)
-    if version < 3:
-        columns = tuple(f"NULL AS {c}" if c in ENRICHED_COLUMNS else c for c in columns)
+    if version == 3:
+        columns += ("workload_kind", "workload_name", "labels", "enrichment")
+    elif version >= 4:
+        columns += ("enrichment",)
     return f"SELECT {', '.join(columns)} FROM occurrences"
 
 
@@ -242,3 +302,14 @@ def schema_problem(application_id: int, user_version: int) -> str | None:
     if user_version < 1:
         return "is an incomplete kubevents store (no schema)"
     return None
+
+
+def sqlite_problem(version: tuple[int, int, int], sqlite_version: str) -> str | None:
+    """Why this SQLite library (``sqlite3.sqlite_version_info``, ``.sqlite_version``) cannot
+    read the current schema, or None if it can."""
+    if version >= MIN_SQLITE:
+        return None
+    return (
+        f"needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer for its generated columns "
+        f"(this Python's sqlite3 module uses {sqlite_version})"
+    )

@@ -49,6 +49,7 @@ from kubevents.export.sinks.sqlite._schema import (
     V2_PAGE_SIZE,
     from_micros,
     schema_problem,
+    sqlite_problem,
     to_micros,
 )
 
@@ -248,6 +249,10 @@ class SQLiteSink:
 
     def _check_identity(self, app_id: int, version: int, objects: int) -> bool:
         """True if the database is empty (to be created); raise if it is not a usable store."""
+        # Every store is brought to the current schema, which this SQLite must support.
+        problem = sqlite_problem(sqlite3.sqlite_version_info, sqlite3.sqlite_version)
+        if problem is not None:
+            raise SinkError(f"sqlite {self._path}: {problem}", reason="sqlite_too_old")
         if app_id == 0 and version == 0 and objects == 0:
             return True
         problem = schema_problem(app_id, version)
