@@ -6,8 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubevents.export import EventFields, Occurrence, TimeWindow, occurrence_count, occurrence_time
+from kubevents.export._fields import FieldsMeta, FieldsSeries
 from kubevents.model import Event, EventSeries, MicroTime, ObjectMeta, Time
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -115,3 +118,37 @@ def test_a_window_reaching_past_the_calendar_is_bounded_by_it() -> None:
     huge = TimeWindow(past=timedelta(days=36_500_00), future=timedelta(days=36_500_00))
     for when in (datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC)):
         assert Occurrence.of(dated(when, None), b"{}", "p", huge, NOW).filing_time == when
+
+
+_STAMP = st.none() | st.integers(0, 59).map(at)
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(-1, 3),
+    st.none() | st.tuples(st.integers(-1, 3), _STAMP),
+    _STAMP,
+    _STAMP,
+    _STAMP,
+    _STAMP,
+)
+def test_an_occurrence_has_the_count_and_time_its_event_shows(
+    count: int,
+    series: tuple[int, datetime | None] | None,
+    first: datetime | None,
+    last: datetime | None,
+    event_time: datetime | None,
+    created: datetime | None,
+) -> None:
+    event = EventFields(
+        FieldsMeta(uid="u", creation_timestamp=created),
+        count=count,
+        first_timestamp=first,
+        last_timestamp=last,
+        event_time=event_time,
+        series=None if series is None else FieldsSeries(*series),
+    )
+    occurrence = Occurrence.of(event, b"{}", "c")
+    assert occurrence.count == occurrence_count(event)
+    assert occurrence.time == occurrence_time(event)
+    assert occurrence.id == f"u:{occurrence_count(event)}"

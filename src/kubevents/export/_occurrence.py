@@ -158,16 +158,32 @@ class Occurrence(msgspec.Struct, frozen=True, gc=False):
         A stream files thousands of occurrences a second against a window of days: its
         bounds need working out once a second, not once per occurrence.
         """
-        count = occurrence_count(event)
-        uid = event.metadata.uid
-        when = occurrence_time(event)
+        # ``occurrence_count`` and ``occurrence_time``, inline: this runs once per occurrence.
+        meta, series = event.metadata, event.series
+        when = None
+        if series is not None:
+            count = series.count if series.count > 0 else event.count if event.count > 0 else 1
+            when = series.last_observed_time
+        else:
+            count = event.count if event.count > 0 else 1
+        if when is None:
+            if event.event_time is not None and event.last_timestamp is None:
+                when = event.event_time
+            else:
+                when = (
+                    event.last_timestamp
+                    or event.first_timestamp
+                    or event.event_time
+                    or meta.creation_timestamp
+                    or _EPOCH
+                )
         filing = when
         if bounds is not None and not bounds[0] <= when <= bounds[1]:
-            filing = file_between(when, event.metadata.creation_timestamp, *bounds)
+            filing = file_between(when, meta.creation_timestamp, *bounds)
+        uid = meta.uid
         return cls(
-            f"{uid}:{count}", uid, count, when, filing, event, raw, cluster,
-            event.metadata.resource_version,
-        )  # fmt: skip
+            f"{uid}:{count}", uid, count, when, filing, event, raw, cluster, meta.resource_version
+        )
 
     @property
     def clamped(self) -> str | None:

@@ -94,8 +94,10 @@ class Transforms:
         self._bounds_until = time.monotonic() + _BOUNDS_SECONDS
         self._malformed = metrics.malformed.labels("occurrence")
         self._clamped = LabelledCounters(metrics.clamped)
-        self._dedup = Dedup(tracker, metrics)
-        self._filter = RuleFilter(rules, tracker, metrics) if rules is not None else None
+        # Bound methods: a call through an instance's ``__call__`` costs more, once per stage
+        # and occurrence.
+        self._dedup = Dedup(tracker, metrics).__call__
+        self._filter = RuleFilter(rules, tracker, metrics).__call__ if rules is not None else None
 
     async def mark(self, resource_version: str | None) -> None:
         """A resume point with no occurrence (a bookmark, a deletion, a list's end)."""
@@ -147,7 +149,8 @@ class Transforms:
             return None
         if self._enrich is not None:
             occurrence = self._enrich(occurrence)
-        clamped = occurrence.clamped
+        # An unmoved occurrence files under its own time, the very object: no property call.
+        clamped = None if occurrence.filing_time is occurrence.time else occurrence.clamped
         if clamped is not None:
             self._clamped[clamped].inc()
             log.debug(

@@ -196,9 +196,10 @@ class WatchStream(Generic[_T]):
         A compact line's object is sliced straight out of ``data``: its bytes are copied once,
         not once into a line and again out of it.
         """
+        # Two indexings, not ``endswith``: its arguments are parsed the slow way on every call.
         compact = (
             _COMPACT_HEADS.get(data[start + _TYPE_AT])
-            if end - start > _TYPE_AT and data.endswith(b"}}", start, end)
+            if end - start > _TYPE_AT and data[end - 1] == data[end - 2] == 0x7D  # "}}"
             else None
         )
         if compact is not None and data.startswith(compact[1], start, end):

@@ -21,6 +21,8 @@ import pytest
 import zstandard
 from bench._store_support import occurrences, write_v1_store
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubevents.cli._query import query
 from kubevents.export import EventFields, Occurrence
@@ -79,6 +81,9 @@ def test_managed_fields_are_cut_and_every_other_byte_kept() -> None:
         b'{"metadata":{"annotations":{"managedFields":"x"},"managedFields":[{"a":1}]}}',
         # The same key after the field: ambiguous too.
         b'{"metadata":{"managedFields":[{"a":1}],"name":"a"},"related":{"managedFields":[]}}',
+        # ... however many capitals come between (the scan looks for the key's capital first).
+        b'{"metadata":{"managedFields":[{"a":1}],"name":"F"},"reason":"FailedMount",'
+        b'"message":"FFF F\\"managedFields","related":{"managedFields":[]}}',
         # Not as Go writes it (a space after the colon): kept whole rather than guessed at.
         b'{"metadata":{"name":"a","managedFields": [{"a":1}]}}',
         b'{"metadata":{"managedFields":[{"a":1}]',  # not JSON
@@ -123,6 +128,49 @@ def test_rows_compressed_with_plain_level_3_read_back() -> None:
 def test_the_key_inside_the_value_goes_with_the_cut() -> None:
     raw = b'{"metadata":{"managedFields":[{"f":{"managedFields":{}}}],"name":"a"}}'
     assert strip_managed_fields(raw) == b'{"metadata":{"name":"a"}}'
+
+
+def test_capitals_past_the_value_that_begin_no_key_leave_the_cut_alone() -> None:
+    raw = (
+        b'{"metadata":{"name":"a","managedFields":[{"m":"Fx"}],"uid":"u"},'
+        b'"reason":"FailedMount","message":"F\\"managedFields\\": FFFF"}'
+    )
+    assert strip_managed_fields(raw) == (
+        b'{"metadata":{"name":"a","uid":"u"},"reason":"FailedMount",'
+        b'"message":"F\\"managedFields\\": FFFF"}'
+    )
+
+
+_KEY = b'"managedFields":'
+_VALUE = b'[{"f":"F"}]'
+
+
+def _cut_by_plain_search(raw: bytes) -> bytes:
+    """The documented rule, with ``find`` for the whole key everywhere."""
+    start = raw.find(_KEY)
+    end = start + len(_KEY) + len(_VALUE)
+    if start < 1 or not raw.startswith(_VALUE, start + len(_KEY)) or raw.find(_KEY, end) >= 0:
+        return raw
+    if raw[end : end + 1] == b"," and raw[start - 1 : start] in (b"{", b","):
+        return raw[:start] + raw[end + 1 :]
+    if raw[start - 1 : start] == b"," and raw[end : end + 1] == b"}":
+        return raw[: start - 1] + raw[end:]
+    return raw
+
+
+_NOISE = st.lists(
+    st.sampled_from([_KEY, _VALUE, b"F", b"FF", b'\\"F', b"x", b'"a":1', b",", b"{", b"}"]),
+    max_size=8,
+).map(b"".join)
+
+
+@settings(max_examples=500)
+@given(_NOISE, st.sampled_from([b"{", b",", b"x"]), st.sampled_from([b",", b"}", b"F"]), _NOISE)
+def test_the_cut_is_the_one_a_plain_search_for_the_key_makes(
+    before: bytes, opening: bytes, closing: bytes, after: bytes
+) -> None:
+    raw = before + opening + _KEY + _VALUE + closing + after
+    assert strip_managed_fields(raw, msgspec.Raw(_VALUE)) == _cut_by_plain_search(raw)
 
 
 def test_managed_fields_first_in_metadata_are_cut_too() -> None:

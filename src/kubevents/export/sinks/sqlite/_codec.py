@@ -56,6 +56,10 @@ class _Managed(msgspec.Struct):
 
 _managed_decoder = msgspec.json.Decoder(_Managed)
 _KEY = b'"managedFields":'
+# The key's one capital letter, rare in an Event's JSON: ``find`` looks for one byte with
+# ``memchr``, a fraction of the time it takes stepping through the bytes for the whole key.
+_CAPITAL = b"F"
+_CAPITAL_AT = _KEY.index(_CAPITAL)
 
 
 def strip_managed_fields(raw: bytes, value: msgspec.Raw | None = None) -> bytes:
@@ -81,8 +85,12 @@ def strip_managed_fields(raw: bytes, value: msgspec.Raw | None = None) -> bytes:
             return raw
     end = start + len(_KEY) + len(value)
     # Compared in place (``Raw`` is a buffer): no copy of either side. The second scan starts
-    # past the value, a third of the Event's bytes that need no scanning.
-    if not value or not raw.startswith(value, start + len(_KEY)) or raw.find(_KEY, end) >= 0:
+    # past the value, a third of the Event's bytes that need no scanning, and looks for the
+    # key only from a capital on: most Events have none past the value.
+    if not value or not raw.startswith(value, start + len(_KEY)):
+        return raw
+    capital = raw.find(_CAPITAL, end + _CAPITAL_AT)
+    if capital >= 0 and raw.find(_KEY, capital - _CAPITAL_AT) >= 0:
         return raw
     before, after = raw[start - 1 : start], raw[end : end + 1]
     if after == b"," and before in (b"{", b","):

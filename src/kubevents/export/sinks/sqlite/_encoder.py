@@ -31,24 +31,28 @@ def encode_rows(
     codec = codec or _default_codec()
     rows: list[Row] = []
     rejected: list[Rejected] = []
+    compress = codec.compress
     for occ in batch:
+        raw = occ.raw
         try:
-            if not occ.raw.isascii():  # most Events are: then they are UTF-8 too
-                occ.raw.decode()
+            if not raw.isascii():  # most Events are: then they are UTF-8 too
+                raw.decode()
         except UnicodeDecodeError:
             # Readers give the Event back as text; retrying could never fix these bytes.
             rejected.append(Rejected(occ, "invalid_utf8"))
             continue
         ev, ref = occ.event, occ.event.involved_object
         namespace, component = ev.metadata.namespace, ev.source.component
-        own = None if occ.time == occ.filing_time else to_micros(occ.time)
+        when, filing = occ.time, occ.filing_time
+        # Unmoved, the filing time is the very object: no comparison of two datetimes.
+        own = None if when is filing or when == filing else to_micros(when)
         rows.append((
-            stored_uid(occ.uid), occ.count, to_micros(occ.filing_time), own, namespace,
+            stored_uid(occ.uid), occ.count, to_micros(filing), own, namespace,
             ref.kind, ref.name, None if ref.namespace == namespace else ref.namespace,
             stored_type(ev.type), ev.reason, component,
             None if ev.reporting_controller == component else ev.reporting_controller,
             occ.cluster, inserted_at,
-            codec.compress(strip_managed_fields(occ.raw, ev.metadata.managed_fields)),
+            compress(strip_managed_fields(raw, ev.metadata.managed_fields)),
             enrichment_value(occ.enrichment),
         ))  # fmt: skip
     return rows, rejected
