@@ -30,11 +30,12 @@ __all__ = [
 # The dictionary new rows are written with; docs/sinks/sqlite.md says how it was made.
 DICTIONARY_NAME = "kubevents-events-v1"
 _SHIPPED = {DICTIONARY_NAME: "events-v1.zdict"}
-_LEVEL = 3  # measured: level 5 and above cost 2-10x the time for 0-2% less
-# Level 3's tables are sized for large inputs; an Event is ~800 bytes matched mostly against
-# the dictionary, where smaller tables and matches of 6 bytes or more compress as small in
-# 0.8-0.95 of the time (docs/sinks/sqlite.md).
-_TUNED = {"hash_log": 14, "chain_log": 13, "min_match": 6}
+# Level 1, the fast strategy: an Event is ~800 bytes matched mostly against the dictionary,
+# and level 3's search finds 5 bytes less per row at 1.1-1.3x the time (levels 5 and up: 0-4%
+# less at 2-10x); measured in docs/sinks/sqlite.md. The tables are named, not left to the
+# library's defaults for the level, so that a new zstd cannot change the rows' size.
+_LEVEL = 1
+_TUNED = {"hash_log": 14, "chain_log": 13, "min_match": 7}
 # An Event is at most what etcd accepts (1.5 MiB by default); a frame that claims more than
 # this is damaged, and is refused instead of being inflated.
 _MAX_EVENT_BYTES = 4 * 1024 * 1024
