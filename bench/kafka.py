@@ -45,7 +45,7 @@ from bench.common import BenchContext, Row, Stopwatch, Suite
 
 from kubevents.export import EventFields, Occurrence
 from kubevents.export.sinks import KafkaSink
-from kubevents.export.sinks.kafka import KafkaRecord, encode_record
+from kubevents.export.sinks.kafka import DEFAULT_BATCH_BYTES, KafkaRecord, encode_record
 from kubevents.kube import KubeClient
 from kubevents_testenv import KafkaBroker, LocalCluster
 
@@ -57,7 +57,7 @@ DEADLINE = 600.0
 # kubevents' defaults: buffer.max_batch_size, buffer.max_concurrency, the sink's batch_bytes.
 BATCH = 500
 CONCURRENCY = 4
-BATCH_BYTES = 1024 * 1024
+BATCH_BYTES = DEFAULT_BATCH_BYTES
 # The race against the OTel collector: each phase this often, the contenders taking turns.
 REPEATS = 3
 

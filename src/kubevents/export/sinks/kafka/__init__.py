@@ -3,7 +3,11 @@
 from typing import TYPE_CHECKING
 
 from kubevents._lazy import lazy_exports
-from kubevents.export.sinks.kafka._config import KafkaSaslConfig, KafkaSinkConfig
+from kubevents.export.sinks.kafka._config import (
+    DEFAULT_BATCH_BYTES,
+    KafkaSaslConfig,
+    KafkaSinkConfig,
+)
 
 if TYPE_CHECKING:
     from kubevents.export.sinks.kafka._encoder import CLOUDEVENTS_TYPE, KafkaRecord, encode_record
@@ -23,6 +27,7 @@ else:
 
 __all__ = [
     "CLOUDEVENTS_TYPE",
+    "DEFAULT_BATCH_BYTES",
     "KafkaAuth",
     "KafkaRecord",
     "KafkaSaslConfig",

@@ -15,12 +15,19 @@ from kubevents.export._configbase import ConfigError, Seconds, StrictConfig
 from kubevents.export.sinks._base import Sink
 from kubevents.export.sinks._config import SinkConfigBase
 
-__all__ = ["KafkaSaslConfig", "KafkaSinkConfig"]
+__all__ = ["DEFAULT_BATCH_BYTES", "KafkaSaslConfig", "KafkaSinkConfig"]
 
 # Kafka's own rule for topic names (kafka.common.internals.Topic).
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _SERVER = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 _MAX_BYTES = 100 * 1024 * 1024
+# A produce request carries one record batch per partition of the broker, and aiokafka copies
+# it whole a few times as it encodes it: 1 MiB batches made each request a few MiB of
+# short-lived copies (mapped, page-faulted and unmapped each time) on top of the batches being
+# filled. A quarter of that still carries a write's 500 records in a request or two per
+# partition; in a burst into Kafka it drained faster, at less CPU and a lower peak RSS
+# (docs/benchmarks.md, "Burst peak RSS into Kafka").
+DEFAULT_BATCH_BYTES = 256 * 1024
 _CODECS_NEEDING_CRAMJAM = ("snappy", "lz4", "zstd")
 
 
@@ -42,7 +49,7 @@ class KafkaSinkConfig(SinkConfigBase, tag="kafka", tag_field="type", kw_only=Tru
     topic: str = "kubevents"
     format: Literal["json", "cloudevents"] = "json"
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
-    batch_bytes: int = 1024 * 1024
+    batch_bytes: int = DEFAULT_BATCH_BYTES
     max_request_bytes: int = 1024 * 1024
     linger: Seconds = Seconds(0)
     timeout: Seconds = Seconds.parse("30s")

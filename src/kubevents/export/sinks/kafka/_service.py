@@ -35,6 +35,7 @@ from typing import Any
 from kubevents.export._occurrence import Occurrence
 from kubevents.export._secrets import SecretFile
 from kubevents.export.sinks._base import Rejected, SinkError, WriteResult
+from kubevents.export.sinks.kafka._config import DEFAULT_BATCH_BYTES
 from kubevents.export.sinks.kafka._encoder import RecordFormat, encode_record
 from kubevents.export.sinks.kafka._partitioner import KafkaPartitioner
 
@@ -129,7 +130,7 @@ class KafkaSink:
         topic: str = "kubevents",
         record_format: RecordFormat = "json",
         compression: str | None = None,
-        batch_bytes: int = 1024 * 1024,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
         max_request_bytes: int = 1024 * 1024,
         linger: float = 0.0,
         timeout: float = 30.0,
