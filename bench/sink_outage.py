@@ -58,6 +58,7 @@ RATE = 20.0
 EVENT_TTL = "1m"
 COMPACTION_INTERVAL = "30s"
 LEAD_IN = 10.0  # seconds of flood before the outage starts
+SAMPLE_IDS = 20
 CATCH_UP = 600.0
 SQLITE_WITHIN = 2.0  # seconds: the flush delay (1 s) and a margin
 
@@ -99,6 +100,13 @@ class Outcome:
     # hold yet, over the outage's once-a-second looks (0: SQLite kept up within that time).
     sqlite_behind: int
     health_named_webhook: bool  # /healthz named the failing webhook during the outage
+    # The ids behind a nonzero count, so that a miss can be traced afterwards (at most
+    # SAMPLE_IDS each): shown and never delivered, and delivered (or dead-lettered) but never
+    # shown by the independent watch; with each shown id's Event: what SQLite and the webhook
+    # hold of it.
+    missing_ids: list[str]
+    unshown_ids: list[str]
+    missing_context: dict[str, dict[str, list[str]]]
 
     @property
     def lossless(self) -> bool:
@@ -147,6 +155,18 @@ async def _run(cluster: LocalCluster, scenario: Scenario, tmp: Path, scale: floa
         exporter = Exporter(config, client=kube)
         stop = asyncio.Event()
         running = asyncio.create_task(exporter.run(stop))
+        # The flood starts once the exporter has listed: counts an Event reached before that
+        # are beyond any exporter (a LIST shows the latest only), not a loss of this one.
+        starting = asyncio.create_task(exporter.wait_started())
+        await asyncio.wait([running, starting], return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            starting.cancel()
+            running.result()
+        listed_by = time.monotonic() + 60
+        while not exporter.health().ready:
+            if time.monotonic() > listed_by:
+                raise RuntimeError("the exporter did not list the namespace within 60 s")
+            await asyncio.sleep(0.05)
         outage = scenario.outage_minutes * 60 * scale
         flood = Flood(kube, namespace, int(RATE * (outage + 2 * LEAD_IN)), RATE, 4,
                       random.Random(7))  # fmt: skip
@@ -183,6 +203,8 @@ async def _run(cluster: LocalCluster, scenario: Scenario, tmp: Path, scale: floa
         finals = await watch_log.finals()
     delivered = receiver.deliveries
     lettered = _dead_lettered(tmp / "dead-letters.jsonl")
+    stored = set(stored_ids(tmp / "events.db"))
+    missing_ids = sorted((shown - delivered.keys() - lettered) | (shown - stored))[:SAMPLE_IDS]
     return Outcome(
         scenario.name,
         outage,
@@ -191,14 +213,28 @@ async def _run(cluster: LocalCluster, scenario: Scenario, tmp: Path, scale: floa
         len(shown - delivered.keys() - lettered),
         sum(1 for n in delivered.values() if n > 1),
         len(receiver.out_of_order()),
-        len(shown - set(stored_ids(tmp / "events.db"))),
+        len(shown - stored),
         len(flood.finals) - len(finals),
         relists or 0.0,
         time.monotonic() - started,
         len(lettered),
         behind_max,
         named,
+        missing_ids,
+        sorted((delivered.keys() | lettered | stored) - shown)[:SAMPLE_IDS],
+        {i: _context(i, shown, stored, delivered.keys() | lettered) for i in missing_ids},
     )
+
+
+def _context(
+    missing: str, shown: set[str], stored: set[str], sent: set[str]
+) -> dict[str, list[str]]:
+    uid = missing.rsplit(":", 1)[0] + ":"
+    return {
+        "shown": sorted(i for i in shown if i.startswith(uid)),
+        "sqlite": sorted(i for i in stored if i.startswith(uid)),
+        "webhook": sorted(i for i in sent if i.startswith(uid)),
+    }
 
 
 def _dead_lettered(path: Path) -> set[str]:
