@@ -12,7 +12,9 @@ import subprocess
 import sys
 import textwrap
 from contextlib import closing
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from unittest import mock
 
 import click
 import msgspec
@@ -20,6 +22,7 @@ import pytest
 from bench._store_support import occurrences, write_v3_store
 from click.testing import CliRunner
 
+from kubevents.cli import _output
 from kubevents.cli._query import query
 from kubevents.cli._stats import stats
 from kubevents.export import Enrichment, Occurrence, Workload
@@ -79,9 +82,21 @@ READS = (
 )
 
 
+class _Frozen(datetime):
+    """The table's ages are counted from now: one instant for every read of a test, so that
+    two reads seconds apart cannot differ by an age that crossed a unit meanwhile."""
+
+    instant = datetime.now(UTC)
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _Frozen:
+        return cls.fromtimestamp(cls.instant.timestamp(), tz)
+
+
 def everything(path: Path) -> list[bytes]:
     """What the readers show of a store: queries (JSON and table), stats, the Python API."""
-    shown = [run(query, path, *args) for args in READS]
+    with mock.patch.object(_output, "datetime", _Frozen):
+        shown = [run(query, path, *args) for args in READS]
     shown.append(run(stats, path, "-o", "json", "--top", "50"))
     with EventStore(path) as store:
         found = store.query()
