@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import subprocess
-import sys
-import textwrap
 from contextlib import closing
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from kubevents.export.sinks.sqlite import SCHEMA_VERSION
 from kubevents.export.store import EventStore, QueryFilter
 
 from ...factories import make_occurrence, write_store
+from .migration_kill import kill_during_migration
 
 WEB = Enrichment("hit", "", Workload("Deployment", "web"), {"app": "web", "tier": "front"})
 DB = Enrichment("hit", "", Workload("StatefulSet", "db"), {"app": "db"}, {"team": "data"})
@@ -98,37 +96,11 @@ def test_a_version_2_store_migrates_and_reads_the_same(tmp_path: Path) -> None:
     assert cli(path, "--workload", "deploy/web") == (0, "No events found.\n")
 
 
-_KILLED_MIGRATION = textwrap.dedent(
-    """
-    import asyncio, os, signal, sqlite3, sys
-    from pathlib import Path
-    from kubevents.export.sinks.sqlite import SQLiteSink
-
-    connect = sqlite3.connect
-
-    def killing_connect(*args, **kwargs):
-        conn = connect(*args, **kwargs)
-        def trace(statement):
-            # The end of the step to schema 3: every column is added by now, nothing committed.
-            if statement.startswith("CREATE INDEX occurrences_workload_time"):
-                os.kill(os.getpid(), signal.SIGKILL)
-        conn.set_trace_callback(trace)
-        return conn
-
-    sqlite3.connect = killing_connect
-    asyncio.run(SQLiteSink(Path(sys.argv[1]), retention_days=None).start())
-    """
-)
-
-
 def test_a_kill_during_the_migration_leaves_the_version_2_store_whole(tmp_path: Path) -> None:
     path = tmp_path / "kubevents.db"
     plain = [msgspec.structs.replace(o, enrichment=None) for o in enriched()]
     write_v2_store(path, plain)
-    child = subprocess.run(
-        [sys.executable, "-c", _KILLED_MIGRATION, str(path)], timeout=60, check=False
-    )
-    assert child.returncode == -signal.SIGKILL
+    assert kill_during_migration(path) == -signal.SIGKILL
     assert version(path) == 2  # rolled back when next opened
     assert "workload_name" not in columns(path)
     with EventStore(path) as store:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import subprocess
-import sys
-import textwrap
 from contextlib import closing
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -35,6 +32,7 @@ from kubevents.export.sinks.sqlite import (
 from kubevents.export.store import EventStore, QueryFilter, StoreError
 
 from ...factories import make_occurrence, write_store
+from .migration_kill import kill_during_migration
 
 WEB = Enrichment("hit", "", Workload("Deployment", "web"), {"app": "web", "tier": "front"})
 DB = Enrichment("hit", "", Workload("StatefulSet", "db"), {"app": "db"}, {"team": "data"})
@@ -172,39 +170,12 @@ def test_the_enrichment_column_reads_back_as_schema_3_did(found: Enrichment) -> 
     assert enrichment_value(None) is None and stored_enrichment(None) is None
 
 
-_KILLED_MIGRATION = textwrap.dedent(
-    """
-    import asyncio, os, signal, sqlite3, sys
-    from pathlib import Path
-    from kubevents.export.sinks.sqlite import SQLiteSink
-
-    connect = sqlite3.connect
-
-    def killing_connect(*args, **kwargs):
-        conn = connect(*args, **kwargs)
-        def trace(statement):
-            # The last statement of the step to schema 4: every row is copied, the new table
-            # has replaced the old one, nothing is committed.
-            if statement.startswith("CREATE INDEX occurrences_workload_time"):
-                os.kill(os.getpid(), signal.SIGKILL)
-        conn.set_trace_callback(trace)
-        return conn
-
-    sqlite3.connect = killing_connect
-    asyncio.run(SQLiteSink(Path(sys.argv[1]), retention_days=None).start())
-    """
-)
-
-
 def test_a_kill_during_the_migration_leaves_the_version_3_store_whole(tmp_path: Path) -> None:
     path = tmp_path / "kubevents.db"
     batch = mixed()[:100]
     write_v3_store(path, batch)
     before = everything(path)
-    child = subprocess.run(
-        [sys.executable, "-c", _KILLED_MIGRATION, str(path)], timeout=60, check=False
-    )
-    assert child.returncode == -signal.SIGKILL
+    assert kill_during_migration(path) == -signal.SIGKILL
     assert version(path) == 3  # rolled back when next opened
     assert everything(path) == before
     write_store(path, [])  # the next start migrates
