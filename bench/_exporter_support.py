@@ -37,6 +37,7 @@ __all__ = [
     "delete_events",
     "indexed",
     "kubevents_export",
+    "process_cpu_seconds",
     "seed_events",
     "story_event",
     "wait_until_indexed",
@@ -222,6 +223,11 @@ class AppendedRecords:
 class ProcessSample:
     cpu_seconds: float
     peak_rss: int  # bytes (VmHWM)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a running process (e.g. the search engine) so far."""
+    return _sample(pid).cpu_seconds
 
 
 def _sample(pid: int) -> ProcessSample:
