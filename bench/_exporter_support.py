@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 SEED_CONCURRENCY = 48
+DELETE_ATTEMPTS = 10
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # What a busy cluster's Events look like: kubelet and scheduler reasons with their real message
@@ -143,16 +144,28 @@ async def seed_events(
 
 
 async def delete_events(cluster: LocalCluster, namespace: str) -> None:
-    """Delete every Event of ``namespace`` (one deletecollection): a later backfill of the whole
-    cluster lists only the Events it is meant to."""
+    """Delete every Event of ``namespace``: a later backfill of the whole cluster lists only the
+    Events it is meant to.
+
+    One deletecollection of tens of thousands of Events can outlast the apiserver's request
+    timeout (504) on a busy machine; what it deleted by then stays deleted, so it is sent
+    again until a LIST finds nothing left.
+    """
     headers = {"Authorization": f"Bearer {cluster.admin_token}"}
     connector = aiohttp.TCPConnector(ssl=cluster.ssl_context())
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         url = f"{cluster.url}/api/v1/namespaces/{namespace}/events"
-        async with session.delete(url) as response:
-            if response.status != 200:
-                raise RuntimeError(f"deletecollection: HTTP {response.status}")
-            await response.read()
+        for _ in range(DELETE_ATTEMPTS):
+            async with session.delete(url) as response:
+                await response.read()
+                if response.status == 200:
+                    return
+                if response.status not in (500, 503, 504):
+                    raise RuntimeError(f"deletecollection: HTTP {response.status}")
+            async with session.get(url, params={"limit": "1"}) as response:
+                if response.status == 200 and not (await response.json()).get("items"):
+                    return
+        raise RuntimeError(f"deletecollection: {namespace} not empty after {DELETE_ATTEMPTS}")
 
 
 def call(url: str, method: str = "GET", body: Any = None) -> Any:
