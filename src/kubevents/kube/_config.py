@@ -92,13 +92,7 @@ async def load_config(
         )
     if not path.is_file():
         raise ConfigError(f"kubeconfig {str(path)!r} does not exist")
-    cluster = await load_kubeconfig(
-        path, context, insecure_skip_tls_verify=insecure_skip_tls_verify
-    )
-    auth = await cluster.credentials.current()
-    if cluster.ca_file or cluster.ca_data or cluster.cert_file or auth.cert:
-        cluster.ssl_context(auth.cert)  # TLS material that does not load is a ConfigError now
-    return cluster
+    return await load_kubeconfig(path, context, insecure_skip_tls_verify=insecure_skip_tls_verify)
 
 
 def service_account_dir() -> Path:

@@ -260,8 +260,8 @@ async def load_kubeconfig(
         if cluster.certificate_authority:
             log.warning("%s: certificate-authority-data overrides certificate-authority", cfield)
     elif cluster.certificate_authority:
-        ca_file = files.readable(cluster.certificate_authority, f"{cfield}.certificate-authority")
         ca_pem = files.read(cluster.certificate_authority, f"{cfield}.certificate-authority")
+        ca_file = files.path_of(cluster.certificate_authority)
     proxy = _check_proxy(cluster.proxy_url, f"{cfield}.proxy-url") if cluster.proxy_url else None
 
     cert, cert_file, key_file = _client_cert(user, files, ufield)
@@ -274,6 +274,7 @@ async def load_kubeconfig(
         raise ConfigError(f"{ufield}: auth-provider cannot be combined with an exec plugin")
 
     credentials: Credentials
+    first_cert = cert
     if user.token_file:
         token_path = files.path_of(user.token_file)
         credentials = TokenFileCredentials(TokenFile(token_path, what=f"{ufield}.tokenFile"), cert)
@@ -290,14 +291,15 @@ async def load_kubeconfig(
             user.exec, ctx.user, files, _exec_cluster(cluster, server, ca_pem), ufield
         )
         exec_credentials = ExecCredentials(spec)
-        await exec_credentials.fetch()  # a plugin that cannot run is a ConfigError now
+        # A plugin that cannot run is a ConfigError now, not at the first request.
+        first_cert = (await exec_credentials.fetch()).cert
         credentials = exec_credentials
     elif cert is not None:
         credentials = StaticCredentials(Auth(None, cert), "client certificate")
     else:
         credentials = Credentials()
 
-    return ClusterConfig(
+    config = ClusterConfig(
         host=server,
         source=f"kubeconfig:{path}" + (f"#{context}" if context else ""),
         credentials=credentials,
@@ -312,3 +314,6 @@ async def load_kubeconfig(
         key_file=key_file,
         namespace=ctx.namespace or None,
     )
+    if ca_pem is not None or cert_file is not None or first_cert is not None:
+        config.ssl_context(first_cert)  # TLS material that does not load is a ConfigError now
+    return config
