@@ -132,7 +132,8 @@ class Transport:
             return auth, self._ssl_context(auth.cert)
         except ConfigError as exc:
             # A plugin that fails now may work on the next try (its network, its cache).
-            raise TransportError(f"{method} {path}: credentials: {exc}") from None
+            which = self.cluster.credentials.description
+            raise TransportError(f"{method} {path}: credentials ({which}): {exc}") from None
 
     async def _send(
         self,
@@ -216,7 +217,8 @@ class Transport:
         try:
             return await self.cluster.credentials.unauthorized(used)
         except ConfigError as exc:
-            log.warning("refreshing credentials after a 401 failed: %s", exc)
+            which = self.cluster.credentials.description
+            log.warning("refreshing the credentials (%s) after a 401 failed: %s", which, exc)
             return False
 
     async def request(
