@@ -319,3 +319,15 @@ async def test_an_unreadable_kubeconfig_is_a_config_error(tmp_path: Path) -> Non
     # Past that check, a read that fails (permissions, a vanished file) is named too.
     with pytest.raises(ConfigError, match=r"cannot read kubeconfig .*: Is a directory"):
         read_kubeconfig(path)
+
+
+async def test_an_explicit_url_token_and_ca(tmp_path: Path, pki: Pki) -> None:
+    cluster = await load_config(url="https://k:6443/", token="t", ca_file=pki.ca)
+    assert (cluster.host, cluster.source, cluster.ca_file) == ("https://k:6443", "explicit", pki.ca)
+    assert (await cluster.credentials.current()).authorization == "Bearer t"
+    anonymous = await load_config(url="https://k:6443", insecure_skip_tls_verify=True)
+    assert (await anonymous.credentials.current()).authorization is None
+    assert anonymous.insecure_skip_tls_verify
+    (tmp_path / "bad.pem").write_text("not a certificate")
+    with pytest.raises(ConfigError, match="certificate-authority: cannot load the CA"):
+        await load_config(url="https://k:6443", ca_file=tmp_path / "bad.pem")
