@@ -49,16 +49,15 @@ def pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
-async def bearer(cluster: ClusterConfig) -> str:
-    value: str = await cluster.configuration.get_api_key_with_prefix("BearerToken")
-    return value
+async def bearer(cluster: ClusterConfig) -> str | None:
+    return (await cluster.credentials.current()).authorization
 
 
 async def test_a_pod_is_detected_and_its_token_ca_and_namespace_are_used(pod: Path) -> None:
     cluster = await load_config()
     assert cluster.source == "in-cluster"
     assert cluster.host == "https://10.0.0.1:443"
-    assert cluster.configuration.ssl_ca_cert == str(pod / "ca.crt")
+    assert cluster.ca_file == pod / "ca.crt"
     assert await bearer(cluster) == "Bearer token-1"
     assert in_cluster_namespace() == "kubevents"
 

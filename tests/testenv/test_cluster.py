@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from kubevents_testenv import KUBE_VERSION, LocalCluster
+from kubevents_testenv import CERT_ADMIN_USER, KUBE_VERSION, LocalCluster
 
 pytestmark = pytest.mark.cluster
 
@@ -144,6 +144,19 @@ def test_kubectl_get_events(local_cluster: LocalCluster) -> None:
     result = _kubectl(str(local_cluster.kubeconfig), "get", "events", "-A", "-o", "name")
     assert result.returncode == 0, result.stderr
     assert f"event/{name}" in result.stdout.split()
+
+
+def test_kubectl_authenticates_with_the_client_certificate_kubeconfig(
+    local_cluster: LocalCluster,
+) -> None:
+    # kubectl (client-go), not kubevents, reads it: the harness checks itself.
+    result = _kubectl(
+        str(local_cluster.kubeconfig_cert),
+        "auth", "whoami", "-o", "jsonpath={.status.userInfo.username} {.status.userInfo.groups}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    user, groups = result.stdout.split(" ", 1)
+    assert user == CERT_ADMIN_USER and "system:masters" in groups
 
 
 @pytest.mark.parametrize(

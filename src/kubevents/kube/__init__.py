@@ -1,4 +1,4 @@
-"""The one adapter over the Kubernetes client: nothing else in kubevents imports ``kubernetes``."""
+"""The one adapter over the Kubernetes API: kubeconfig and in-cluster setup, HTTP, Events."""
 
 from kubevents.errors import ConfigError
 from kubevents.kube._client import KubeClient

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kubevents.errors import ConfigError
+from kubevents.kube._clusterconfig import ClusterConfig
+from kubevents.kube._credentials import (
+    TOKEN_MAX_AGE,
+    Auth,
+    Credentials,
+    StaticCredentials,
+    TokenFile,
+    TokenFileCredentials,
+)
+from kubevents.kube._kubeconfig import load_kubeconfig
 
 __all__ = [
     "ENV_SERVICE_ACCOUNT_DIR",
+    "TOKEN_MAX_AGE",
     "ClusterConfig",
     "TokenFile",
     "in_cluster_namespace",
@@ -27,20 +34,6 @@ log = logging.getLogger(__name__)
 #: moves it (tests, or a sidecar that writes its own token).
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 ENV_SERVICE_ACCOUNT_DIR = "KUBEVENTS_SERVICE_ACCOUNT_DIR"
-# client-go re-reads the token file about every minute; a changed file is re-read at once.
-TOKEN_MAX_AGE = 60.0
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """A resolved connection: the library ``Configuration`` plus where it came from."""
-
-    configuration: Any  # kubernetes.aio.client.Configuration (the library is untyped)
-    source: str  # "kubeconfig:<path>[#context]", "in-cluster" or "explicit"
-
-    @property
-    def host(self) -> str:
-        return str(self.configuration.host)
 
 
 def _kubeconfig_path(explicit: str | os.PathLike[str] | None) -> Path | None:
@@ -68,23 +61,23 @@ async def load_config(
 
     Precedence: an explicit ``url`` (with ``token`` and ``ca_file``); else ``in_cluster=True``;
     else the ``kubeconfig`` path (or ``$KUBECONFIG`` / ``~/.kube/config``) with ``context``;
-    else the in-cluster service account when running in a pod.
+    else the in-cluster service account when running in a pod. An exec plugin in the
+    kubeconfig runs once here, so a plugin that cannot run is a ``ConfigError`` now.
     """
-    # Imported here, not at module level: the generated client is ~70 modules and ~50 000
-    # GC-tracked objects, which every full collection of a recorder's process would scan even
-    # when the recorder never connects (the fake recorder, tests, a custom sink).
-    from kubernetes.aio.client import Configuration
-    from kubernetes.aio.config import kube_config
-    from kubernetes.aio.config.config_exception import ConfigException
-
     if url:
-        conf = Configuration(host=url.rstrip("/"))
-        if token:
-            conf.api_key["BearerToken"] = f"Bearer {token}"
-        if ca_file:
-            conf.ssl_ca_cert = str(ca_file)
-        conf.verify_ssl = not insecure_skip_tls_verify
-        return ClusterConfig(conf, "explicit")
+        credentials = (
+            StaticCredentials(Auth(f"Bearer {token}"), "token") if token else Credentials()
+        )
+        cluster = ClusterConfig(
+            host=url.rstrip("/"),
+            source="explicit",
+            credentials=credentials,
+            ca_file=Path(ca_file) if ca_file else None,
+            insecure_skip_tls_verify=insecure_skip_tls_verify,
+        )
+        if cluster.ca_file is not None:
+            cluster.ssl_context()  # a CA that does not load is a ConfigError now
+        return cluster
 
     if in_cluster:
         return _load_in_cluster()
@@ -99,20 +92,7 @@ async def load_config(
         )
     if not path.is_file():
         raise ConfigError(f"kubeconfig {str(path)!r} does not exist")
-    conf = Configuration()
-    try:
-        await kube_config.load_kube_config(
-            config_file=str(path),
-            context=context,
-            client_configuration=conf,
-            persist_config=False,
-        )
-    except (ConfigException, KeyError, ValueError, OSError) as exc:
-        where = f"{path}" + (f" (context {context!r})" if context else "")
-        raise ConfigError(f"cannot load kubeconfig {where}: {exc}") from exc
-    if insecure_skip_tls_verify:
-        conf.verify_ssl = False
-    return ClusterConfig(conf, f"kubeconfig:{path}" + (f"#{context}" if context else ""))
+    return await load_kubeconfig(path, context, insecure_skip_tls_verify=insecure_skip_tls_verify)
 
 
 def service_account_dir() -> Path:
@@ -130,62 +110,7 @@ def in_cluster_namespace() -> str | None:
     return namespace or None
 
 
-class TokenFile:
-    """A bearer token read from a file, re-read when the file changes or every minute.
-
-    Projected service-account tokens expire (one hour by default) and the kubelet replaces the
-    file well before that by swapping a symlink, so the file's identity (inode, size, mtime) is
-    checked on every request: a stat costs about a microsecond, and no request ever carries a
-    token older than the file. If the file cannot be read the last token is kept.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        *,
-        max_age: float = TOKEN_MAX_AGE,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.path = path
-        self._max_age = max_age
-        self._monotonic = monotonic
-        self._key: tuple[int, int, int, int] | None = None
-        self._read_at = 0.0
-        self._token = ""
-        self.reads = 0
-        self.token()
-        if not self._token:
-            raise ConfigError(f"service-account token file {str(path)!r} is empty")
-
-    def token(self) -> str:
-        try:
-            st = self.path.stat()
-        except OSError as exc:
-            if not self._token:
-                raise ConfigError(f"cannot read the service-account token: {exc}") from None
-            return self._token
-        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        if key != self._key or self._monotonic() - self._read_at > self._max_age:
-            try:
-                token = self.path.read_text().strip()
-            except OSError as exc:
-                if not self._token:
-                    raise ConfigError(f"cannot read the service-account token: {exc}") from None
-                log.warning("cannot re-read the service-account token (%s): keeping the last", exc)
-                return self._token
-            if token:
-                if self._token and token != self._token:
-                    log.info("service-account token file changed: using the new token")
-                self._token = token
-                self.reads += 1
-            self._key = key
-            self._read_at = self._monotonic()
-        return self._token
-
-
 def _load_in_cluster() -> ClusterConfig:
-    from kubernetes.aio.client import Configuration
-
     host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
     port = os.environ.get("KUBERNETES_SERVICE_PORT", "")
     if not host or not port:
@@ -203,13 +128,9 @@ def _load_in_cluster() -> ClusterConfig:
     token = TokenFile(directory / "token")
     # IPv6 literals need brackets in a URL, like Go's net.JoinHostPort.
     netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    conf = Configuration(host=f"https://{netloc}")
-    conf.ssl_ca_cert = str(ca_file)
-    conf.api_key["BearerToken"] = f"Bearer {token.token()}"
-
-    def refresh(configuration: Any) -> None:
-        # The client library calls this before building every request's headers.
-        configuration.api_key["BearerToken"] = f"Bearer {token.token()}"
-
-    conf.refresh_api_key_hook = refresh
-    return ClusterConfig(conf, "in-cluster")
+    return ClusterConfig(
+        host=f"https://{netloc}",
+        source="in-cluster",
+        credentials=TokenFileCredentials(token),
+        ca_file=ca_file,
+    )

@@ -10,7 +10,8 @@ the code under test and the harness that checks it cannot share a bug.
     with LocalCluster() as cluster:
         print(cluster.kubeconfig)
 
-``make_pki`` makes throwaway TLS certificates (a CA, a server and a client one).
+``make_pki`` makes throwaway TLS certificates (a CA, a server and a client one), and
+``issue_client_cert`` more client ones from that CA.
 ``SearchEngine`` / ``ensure_search_engine`` do the same for a real OpenSearch or Elasticsearch
 node resolved from Maven Central, and ``KafkaBroker`` / ``ensure_kafka`` for a real Apache Kafka
 broker (KRaft, one node). ``FaultProxy`` sits in front of a real server and makes it
@@ -30,7 +31,7 @@ from ._build import (
     ensure_helm,
     ensure_kubectl,
 )
-from ._cluster import LIMITED_USER, LIMITED_VERBS, LocalCluster
+from ._cluster import CERT_ADMIN_USER, LIMITED_USER, LIMITED_VERBS, LocalCluster
 from ._esnode import (
     ELASTICSEARCH_NODE_VERSION,
     ELASTICSEARCH_NODE_VERSIONS,
@@ -40,7 +41,7 @@ from ._esnode import (
 )
 from ._faultproxy import FaultProxy
 from ._kafka import DEFAULT_KAFKA_VERSION, KafkaBroker, KafkaRuntime, ensure_kafka, shared_kafka
-from ._pki import Pki, make_pki
+from ._pki import Pki, issue_client_cert, make_pki
 from ._search import (
     DEFAULT_SEARCH_VERSIONS,
     SearchEngine,
@@ -52,6 +53,7 @@ from ._support import free_ports
 from ._tokens import create_token
 
 __all__ = [
+    "CERT_ADMIN_USER",
     "DEFAULT_KAFKA_VERSION",
     "DEFAULT_SEARCH_VERSIONS",
     "ELASTICSEARCH_NODE_VERSION",
@@ -78,6 +80,7 @@ __all__ = [
     "ensure_kubectl",
     "ensure_search_engine",
     "free_ports",
+    "issue_client_cert",
     "make_pki",
     "shared_elasticsearch_node",
     "shared_kafka",

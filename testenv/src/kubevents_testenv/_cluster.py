@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from ._build import Binaries, ensure_binaries
+from ._pki import issue_client_cert, make_pki
 from ._support import (
     free_ports,
     kubeconfig_yaml,
@@ -38,6 +39,9 @@ from ._support import (
 
 LIMITED_USER = "kubevents-limited"
 ADMIN_USER = "kubevents-admin"
+# The admin identity of the client certificate (group system:masters), a user of its own so
+# that a test can tell from SelfSubjectReview which credential the server saw.
+CERT_ADMIN_USER = "kubevents-cert-admin"
 CONTEXT = "kubevents-local"
 LIMITED_CONTEXT = "kubevents-local-limited"
 # The verbs an event recorder/exporter needs, and nothing else: anything broader would let
@@ -137,6 +141,11 @@ class LocalCluster:
         return self._require() / "kubeconfig-limited"
 
     @property
+    def kubeconfig_cert(self) -> Path:
+        """An admin kubeconfig that authenticates with a client certificate (relative paths)."""
+        return self._require() / "kubeconfig-cert"
+
+    @property
     def apiserver_pid(self) -> int | None:
         """The kube-apiserver's process id while it runs (benchmarks read its CPU time)."""
         proc = self._apiserver
@@ -213,6 +222,9 @@ class LocalCluster:
             f"{self._limited_token},{LIMITED_USER},{LIMITED_USER}\n"
         )
         tokens.chmod(0o600)
+        # Client certificates: a CA of their own, and an admin certificate (openssl, ~0.2 s).
+        client_pki = make_pki(workdir / "client-pki", ca_name="kubevents test client CA")
+        issue_client_cert(client_pki, "admin", CERT_ADMIN_USER, ("system:masters",))
 
         peer_url = f"http://127.0.0.1:{peer_port}"
         self._etcd = self._spawn(
@@ -244,6 +256,7 @@ class LocalCluster:
             f"--service-account-key-file={sa_pub}",
             f"--service-account-signing-key-file={sa_key}",
             f"--token-auth-file={tokens}",
+            f"--client-ca-file={client_pki.ca}",
             "--authorization-mode=RBAC",
         ]
         if self.watch_cache_for_events:
@@ -272,6 +285,21 @@ class LocalCluster:
                 kubeconfig_yaml(CONTEXT, self._url, self._ca_file, context, user, token)
             )
             path.chmod(0o600)
+        # The certificate's paths are relative: clients resolve them against this file's folder.
+        path = workdir / "kubeconfig-cert"
+        path.write_text(
+            kubeconfig_yaml(
+                CONTEXT,
+                self._url,
+                self._ca_file,
+                CONTEXT,
+                CERT_ADMIN_USER,
+                None,
+                client_cert="client-pki/admin.pem",
+                client_key="client-pki/admin.key",
+            )
+        )
+        path.chmod(0o600)
         self._started = True
 
     def stop(self) -> None:

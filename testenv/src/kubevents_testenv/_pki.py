@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Pki", "make_pki"]
+__all__ = ["Pki", "issue_client_cert", "make_pki"]
 
 _EC = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
 
@@ -34,9 +35,9 @@ def _openssl(*args: str, cwd: Path) -> None:
         raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.decode(errors='replace')}")
 
 
-def _issue(directory: Path, name: str, cn: str, extensions: str) -> None:
-    _openssl("req", *_EC, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}",
-             cwd=directory)  # fmt: skip
+def _issue(directory: Path, name: str, cn: str, extensions: str, subject: str = "") -> None:
+    _openssl("req", *_EC, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+             "-subj", f"{subject}/CN={cn}", cwd=directory)  # fmt: skip
     (directory / f"{name}.ext").write_text(
         "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\n"
         f"authorityKeyIdentifier=keyid,issuer\n{extensions}\n"
@@ -58,3 +59,16 @@ def make_pki(directory: Path, *, ca_name: str = "kubevents test CA") -> Pki:
     _issue(directory, "client", "kubevents-exporter", "extendedKeyUsage=clientAuth")
     d = directory
     return Pki(d / "ca.pem", d / "server.pem", d / "server.key", d / "client.pem", d / "client.key")
+
+
+def issue_client_cert(
+    pki: Pki, name: str, cn: str, organizations: Sequence[str] = ()
+) -> tuple[Path, Path]:
+    """Another client certificate from ``pki``'s CA: ``<name>.pem`` and ``<name>.key``.
+
+    Kubernetes' x509 authenticator reads the CN as the user name and each O as a group.
+    """
+    directory = pki.ca.parent
+    subject = "".join(f"/O={org}" for org in organizations)
+    _issue(directory, name, cn, "extendedKeyUsage=clientAuth", subject)
+    return directory / f"{name}.pem", directory / f"{name}.key"

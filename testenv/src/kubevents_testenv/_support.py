@@ -142,12 +142,26 @@ def request(
 
 
 def kubeconfig_yaml(
-    cluster_name: str, server: str, ca_file: Path, context: str, user: str, token: str
+    cluster_name: str,
+    server: str,
+    ca_file: Path,
+    context: str,
+    user: str,
+    token: str | None,
+    *,
+    client_cert: str | None = None,
+    client_key: str | None = None,
 ) -> str:
+    """A kubeconfig with one context: a bearer ``token``, or a client certificate and key."""
+
     # JSON string literals are valid YAML scalars, which keeps odd paths safely quoted.
     def q(value: str) -> str:
         return json.dumps(value)
 
+    credentials = f"    token: {q(token)}\n" if token is not None else ""
+    if client_cert is not None and client_key is not None:
+        credentials += f"    client-certificate: {q(client_cert)}\n"
+        credentials += f"    client-key: {q(client_key)}\n"
     return (
         "apiVersion: v1\n"
         "kind: Config\n"
@@ -159,7 +173,7 @@ def kubeconfig_yaml(
         "users:\n"
         f"- name: {q(user)}\n"
         "  user:\n"
-        f"    token: {q(token)}\n"
+        f"{credentials}"
         "contexts:\n"
         f"- name: {q(context)}\n"
         "  context:\n"
