@@ -11,6 +11,7 @@ from aiohttp import web
 
 from kubevents.errors import GoneError, StatusError, TransportError, UnexpectedObjectError
 from kubevents.kube import ADDED, BOOKMARK, ConfigError, KubeClient, WatchStream
+from kubevents.kube._transport import READ_BUFSIZE
 from kubevents.model import Event
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -108,6 +109,22 @@ async def test_a_line_in_many_chunks_is_joined_and_one_without_end_is_bounded(
         with pytest.raises(TransportError, match="longer than 4000 bytes"):
             await read(stream)
     assert names == ["long", "b"] and stream.malformed == 1
+
+
+async def test_a_line_longer_than_the_read_buffer_arrives_whole(
+    fake_server: Callable[[Handler], Awaitable[KubeClient]],
+) -> None:
+    # aiohttp stops reading the socket at twice the transport's buffer: a longer line comes in
+    # several reads, paused in between, and must still be joined into one object.
+    size = 3 * READ_BUFSIZE
+    big = line(ADDED, {**event("big", "10"), "message": "m" * size})
+    client = await fake_server(streaming(big + line(ADDED, event("after", "11"))))
+    got: list[tuple[str, int]] = []
+    async with await client.events.watch(resource_version="9", timeout_seconds=5) as stream:
+        async for ev in stream:
+            assert ev.object is not None
+            got.append((ev.object.name, len(ev.object.message or "")))
+    assert got == [("big", size), ("after", 0)] and stream.malformed == 0
 
 
 async def test_a_skipped_object_still_advances_the_resource_version(

@@ -1,7 +1,7 @@
 """HTTP requests to the API server on one aiohttp session, errors mapped to ``kubevents.errors``.
 
-The session is what the Kubernetes Python client used to make (100 connections, a 2 MiB read
-buffer for long watch lines, ``trust_env`` so ``HTTPS_PROXY`` / ``NO_PROXY`` apply); the
+The session is what the Kubernetes Python client used to make (100 connections, ``trust_env``
+so ``HTTPS_PROXY`` / ``NO_PROXY`` apply) with a smaller read buffer (below); the
 ``ClusterConfig`` says where and how to authenticate, and its credentials are asked before
 every request. Bodies are encoded and decoded with msgspec.
 """
@@ -45,8 +45,12 @@ CONTENT_TYPE_JSON_PATCH = "application/json-patch+json"
 USER_AGENT = f"kubevents/{__version__}"
 DEFAULT_REQUEST_TIMEOUT = 60.0
 CONNECTION_LIMIT = 100
-# A watch event is one line; aiohttp's 64 KiB default splits a large object's line.
-READ_BUFSIZE = 2**21
+# How much of a response aiohttp buffers before it stops reading the socket: twice this. The
+# watch takes whatever is buffered (``readany``) and joins a line split across reads itself,
+# so a line longer than this is still read whole; what the size bounds is the backlog held in
+# memory while the sinks are slower than the watch (a burst: the library's 2 MiB held up to
+# 4 MiB of it, about 8 MiB of peak RSS with its allocations). One socket read is 256 KiB.
+READ_BUFSIZE = 2**18
 # Errors that mean the request never completed; the recorder retries these like client-go does.
 _TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, ssl.SSLError, OSError)
 
